@@ -1,0 +1,491 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Text;
+using Deploy.Core.Lab;
+using Deploy.Core.Model;
+using Deploy.Core.Resources;
+using Deploy.Core.State;
+using Deploy.Core.Transport;
+
+namespace Deploy.Core.Engine;
+
+public sealed record EngineOptions
+{
+    /// <summary>Hosts read and applied at once.</summary>
+    public int Parallelism { get; init; } = 16;
+
+    /// <summary>How long a health check may take to pass after a rollout.</summary>
+    public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>What the engine works with: transports, lab, providers, health checks, state and a log.</summary>
+public sealed record EngineDeps(
+    IHostConnector Connector,
+    ILabProvider? Lab,
+    IHostKeyStore? HostKeys,
+    ImmutableDictionary<string, IResourceProvider> Providers,
+    IHealthChecker Health,
+    IStateStore State,
+    IRunLog Log,
+    EngineOptions Options);
+
+/// <summary>
+/// The engine: reads every host once (facts + live state in one round trip, hosts in parallel), renders the site,
+/// diffs desired against live, and applies the plan host by host. It knows nothing of SSH, Docker or YAML.
+/// </summary>
+public sealed class DeployEngine(EngineDeps deps)
+{
+    private IResourceProvider Provider(string type) =>
+        deps.Providers.TryGetValue(type, out var p) ? p : throw new DeployException($"no provider for resource type {type}");
+
+    // ---------------------------------------------------------------- preview
+
+    /// <summary>Reads the hosts and plans. The returned session keeps the connections open for <see cref="ApplyAsync"/>.</summary>
+    public async Task<PlanSession> PlanAsync(ISiteProgram site, StackState state, CancellationToken ct)
+    {
+        var session = new PlanSession(site, state);
+        try
+        {
+            await ReadHostsAsync(session, ct);
+            session.Plan = BuildPlan(session);
+            await AttachContentDiffsAsync(session, ct);
+            return session;
+        }
+        catch
+        {
+            await session.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task ReadHostsAsync(PlanSession s, CancellationToken ct)
+    {
+        var site = s.Site;
+        var existingLab = site.Lab is null || deps.Lab is null
+            ? []
+            : (await deps.Lab.ReadAsync(site.Stack, ct)).Where(h => h.Running).Select(h => h.Name).ToHashSet();
+
+        // Render with the best facts known before contacting anyone, to know what to probe in the same round trip.
+        var known = site.Hosts.ToDictionary(h => h.Name, h => BestKnownFacts(h, s.State));
+        ImmutableArray<HostDesired>? preliminary = null;
+        try { preliminary = site.Materialize(known, ct); }
+        catch (SiteErrors) { /* facts only a live host can give: probe after the facts are in */ }
+        var preDesired = preliminary?.ToDictionary(d => d.Host);
+
+        await System.Threading.Tasks.Parallel.ForEachAsync(site.Hosts, Options(ct), async (host, token) =>
+        {
+            if (host.Lab is not null && !existingLab.Contains(host.Name))
+            {
+                s.Missing.Add(host.Name);
+                return;
+            }
+            try
+            {
+                var transport = await deps.Connector.ConnectAsync(host.Connection, token);
+                s.Transports[host.Name] = transport;
+                var specs = preDesired?.GetValueOrDefault(host.Name)?.Resources ?? [];
+                var read = await ReadAsync(host.Name, transport, specs, token);
+                s.Reads[host.Name] = read;
+            }
+            catch (DeployException e)
+            {
+                s.Problems[host.Name] = e.Message;
+                deps.Log.Warn(host.Name, e.Message);
+            }
+        });
+
+        var facts = site.Hosts.ToDictionary(h => h.Name, h => s.Reads.TryGetValue(h.Name, out var r) ? r.Facts : known[h.Name]);
+        s.Desired = site.Materialize(facts, ct).ToImmutableDictionary(d => d.Host);
+
+        // Resources whose identity depended on live facts were not probed yet: one more round trip for those hosts.
+        await System.Threading.Tasks.Parallel.ForEachAsync(s.Reads.Keys.ToArray(), Options(ct), async (host, token) =>
+        {
+            var read = s.Reads[host];
+            var missing = s.Desired[host].Resources.Where(r => !read.Probes.ContainsKey(r.Key)).ToImmutableArray();
+            if (missing.IsEmpty) return;
+            var more = await ReadAsync(host, s.Transports[host], missing, token);
+            s.Reads[host] = read with { Probes = read.Probes.SetItems(more.Probes) };
+        });
+    }
+
+    private static HostFacts BestKnownFacts(HostTarget h, StackState state) =>
+        state.Hosts.TryGetValue(h.Name, out var rec) ? rec.Facts
+        : h.AssumedFacts ?? HostFacts.Assumed(h.Name, h.Connection.Endpoint.Address);
+
+    private async Task<HostRead> ReadAsync(string host, IHostTransport transport, IEnumerable<ResourceSpec> specs, CancellationToken ct)
+    {
+        var probes = specs.Select(r => (r.Key, Provider(r.Type).Probe(r.Identity))).ToArray();
+        var result = await transport.RunAsync(HostReader.BuildScript(probes), ct);
+        return HostReader.Parse(host, result.Stdout);
+    }
+
+    private Plan BuildPlan(PlanSession s)
+    {
+        var stack = s.Site.Stack;
+        var steps = new List<PlanStep>();
+        var siteHosts = s.Site.Hosts.Select(h => h.Name).ToHashSet();
+
+        // Lab hosts that are gone from the inventory (e.g. a smaller count): their containers go, with everything on them.
+        foreach (var gone in s.State.Hosts.Values.Where(h => h.Lab && !siteHosts.Contains(h.Name)))
+            steps.Add(LabStep(stack, gone.Name, StepOp.Delete));
+
+        foreach (var host in s.Site.Hosts)
+        {
+            if (s.Problems.ContainsKey(host.Name)) continue;
+            if (host.Lab is not null)
+                steps.Add(LabStep(stack, host.Name, s.Missing.Contains(host.Name) ? StepOp.Create : StepOp.Same));
+            var desired = s.Desired[host.Name].Resources;
+            var read = s.Reads.GetValueOrDefault(host.Name);
+            var facts = read?.Facts;
+            var hostSteps = new List<PlanStep>();
+
+            // Resources applied before and no longer wanted: delete, in reverse apply order.
+            var wanted = desired.Select(r => r.Urn(stack)).ToHashSet();
+            foreach (var rec in s.State.Resources.Where(r => r.Host == host.Name && !wanted.Contains(r.Urn)).Reverse())
+                hostSteps.Add(new PlanStep(host.Name, rec.Urn, rec.Type, rec.Name, StepOp.Delete, [], null, rec.Identity));
+
+            foreach (var spec in desired)
+            {
+                var provider = Provider(spec.Type);
+                LiveState? live = null;
+                if (read is not null && read.Probes.TryGetValue(spec.Key, out var kv))
+                    live = provider.Parse(spec, kv, facts!);
+                var diff = provider.Diff(spec, live);
+                s.Live[spec.Key] = live;
+                hostSteps.Add(new PlanStep(host.Name, spec.Urn(stack), spec.Type, spec.Name, diff.Op, diff.Changes, spec, spec.Identity));
+            }
+            steps.AddRange(PropagateRestarts(hostSteps));
+        }
+        var problems = s.Problems.Select(p => new HostProblem(p.Key, p.Value)).OrderBy(p => p.Host).ToImmutableArray();
+        return new Plan(stack, [.. steps], problems);
+    }
+
+    private static PlanStep LabStep(string stack, string host, StepOp op) =>
+        new(host, $"urn:pulumi:{stack}::nf-deploy::{ResourceTypes.LabHost}::{host}", ResourceTypes.LabHost, host, op, [], null,
+            ImmutableSortedDictionary<string, string>.Empty.Add("host", host));
+
+    /// <summary>A service restarts when a file that notifies it changes, and starts when its package is newly installed.</summary>
+    public static IEnumerable<PlanStep> PropagateRestarts(IReadOnlyList<PlanStep> hostSteps)
+    {
+        var byName = hostSteps.Where(s => s.Desired is not null).ToDictionary(s => (s.Type, s.Name));
+        foreach (var step in hostSteps)
+        {
+            if (step.Desired is not ServiceSpec svc || step.Op == StepOp.Delete) { yield return step; continue; }
+            var changes = step.Changes.ToList();
+            var notifiers = hostSteps
+                .Where(o => o.Op is StepOp.Create or StepOp.Update or StepOp.Replace && o.Desired is FileSpec f && f.Notify.Contains(svc.Name))
+                .Select(o => ((FileSpec)o.Desired!).Path)
+                .ToList();
+            if (notifiers.Count > 0 && step.Op != StepOp.Create)
+                changes.Add(new PropertyChange("restart", null, string.Join(", ", notifiers) + " changed"));
+            if (svc.Package is not null && byName.TryGetValue((ResourceTypes.Package, svc.Package), out var pkg) && pkg.Op == StepOp.Create
+                && !changes.Any(c => c.Name is "start" or "restart"))
+                changes.Add(new PropertyChange("start", null, $"package {svc.Package} newly installed"));
+            var op = step.Op == StepOp.Same && changes.Count > 0 ? StepOp.Update : step.Op;
+            yield return step with { Op = op, Changes = [.. changes] };
+        }
+    }
+
+    /// <summary>Fetches the current content of changed files (one round trip per host) and attaches unified diffs.</summary>
+    private async Task AttachContentDiffsAsync(PlanSession s, CancellationToken ct)
+    {
+        var plan = s.Plan!;
+        var wanted = plan.Steps
+            .Where(st => st.Desired is FileSpec { Secret: false } && st.Op is StepOp.Update or StepOp.Create)
+            .GroupBy(st => st.Host)
+            .ToArray();
+        var contents = new ConcurrentDictionary<string, string>();
+        await System.Threading.Tasks.Parallel.ForEachAsync(wanted, Options(ct), async (group, token) =>
+        {
+            if (!s.Transports.TryGetValue(group.Key, out var t)) return;
+            var sb = new StringBuilder();
+            foreach (var st in group.Where(x => x.Op == StepOp.Update))
+            {
+                var f = (FileSpec)st.Desired!;
+                sb.Append($"echo '##nfd:r {st.Urn}'\n");
+                sb.Append(f.Block is null
+                    ? $"base64 -w0 < {Sh.Quote(f.Path)}; echo\n"
+                    : $"sed -n '/^# BEGIN nf-deploy {Sh.SedEscape(f.Block)}$/,/^# END nf-deploy {Sh.SedEscape(f.Block)}$/p' {Sh.Quote(f.Path)} | base64 -w0; echo\n");
+            }
+            if (sb.Length == 0) return;
+            var res = await t.RunAsync(sb.ToString(), token);
+            string? urn = null;
+            foreach (var line in res.Stdout.Split('\n'))
+            {
+                if (line.StartsWith("##nfd:r ", StringComparison.Ordinal)) { urn = line[8..]; continue; }
+                if (urn is null) continue;
+                try { contents[urn] = Encoding.UTF8.GetString(Convert.FromBase64String(line.Trim())); }
+                catch (FormatException) { contents[urn] = ""; }
+                urn = null;
+            }
+        });
+        s.Plan = plan with
+        {
+            Steps = [.. plan.Steps.Select(st =>
+            {
+                if (st.Desired is not FileSpec { Secret: false } f || st.Op is not (StepOp.Update or StepOp.Create)) return st;
+                var after = f.Block is null ? f.Content : f.BlockText;
+                var before = st.Op == StepOp.Create ? "" : contents.GetValueOrDefault(st.Urn);
+                if (before is null || (before == after && st.Op == StepOp.Update)) return st;
+                return st with { ContentDiff = UnifiedDiff.Create(before, after,
+                    st.Op == StepOp.Create ? "/dev/null" : $"{st.Host}:{f.Path} (live)", $"{st.Host}:{f.Path} (desired)") };
+            })],
+        };
+    }
+
+    // ---------------------------------------------------------------- up
+
+    /// <summary>Applies a plan: creates missing lab hosts (then re-reads them), applies every host's steps in order,
+    /// runs health checks and records the state of each host as it finishes.</summary>
+    public async Task<ApplyReport> ApplyAsync(PlanSession session, CancellationToken ct)
+    {
+        var replanned = false;
+        try { return await ApplyCoreAsync(session, r => { session = r; replanned = true; }, ct); }
+        finally { if (replanned) await session.DisposeAsync(); }
+    }
+
+    private async Task<ApplyReport> ApplyCoreAsync(PlanSession session, Action<PlanSession> replanned, CancellationToken ct)
+    {
+        var stack = session.Site.Stack;
+        var shown = session.Plan!;
+
+        if (session.Site.Lab is { } lab && deps.Lab is { } labProvider)
+        {
+            var removals = shown.Steps.Where(st => st.Type == ResourceTypes.LabHost && st.Op == StepOp.Delete).ToArray();
+            foreach (var r in removals)
+            {
+                deps.Log.Host(r.Host, "removing lab host");
+                await labProvider.DeleteHostAsync(stack, r.Host, ct);
+                var addr = session.State.Hosts.GetValueOrDefault(r.Host)?.Facts.DefaultIPv4;
+                if (addr is not null) deps.HostKeys?.Forget(addr, 22);
+            }
+            if (removals.Length > 0)
+            {
+                var gone = removals.Select(r => r.Host).ToHashSet();
+                session.State = session.State with
+                {
+                    Hosts = session.State.Hosts.RemoveRange(gone),
+                    Resources = [.. session.State.Resources.Where(r => !gone.Contains(r.Host))],
+                };
+                await deps.State.SaveAsync(session.State with { Updated = DateTimeOffset.UtcNow }, ct);
+            }
+            if (session.Missing.Count > 0)
+            {
+                var toCreate = session.Site.Hosts.Where(h => session.Missing.Contains(h.Name) && h.Lab is not null).ToArray();
+                await System.Threading.Tasks.Parallel.ForEachAsync(toCreate, Options(ct), async (h, token) =>
+                {
+                    deps.Log.Host(h.Name, $"creating lab host at {h.Lab!.Address}");
+                    deps.HostKeys?.Forget(h.Lab.Address, 22);
+                    await labProvider.EnsureHostAsync(lab, h.Lab, token);
+                });
+                // The new hosts can now be read like any other: plan again against what is really there.
+                var state = session.State;
+                await session.DisposeAsync();
+                session = await PlanAsync(session.Site, state, ct);
+                replanned(session);
+            }
+        }
+
+        var plan = session.Plan!;
+        var outcomes = new ConcurrentBag<HostOutcome>();
+        var stateGate = new SemaphoreSlim(1, 1);
+        var hostsWithSteps = session.Site.Hosts.Where(h => session.Transports.ContainsKey(h.Name)).ToArray();
+
+        await System.Threading.Tasks.Parallel.ForEachAsync(hostsWithSteps, Options(ct), async (host, token) =>
+        {
+            var outcome = await ApplyHostAsync(session, host.Name, plan.Steps.Where(st => st.Host == host.Name).ToArray(), token);
+            outcomes.Add(outcome.Outcome);
+            await stateGate.WaitAsync(token);
+            try
+            {
+                session.State = MergeHost(session.State, host, session.Reads[host.Name].Facts, outcome.Records);
+                await deps.State.SaveAsync(session.State with { Updated = DateTimeOffset.UtcNow }, token);
+            }
+            finally { stateGate.Release(); }
+        });
+        return new ApplyReport(plan, [.. outcomes.OrderBy(o => o.Host)]);
+    }
+
+    private sealed record HostApply(HostOutcome Outcome, ImmutableArray<ResourceRecord> Records);
+
+    private async Task<HostApply> ApplyHostAsync(PlanSession s, string host, IReadOnlyList<PlanStep> steps, CancellationToken ct)
+    {
+        var stack = s.Site.Stack;
+        var read = s.Reads[host];
+        var run = new HostRun(s.Transports[host], read.Facts);
+        var records = new List<ResourceRecord>();
+        var deleted = new HashSet<string>();
+        var changed = 0;
+        string? error = null;
+        foreach (var step in steps.Where(st => st.Type != ResourceTypes.LabHost))
+        {
+            var provider = Provider(step.Type);
+            try
+            {
+                if (step.Op == StepOp.Delete)
+                {
+                    deps.Log.Host(host, $"- {step.Type} {step.Name}");
+                    await provider.DeleteAsync(step.Identity, run, ct);
+                    deleted.Add(step.Urn);
+                    changed++;
+                    continue;
+                }
+                var spec = step.Desired!;
+                var live = s.Live.GetValueOrDefault(spec.Key);
+                if (step.Op != StepOp.Same)
+                {
+                    deps.Log.Host(host, $"{Symbol(step.Op)} {step.Type} {step.Name}" +
+                        (step.Restarts ? " (restart: " + string.Join("; ", step.Changes.Where(c => c.Name is "restart" or "start").Select(c => c.After)) + ")" : ""));
+                    live = await provider.ApplyAsync(spec, step.Diff, run, ct);
+                    changed++;
+                }
+                if (live is not null)
+                    records.Add(new ResourceRecord(step.Urn, step.Type, host, step.Name, spec.Identity, live.Props));
+            }
+            catch (DeployException e)
+            {
+                error = e.Message;
+                deps.Log.Warn(host, e.Message);
+                break;
+            }
+        }
+
+        // Resources not reached because of a failure keep their previous record, so state stays truthful.
+        var touched = records.Select(r => r.Urn).Concat(deleted).ToHashSet();
+        var kept = s.State.Resources.Where(r => r.Host == host && !touched.Contains(r.Urn) && steps.Any(st => st.Urn == r.Urn && st.Op != StepOp.Delete));
+        var ordered = steps.Where(st => st.Op != StepOp.Delete)
+            .Select(st => records.FirstOrDefault(r => r.Urn == st.Urn) ?? kept.FirstOrDefault(k => k.Urn == st.Urn))
+            .OfType<ResourceRecord>()
+            .ToImmutableArray();
+
+        var health = ImmutableArray<(HealthCheckSpec, HealthResult)>.Empty;
+        if (error is null)
+        {
+            var checks = s.Desired[host].Health;
+            var results = await Task.WhenAll(checks.Select(async c => (c, await deps.Health.CheckAsync(c, run.Transport, deps.Options.HealthTimeout, ct))));
+            health = [.. results];
+            foreach (var (c, r) in results)
+                deps.Log.Host(host, (r.Healthy ? "healthy: " : "UNHEALTHY: ") + c.Describe() + (r.Healthy ? "" : " — " + r.Detail));
+        }
+        return new HostApply(new HostOutcome(host, changed, error, health), ordered);
+    }
+
+    private static StackState MergeHost(StackState state, HostTarget host, HostFacts facts, ImmutableArray<ResourceRecord> records) =>
+        state with
+        {
+            Resources = [.. state.Resources.Where(r => r.Host != host.Name), .. records],
+            Hosts = state.Hosts.SetItem(host.Name, new HostRecord(host.Name, host.Lab is not null, facts)),
+        };
+
+    private static string Symbol(StepOp op) => op switch
+    {
+        StepOp.Create => "+",
+        StepOp.Update => "~",
+        StepOp.Replace => "+-",
+        StepOp.Delete => "-",
+        _ => " ",
+    };
+
+    // ---------------------------------------------------------------- refresh
+
+    /// <summary>Reads the hosts and compares them with the last applied state; records what is live now.</summary>
+    public async Task<RefreshReport> RefreshAsync(ISiteProgram site, StackState state, bool save, CancellationToken ct)
+    {
+        await using var s = await PlanAsync(site, state, ct);
+        var drifts = new List<Drift>();
+        var records = state.Resources.ToList();
+        foreach (var step in s.Plan!.Steps.Where(st => st.Desired is not null))
+        {
+            var rec = state.Find(step.Urn);
+            if (rec is null) continue;
+            var live = s.Live.GetValueOrDefault(step.Desired!.Key);
+            var changes = new List<PropertyChange>();
+            if (live is null)
+                changes.Add(new PropertyChange("exists", "yes", "no"));
+            else
+                foreach (var (k, v) in rec.Outputs)
+                {
+                    var now = live[k];
+                    if (now != v && !Volatile(k)) changes.Add(new PropertyChange(k, v, now));
+                }
+            if (changes.Count == 0) continue;
+            drifts.Add(new Drift(step.Host, step.Urn, step.Name, [.. changes]));
+            var i = records.FindIndex(r => r.Urn == rec.Urn);
+            if (live is null) records.RemoveAt(i);
+            else records[i] = rec with { Outputs = live.Props };
+        }
+        foreach (var gone in s.Missing) drifts.Add(new Drift(gone, "", gone, [new PropertyChange("lab host", "exists", "missing")]));
+        if (save && drifts.Count > 0)
+            await deps.State.SaveAsync(state with { Resources = [.. records], Updated = DateTimeOffset.UtcNow }, ct);
+        return new RefreshReport([.. drifts], s.Plan.Problems);
+    }
+
+    /// <summary>Properties that change without anyone changing the resource (a restarted daemon's pid, mtimes).</summary>
+    private static bool Volatile(string key) => key is "pid" or "mtime";
+
+    // ---------------------------------------------------------------- destroy
+
+    /// <summary>Deletes every resource the state knows, in reverse order; lab hosts are removed whole.</summary>
+    public async Task<ImmutableArray<HostProblem>> DestroyAsync(ISiteProgram site, StackState state, CancellationToken ct)
+    {
+        var problems = new ConcurrentBag<HostProblem>();
+        var targets = site.Hosts.ToDictionary(h => h.Name);
+        var realHosts = state.Hosts.Values.Where(h => !h.Lab).Select(h => h.Name).ToArray();
+        await System.Threading.Tasks.Parallel.ForEachAsync(realHosts, Options(ct), async (name, token) =>
+        {
+            if (!targets.TryGetValue(name, out var target))
+            {
+                problems.Add(new HostProblem(name, "no longer in the inventory: cannot reach it to delete its resources"));
+                return;
+            }
+            try
+            {
+                await using var t = await deps.Connector.ConnectAsync(target.Connection, token);
+                var run = new HostRun(t, state.Hosts[name].Facts);
+                foreach (var rec in state.Resources.Where(r => r.Host == name).Reverse())
+                {
+                    deps.Log.Host(name, $"- {rec.Type} {rec.Name}");
+                    await Provider(rec.Type).DeleteAsync(rec.Identity, run, token);
+                }
+            }
+            catch (DeployException e) { problems.Add(new HostProblem(name, e.Message)); }
+        });
+        if (deps.Lab is not null && (site.Lab is not null || state.Hosts.Values.Any(h => h.Lab)))
+        {
+            deps.Log.Info($"removing lab hosts and network of stack {site.Stack}");
+            await deps.Lab.DestroyAsync(site.Stack, ct);
+            foreach (var h in state.Hosts.Values.Where(h => h.Lab))
+                if (h.Facts.DefaultIPv4 is { } ip) deps.HostKeys?.Forget(ip, 22);
+            foreach (var h in site.Hosts.Where(h => h.Lab is not null))
+                deps.HostKeys?.Forget(h.Lab!.Address, 22);
+        }
+        if (problems.IsEmpty) await deps.State.DeleteAsync(site.Stack, ct);
+        return [.. problems];
+    }
+
+    private ParallelOptions Options(CancellationToken ct) =>
+        new() { MaxDegreeOfParallelism = Math.Max(1, deps.Options.Parallelism), CancellationToken = ct };
+}
+
+/// <summary>A plan together with the open connections and reads it was made from.</summary>
+public sealed class PlanSession(ISiteProgram site, StackState state) : IAsyncDisposable
+{
+    public ISiteProgram Site { get; } = site;
+    public StackState State { get; internal set; } = state;
+    public Plan? Plan { get; internal set; }
+    internal ConcurrentDictionary<string, IHostTransport> Transports { get; } = new();
+    internal ConcurrentDictionary<string, HostRead> Reads { get; } = new();
+    internal ConcurrentDictionary<string, string> Problems { get; } = new();
+    internal ConcurrentDictionary<string, LiveState?> Live { get; } = new();
+    internal ConcurrentBag<string> Missing { get; } = [];
+    internal ImmutableDictionary<string, HostDesired> Desired { get; set; } = ImmutableDictionary<string, HostDesired>.Empty;
+
+    /// <summary>The facts read from each host in this session.</summary>
+    public IReadOnlyDictionary<string, HostFacts> Facts => Reads.ToDictionary(r => r.Key, r => r.Value.Facts);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var t in Transports.Values) await t.DisposeAsync();
+        Transports.Clear();
+    }
+}

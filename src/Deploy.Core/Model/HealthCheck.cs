@@ -1,0 +1,19 @@
+using System.Collections.Immutable;
+using Deploy.Core.Transport;
+
+namespace Deploy.Core.Model;
+
+/// <summary>A health check declared by an NF, rendered for one host.</summary>
+/// <param name="Kind">"sip-options", "command" or "tcp".</param>
+public sealed record HealthCheckSpec(string Host, string Nf, string Kind, ImmutableSortedDictionary<string, string> Args)
+{
+    public string Describe() => $"{Nf} {Kind} " + string.Join(" ", Args.Select(a => $"{a.Key}={a.Value}"));
+}
+
+public sealed record HealthResult(bool Healthy, string Detail);
+
+public interface IHealthChecker
+{
+    /// <summary>Runs one check, retrying until <paramref name="timeout"/>.</summary>
+    Task<HealthResult> CheckAsync(HealthCheckSpec check, IHostTransport transport, TimeSpan timeout, CancellationToken ct);
+}

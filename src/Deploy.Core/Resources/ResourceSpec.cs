@@ -1,0 +1,109 @@
+using System.Collections.Immutable;
+
+namespace Deploy.Core.Resources;
+
+/// <summary>
+/// A desired resource on one host. Records are immutable; the compiler makes them, the engine plans them,
+/// providers read, diff, apply and delete them. <see cref="Name"/> is unique per host and type.
+/// </summary>
+public abstract record ResourceSpec
+{
+    public required string Host { get; init; }
+    public required string Name { get; init; }
+
+    /// <summary>The NF (or "host") that declared the resource.</summary>
+    public string DeclaredBy { get; init; } = "host";
+
+    /// <summary>Pulumi-style type token, e.g. <c>nfdeploy:fs:File</c>.</summary>
+    public abstract string Type { get; }
+
+    /// <summary>Properties that identify the live object (path, package name...): enough to read or delete it
+    /// from the state file alone.</summary>
+    public abstract ImmutableSortedDictionary<string, string> Identity { get; }
+
+    public string Key => $"{Type}::{Host}:{Name}";
+
+    public string Urn(string stack) => $"urn:pulumi:{stack}::nf-deploy::{Type}::{Host}:{Name}";
+}
+
+public static class ResourceTypes
+{
+    public const string File = "nfdeploy:fs:File";
+    public const string Directory = "nfdeploy:fs:Directory";
+    public const string Package = "nfdeploy:apt:Package";
+    public const string AptKey = "nfdeploy:apt:Key";
+    public const string AptRepository = "nfdeploy:apt:Repository";
+    public const string Hostname = "nfdeploy:host:Hostname";
+    public const string Service = "nfdeploy:svc:Service";
+    public const string LabHost = "nfdeploy:lab:Host";
+}
+
+internal static class Ids
+{
+    public static ImmutableSortedDictionary<string, string> Of(params (string Key, string? Value)[] pairs) =>
+        pairs.Where(p => p.Value is not null).ToImmutableSortedDictionary(p => p.Key, p => p.Value!, StringComparer.Ordinal);
+}
+
+/// <summary>A file with exact content, compared by SHA-256. With <see cref="Block"/>, only a marked block inside
+/// the file is managed (like Ansible's blockinfile) and the file is edited in place.</summary>
+/// <param name="Validate">Shell command run on the new content before it replaces the old; <c>%s</c> is the
+/// temporary file's path. Non-zero exit keeps the old file.</param>
+/// <param name="Secret">Content never printed in diffs or logs.</param>
+public sealed record FileSpec(string Path, string Content, string User, string Group, string Mode) : ResourceSpec
+{
+    public string? Validate { get; init; }
+    public string? Block { get; init; }
+    public bool Backup { get; init; } = true;
+    public bool Secret { get; init; }
+
+    /// <summary>Services (by resource name) to restart when this file changes.</summary>
+    public ImmutableArray<string> Notify { get; init; } = [];
+
+    /// <summary>Sub-kind for the type token: File, apt Key or apt Repository share the file mechanics.</summary>
+    public string Kind { get; init; } = ResourceTypes.File;
+
+    public override string Type => Kind;
+
+    public override ImmutableSortedDictionary<string, string> Identity => Ids.Of(("path", Path), ("block", Block));
+
+    public string Sha256 => Hashing.Sha256Hex(Block is null ? Content : BlockText);
+
+    /// <summary>The block with its markers, as it appears in the file.</summary>
+    public string BlockText => $"# BEGIN nf-deploy {Block}\n{Content.TrimEnd('\n')}\n# END nf-deploy {Block}\n";
+}
+
+public sealed record DirectorySpec(string Path, string User, string Group, string Mode) : ResourceSpec
+{
+    public override string Type => ResourceTypes.Directory;
+    public override ImmutableSortedDictionary<string, string> Identity => Ids.Of(("path", Path));
+}
+
+public sealed record PackageSpec(string Package) : ResourceSpec
+{
+    /// <summary>Exact version wanted, or null for "installed, any version".</summary>
+    public string? Version { get; init; }
+    public override string Type => ResourceTypes.Package;
+    public override ImmutableSortedDictionary<string, string> Identity => Ids.Of(("package", Package));
+}
+
+public sealed record HostnameSpec(string Hostname) : ResourceSpec
+{
+    public override string Type => ResourceTypes.Hostname;
+    public override ImmutableSortedDictionary<string, string> Identity => Ids.Of(("hostname", "hostname"));
+}
+
+/// <summary>A service: running and enabled at boot; restarted when a notifying resource changed; started when
+/// its package was newly installed.</summary>
+/// <param name="PidFile">When set, a restart is checked to have really replaced the process.</param>
+public sealed record ServiceSpec(string Service) : ResourceSpec
+{
+    public string? PidFile { get; init; }
+    public bool Enabled { get; init; } = true;
+    public bool Running { get; init; } = true;
+
+    /// <summary>Package (resource name) that provides the service; a fresh install starts it.</summary>
+    public string? Package { get; init; }
+
+    public override string Type => ResourceTypes.Service;
+    public override ImmutableSortedDictionary<string, string> Identity => Ids.Of(("service", Service), ("pidfile", PidFile));
+}

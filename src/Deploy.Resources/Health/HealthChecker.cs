@@ -1,0 +1,75 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using Deploy.Core.Model;
+using Deploy.Core.Transport;
+
+namespace Deploy.Resources.Health;
+
+/// <summary>
+/// The health checks an NF may declare:
+/// <c>sip-options</c> (address, port: a 200 to OPTIONS from the controller),
+/// <c>command</c> (command, optional expect regex: run on the host, exit 0 and output matching),
+/// <c>tcp</c> (address, port: a TCP connect from the controller).
+/// Each is retried until it passes or the timeout ends.
+/// </summary>
+public sealed class HealthChecker : IHealthChecker
+{
+    public static readonly IReadOnlySet<string> Kinds = new HashSet<string> { "sip-options", "command", "tcp" };
+
+    public async Task<HealthResult> CheckAsync(HealthCheckSpec check, IHostTransport transport, TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        HealthResult last = new(false, "not run");
+        while (true)
+        {
+            last = await OnceAsync(check, transport, ct);
+            if (last.Healthy || DateTime.UtcNow >= deadline) return last;
+            await Task.Delay(TimeSpan.FromMilliseconds(500), ct);
+        }
+    }
+
+    private static async Task<HealthResult> OnceAsync(HealthCheckSpec check, IHostTransport transport, CancellationToken ct)
+    {
+        switch (check.Kind)
+        {
+            case "sip-options":
+            {
+                var ip = IPAddress.Parse(check.Args["address"]);
+                var port = int.Parse(check.Args.GetValueOrDefault("port", "5060"));
+                var status = await SipOptionsProbe.PingAsync(ip, port, TimeSpan.FromSeconds(2), ct);
+                return status is not null && status.StartsWith("SIP/2.0 200", StringComparison.Ordinal)
+                    ? new HealthResult(true, status)
+                    : new HealthResult(false, status ?? $"no answer to OPTIONS from {ip}:{port}");
+            }
+            case "command":
+            {
+                var res = await transport.RunAsync(check.Args["command"], ct);
+                var output = (res.Stdout + res.Stderr).Trim();
+                if (!res.Ok) return new HealthResult(false, $"exit {res.ExitCode}: {Tail(output)}");
+                if (check.Args.TryGetValue("expect", out var expect) && !Regex.IsMatch(res.Stdout, expect, RegexOptions.Multiline))
+                    return new HealthResult(false, $"output does not match /{expect}/: {Tail(output)}");
+                return new HealthResult(true, Tail(output));
+            }
+            case "tcp":
+            {
+                using var tcp = new TcpClient();
+                using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                cts.CancelAfter(TimeSpan.FromSeconds(2));
+                try
+                {
+                    await tcp.ConnectAsync(IPAddress.Parse(check.Args["address"]), int.Parse(check.Args["port"]), cts.Token);
+                    return new HealthResult(true, "connected");
+                }
+                catch (Exception e) when (e is SocketException or OperationCanceledException && !ct.IsCancellationRequested)
+                {
+                    return new HealthResult(false, e.Message);
+                }
+            }
+            default:
+                return new HealthResult(false, $"unknown health check kind {check.Kind}");
+        }
+    }
+
+    private static string Tail(string s) => s.Length <= 300 ? s : "…" + s[^300..];
+}

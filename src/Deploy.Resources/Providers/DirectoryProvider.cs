@@ -1,0 +1,51 @@
+using System.Collections.Immutable;
+using Deploy.Core.Model;
+using Deploy.Core.Resources;
+
+namespace Deploy.Resources.Providers;
+
+public sealed class DirectoryProvider : IResourceProvider
+{
+    public string Type => ResourceTypes.Directory;
+
+    public string Probe(ImmutableSortedDictionary<string, string> identity) => $"""
+        p={Sh.Quote(identity["path"])}
+        if [ -d "$p" ]; then echo exists=1; stat --printf 'owner=%U\ngroup=%G\nmode=%04a\n' "$p"; elif [ -e "$p" ]; then echo exists=other; fi
+        """;
+
+    public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts) =>
+        values.TryGetValue("exists", out var e)
+            ? LiveState.Of(e == "other" ? [new("exists", "other")] : values.Where(v => v.Key is "owner" or "group" or "mode"))
+            : null;
+
+    public ResourceDiff Diff(ResourceSpec desired, LiveState? live)
+    {
+        var d = (DirectorySpec)desired;
+        var mode = FileProvider.NormalMode(d.Mode);
+        if (live is null) return new ResourceDiff(StepOp.Create, [new PropertyChange("path", null, d.Path)]);
+        if (live["exists"] == "other") return new ResourceDiff(StepOp.Replace, [new PropertyChange("type", "not a directory", "directory")]);
+        var changes = ImmutableArray.CreateBuilder<PropertyChange>();
+        if (live["owner"] != d.User) changes.Add(new PropertyChange("owner", live["owner"], d.User));
+        if (live["group"] != d.Group) changes.Add(new PropertyChange("group", live["group"], d.Group));
+        if (live["mode"] != mode) changes.Add(new PropertyChange("mode", live["mode"], mode));
+        return changes.Count == 0 ? ResourceDiff.Same : new ResourceDiff(StepOp.Update, changes.ToImmutable());
+    }
+
+    public async Task<LiveState> ApplyAsync(ResourceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
+    {
+        var d = (DirectorySpec)desired;
+        var p = Sh.Quote(d.Path);
+        var script = $"""
+            {(diff.Op == StepOp.Replace ? $"rm -f {p}" : "")}
+            mkdir -p {p}
+            chown {Sh.Quote(d.User + ":" + d.Group)} {p}
+            chmod {FileProvider.NormalMode(d.Mode)} {p}
+            """;
+        var after = await Script.RunAndProbeAsync(run, d.Path, script, Probe(d.Identity), ct);
+        return Parse(d, after, run.Facts) ?? throw new ResourceException(run.Transport.HostName, d.Path, "directory missing right after it was made");
+    }
+
+    /// <summary>Removes the directory only when it is empty: it may hold what nobody declared.</summary>
+    public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) =>
+        Script.RunAsync(run, identity["path"], $"rmdir {Sh.Quote(identity["path"])} 2>/dev/null || true", ct);
+}

@@ -1,0 +1,137 @@
+using System.Collections.Immutable;
+using Deploy.Core.Model;
+using Deploy.Core.Resources;
+
+namespace Deploy.Resources.Providers;
+
+/// <summary>
+/// Files (and apt keys and repositories, which are files too). Compared by SHA-256 of the content, plus owner,
+/// group and mode. A new content is written to a temp file next to the target, validated, given its owner and
+/// mode, the old file backed up, then moved into place. With a block, only a marked block of the file is managed,
+/// edited in place (so bind-mounted files like a container's /etc/hosts work).
+/// </summary>
+public sealed class FileProvider(string type) : IResourceProvider
+{
+    public string Type { get; } = type;
+
+    public string Probe(ImmutableSortedDictionary<string, string> identity)
+    {
+        var p = Sh.Quote(identity["path"]);
+        if (identity.TryGetValue("block", out var block))
+            return $"""
+                p={p}
+                if [ -f "$p" ]; then
+                  echo exists=1
+                  b=$(sed -n '/^# BEGIN nf-deploy {Sh.SedEscape(block)}$/,/^# END nf-deploy {Sh.SedEscape(block)}$/p' "$p")
+                  if [ -n "$b" ]; then echo block=1; echo "sha256=$(printf '%s\n' "$b" | sha256sum | cut -d' ' -f1)"; else echo block=0; fi
+                fi
+                """;
+        return $"""
+            p={p}
+            if [ -f "$p" ]; then
+              echo exists=1
+              stat --printf 'owner=%U\ngroup=%G\nmode=%04a\nmtime=%Y\n' "$p"
+              echo "sha256=$(sha256sum < "$p" | cut -d' ' -f1)"
+            elif [ -e "$p" ]; then echo exists=other; fi
+            """;
+    }
+
+    public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts)
+    {
+        if (!values.TryGetValue("exists", out var exists)) return null;
+        if (exists == "other") return LiveState.Of([new("exists", "other")]);
+        if (values.TryGetValue("block", out var block) && block == "0") return null;
+        return LiveState.Of(values.Where(v => v.Key is "owner" or "group" or "mode" or "sha256" or "mtime"));
+    }
+
+    public ResourceDiff Diff(ResourceSpec desired, LiveState? live)
+    {
+        var f = (FileSpec)desired;
+        if (live is null) return new ResourceDiff(StepOp.Create, [new PropertyChange("content", null, Short(f.Sha256))]);
+        if (live["exists"] == "other")
+            return new ResourceDiff(StepOp.Replace, [new PropertyChange("type", "not a regular file", "file")]);
+        var changes = ImmutableArray.CreateBuilder<PropertyChange>();
+        if (live["sha256"] != f.Sha256) changes.Add(new PropertyChange("content", Short(live["sha256"]), Short(f.Sha256)));
+        if (f.Block is null)
+        {
+            if (live["owner"] != f.User) changes.Add(new PropertyChange("owner", live["owner"], f.User));
+            if (live["group"] != f.Group) changes.Add(new PropertyChange("group", live["group"], f.Group));
+            if (live["mode"] != NormalMode(f.Mode)) changes.Add(new PropertyChange("mode", live["mode"], NormalMode(f.Mode)));
+        }
+        return changes.Count == 0 ? ResourceDiff.Same : new ResourceDiff(StepOp.Update, changes.ToImmutable());
+    }
+
+    public async Task<LiveState> ApplyAsync(ResourceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
+    {
+        var f = (FileSpec)desired;
+        var script = f.Block is not null ? BlockScript(f)
+            : diff.Op == StepOp.Update && !diff.Has("content") ? MetadataScript(f)
+            : WriteScript(f);
+        var after = await Script.RunAndProbeAsync(run, f.Path, script, Probe(f.Identity), ct);
+        if (Type is ResourceTypes.AptKey or ResourceTypes.AptRepository) run.AptIndexStale = true;
+        return Parse(f, after, run.Facts) ?? throw new ResourceException(run.Transport.HostName, f.Path, "file missing right after it was written");
+    }
+
+    public async Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct)
+    {
+        var p = Sh.Quote(identity["path"]);
+        var script = identity.TryGetValue("block", out var block)
+            ? $$"""
+                p={{p}}
+                [ -f "$p" ] || exit 0
+                tmp=$(mktemp)
+                awk -v b={{Sh.Quote("# BEGIN nf-deploy " + block)}} -v e={{Sh.Quote("# END nf-deploy " + block)}} '$0==b{skip=1;next} $0==e{skip=0;next} !skip{print}' "$p" > "$tmp"
+                cat "$tmp" > "$p"; rm -f "$tmp"
+                """
+            : $"rm -f {p}";
+        await Script.RunAsync(run, identity["path"], script, ct);
+        if (Type is ResourceTypes.AptKey or ResourceTypes.AptRepository) run.AptIndexStale = true;
+    }
+
+    private static string WriteScript(FileSpec f)
+    {
+        var validate = f.Validate is null ? "" :
+            $$"""
+            if ! out=$( ( {{f.Validate.Replace("%s", "\"$tmp\"")}} ) 2>&1 ); then printf '%s\n' "$out" >&2; exit {{Script.ValidationFailed}}; fi
+            """;
+        var backup = f.Backup ? "if [ -f \"$p\" ]; then cp -p \"$p\" \"$p.$(date +%Y%m%d%H%M%S).nfd~\"; fi" : "";
+        return $"""
+            p={Sh.Quote(f.Path)}
+            d=$(dirname "$p"); mkdir -p "$d"
+            tmp=$(mktemp "$d/.nfd-XXXXXX")
+            trap 'rm -f "$tmp"' EXIT
+            {Script.WriteBase64("\"$tmp\"", f.Content)}
+            {validate}
+            chown {Sh.Quote(f.User + ":" + f.Group)} "$tmp"
+            chmod {NormalMode(f.Mode)} "$tmp"
+            {backup}
+            mv -f "$tmp" "$p"
+            trap - EXIT
+            """;
+    }
+
+    private static string MetadataScript(FileSpec f) => $"""
+        chown {Sh.Quote(f.User + ":" + f.Group)} {Sh.Quote(f.Path)}
+        chmod {NormalMode(f.Mode)} {Sh.Quote(f.Path)}
+        """;
+
+    private static string BlockScript(FileSpec f)
+    {
+        var backup = f.Backup ? "if [ -s \"$p\" ]; then cp -p \"$p\" \"$p.$(date +%Y%m%d%H%M%S).nfd~\"; fi" : "";
+        return $$"""
+            p={{Sh.Quote(f.Path)}}
+            [ -e "$p" ] || touch "$p"
+            tmp=$(mktemp)
+            trap 'rm -f "$tmp" "$tmp.b"' EXIT
+            {{Script.WriteBase64("\"$tmp.b\"", f.BlockText)}}
+            awk -v b={{Sh.Quote("# BEGIN nf-deploy " + f.Block)}} -v e={{Sh.Quote("# END nf-deploy " + f.Block)}} '$0==b{skip=1;next} $0==e{skip=0;next} !skip{print}' "$p" > "$tmp"
+            cat "$tmp.b" >> "$tmp"
+            {{backup}}
+            cat "$tmp" > "$p"
+            """;
+    }
+
+    public static string NormalMode(string mode) => mode.Length >= 4 ? mode : mode.PadLeft(4, '0');
+
+    private static string? Short(string? sha) => sha is null ? null : "sha256:" + sha[..Math.Min(12, sha.Length)];
+}

@@ -1,0 +1,42 @@
+using System.Collections.Immutable;
+using Deploy.Core.Model;
+using Deploy.Core.Resources;
+
+namespace Deploy.Resources.Providers;
+
+/// <summary>The host's name (the seed's "Set Hostname to inventory_hostname"), live and in /etc/hostname.</summary>
+public sealed class HostnameProvider : IResourceProvider
+{
+    public string Type => ResourceTypes.Hostname;
+
+    public string Probe(ImmutableSortedDictionary<string, string> identity) => """
+        echo "hostname=$(hostname)"
+        echo "etc=$(cat /etc/hostname 2>/dev/null)"
+        """;
+
+    public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts) =>
+        LiveState.Of(values.Where(v => v.Key is "hostname" or "etc"));
+
+    public ResourceDiff Diff(ResourceSpec desired, LiveState? live)
+    {
+        var h = ((HostnameSpec)desired).Hostname;
+        var changes = ImmutableArray.CreateBuilder<PropertyChange>();
+        if (live?["hostname"] != h) changes.Add(new PropertyChange("hostname", live?["hostname"], h));
+        if (live?["etc"] != h) changes.Add(new PropertyChange("/etc/hostname", live?["etc"], h));
+        return changes.Count == 0 ? ResourceDiff.Same : new ResourceDiff(StepOp.Update, changes.ToImmutable());
+    }
+
+    public async Task<LiveState> ApplyAsync(ResourceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
+    {
+        var h = Sh.Quote(((HostnameSpec)desired).Hostname);
+        var script = $"""
+            echo {h} > /etc/hostname
+            if [ -d /run/systemd/system ] && command -v hostnamectl >/dev/null; then hostnamectl set-hostname {h}; else hostname {h}; fi
+            """;
+        var after = await Script.RunAndProbeAsync(run, "hostname", script, Probe(desired.Identity), ct);
+        return Parse(desired, after, run.Facts)!;
+    }
+
+    /// <summary>A host keeps its name when the site lets go of it.</summary>
+    public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) => Task.CompletedTask;
+}

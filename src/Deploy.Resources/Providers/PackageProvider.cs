@@ -1,0 +1,57 @@
+using System.Collections.Immutable;
+using Deploy.Core.Model;
+using Deploy.Core.Resources;
+
+namespace Deploy.Resources.Providers;
+
+/// <summary>Debian packages through apt. The index is refreshed when a key or repository changed in this run, or
+/// when the host has no index yet. apt's lock is waited for (bounded), as another apt may be running.</summary>
+public sealed class PackageProvider : IResourceProvider
+{
+    private const string Apt = "apt-get -q -y -o DPkg::Lock::Timeout=180";
+
+    public string Type => ResourceTypes.Package;
+
+    public string Probe(ImmutableSortedDictionary<string, string> identity)
+    {
+        var p = Sh.Quote(identity["package"]);
+        return $$"""
+            echo "status=$(dpkg-query -W -f='${db:Status-Abbrev}' {{p}})"
+            echo "version=$(dpkg-query -W -f='${Version}' {{p}})"
+            """;
+    }
+
+    public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts) =>
+        values.TryGetValue("status", out var st) && st.StartsWith("ii", StringComparison.Ordinal)
+            ? LiveState.Of([new("version", values.GetValueOrDefault("version") ?? "")])
+            : null;
+
+    public ResourceDiff Diff(ResourceSpec desired, LiveState? live)
+    {
+        var p = (PackageSpec)desired;
+        if (live is null) return new ResourceDiff(StepOp.Create, [new PropertyChange("version", null, p.Version ?? "latest")]);
+        if (p.Version is not null && live["version"] != p.Version)
+            return new ResourceDiff(StepOp.Update, [new PropertyChange("version", live["version"], p.Version)]);
+        return ResourceDiff.Same;
+    }
+
+    public async Task<LiveState> ApplyAsync(ResourceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
+    {
+        var p = (PackageSpec)desired;
+        var target = Sh.Quote(p.Version is null ? p.Package : $"{p.Package}={p.Version}");
+        var update = run.AptIndexStale ? "1" : "0";
+        var script = $"""
+            export DEBIAN_FRONTEND=noninteractive
+            if [ {update} = 1 ] || ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then {Apt} update; fi
+            {Apt} install --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold {target}
+            """;
+        var after = await Script.RunAndProbeAsync(run, "package " + p.Package, script, Probe(p.Identity), ct);
+        run.AptIndexStale = false;
+        return Parse(p, after, run.Facts)
+            ?? throw new ResourceException(run.Transport.HostName, "package " + p.Package, "apt-get succeeded but the package is not installed");
+    }
+
+    public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) =>
+        Script.RunAsync(run, "package " + identity["package"],
+            $"export DEBIAN_FRONTEND=noninteractive\n{Apt} purge {Sh.Quote(identity["package"])}", ct);
+}

@@ -1,0 +1,20 @@
+using System.Collections.Immutable;
+using Deploy.Core.Resources;
+
+namespace Deploy.Resources.Providers;
+
+public static class ResourceProviders
+{
+    /// <summary>Every built-in provider by type token.</summary>
+    public static ImmutableDictionary<string, IResourceProvider> All() =>
+        new IResourceProvider[]
+        {
+            new FileProvider(ResourceTypes.File),
+            new FileProvider(ResourceTypes.AptKey),
+            new FileProvider(ResourceTypes.AptRepository),
+            new DirectoryProvider(),
+            new PackageProvider(),
+            new HostnameProvider(),
+            new ServiceProvider(),
+        }.ToImmutableDictionary(p => p.Type);
+}
