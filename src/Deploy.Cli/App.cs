@@ -1,0 +1,216 @@
+using System.Collections.Immutable;
+using Deploy.Core.Engine;
+using Deploy.Core.Model;
+using Deploy.Core.Resources;
+using Deploy.Core.State;
+using Deploy.Lab;
+using Deploy.Resources.Health;
+using Deploy.Resources.Providers;
+using Deploy.Site.Compile;
+using Deploy.Site.Model;
+using Deploy.Transport;
+
+namespace Deploy.Cli;
+
+/// <summary>Exit codes of ./deploy.</summary>
+public static class ExitCodes
+{
+    public const int Ok = 0;
+    public const int Failed = 1;
+    public const int Usage = 2;
+
+    /// <summary>preview/refresh --expect-no-changes found changes or drift.</summary>
+    public const int Changes = 3;
+}
+
+/// <summary>The verbs, wired to the engine. Each returns an exit code; user errors are DeployExceptions.</summary>
+public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int parallelism, bool verbose)
+{
+    private readonly FileStateStore _state = new(ws.ProjectDir);
+
+    public async Task<SiteProgram> LoadSiteAsync(string stack, CancellationToken ct, bool offline = false)
+    {
+        using var http = new HttpClient();
+        return await SiteLoader.LoadAsync(ws.ProjectDir, stack, new HttpKeyFetcher(ws.KeyCacheDir, http, offline), EnsureLabKeyAsync, ct);
+    }
+
+    /// <summary>Lab hosts are reached with a key pair this program makes once per project.</summary>
+    private static async Task<string> EnsureLabKeyAsync(string keyPath, CancellationToken ct)
+    {
+        if (!File.Exists(keyPath))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(keyPath)!);
+            var res = await new LocalCommand().RunAsync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "nf-deploy-lab", "-f", keyPath], ct);
+            if (!res.Ok) throw new DeployException($"cannot make the lab key {keyPath}: {res.Stderr.Trim()}");
+        }
+        return (await File.ReadAllTextAsync(keyPath + ".pub", ct)).Trim();
+    }
+
+    private DeployEngine Engine(DockerLabProvider? lab, KnownHosts knownHosts)
+    {
+        var log = new ConsoleLog(stderr, verbose);
+        var connector = new SshHostConnector(knownHosts, new SshConnectOptions
+        {
+            OnRetry = n => log.Host(n.Host, $"connect to {n.Endpoint} failed ({n.Error.Message}); retry {n.Attempt} in {n.Delay.TotalSeconds:0.0}s"),
+        });
+        return new DeployEngine(new EngineDeps(connector, lab, knownHosts, ResourceProviders.All(), new HealthChecker(), _state, log,
+            new EngineOptions { Parallelism = parallelism }));
+    }
+
+    private DockerLabProvider? Lab(SiteProgram site, StackState state) =>
+        site.Lab is not null || state.Hosts.Values.Any(h => h.Lab) ? new DockerLabProvider(m => stderr.WriteLine(m)) : null;
+
+    public async Task<int> PreviewAsync(string stack, bool json, bool expectNoChanges, bool showSames, CancellationToken ct)
+    {
+        var site = await LoadSiteAsync(stack, ct);
+        var state = await _state.LoadAsync(stack, ct);
+        using var lab = Lab(site, state);
+        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
+        await using var session = await engine.PlanAsync(site, state, ct);
+        var plan = session.Plan!;
+        stdout.Write(json ? PlanPrinter.Json(plan) + "\n" : $"Previewing update ({stack}):\n\n" + PlanPrinter.Text(plan, showSames));
+        if (!plan.Problems.IsEmpty) return ExitCodes.Failed;
+        if (expectNoChanges && plan.HasChanges)
+        {
+            stderr.WriteLine("error: no changes were expected but changes were proposed:");
+            foreach (var s in plan.Changes) stderr.WriteLine($"    {s.Host}: {PlanPrinter.Op(s.Op)} {s.Type} {s.Name}");
+            return ExitCodes.Changes;
+        }
+        return ExitCodes.Ok;
+    }
+
+    public async Task<int> UpAsync(string stack, bool yes, bool json, CancellationToken ct)
+    {
+        var site = await LoadSiteAsync(stack, ct);
+        await using var @lock = await _state.LockAsync(stack, "up", ct);
+        var state = await _state.LoadAsync(stack, ct);
+        using var lab = Lab(site, state);
+        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
+        await using var session = await engine.PlanAsync(site, state, ct);
+        var plan = session.Plan!;
+        if (!json) stdout.Write($"Updating ({stack}):\n\n" + PlanPrinter.Text(plan, false));
+        if (!yes)
+        {
+            if (Console.IsInputRedirected) throw new DeployException("up needs --yes when not run from a terminal");
+            stdout.Write("Do you want to perform this update? [y/N] ");
+            if (Console.ReadLine()?.Trim().ToLowerInvariant() is not ("y" or "yes")) { stdout.WriteLine("cancelled"); return ExitCodes.Failed; }
+        }
+        var report = await engine.ApplyAsync(session, ct);
+        if (json) stdout.Write(PlanPrinter.Json(report.Plan) + "\n");
+        stdout.WriteLine();
+        foreach (var h in report.Hosts)
+            stdout.WriteLine($"{h.Host}: {(h.Ok ? "ok" : "FAILED")}, {h.Changed} changed" +
+                (h.Error is null ? "" : $": {h.Error}") +
+                (h.Health.IsEmpty ? "" : h.Health.All(x => x.Result.Healthy) ? ", healthy" :
+                    ", unhealthy: " + string.Join("; ", h.Health.Where(x => !x.Result.Healthy).Select(x => $"{x.Check.Describe()}: {x.Result.Detail}"))));
+        foreach (var p in report.Plan.Problems) stdout.WriteLine($"{p.Host}: FAILED: {p.Message}");
+        return report.Ok ? ExitCodes.Ok : ExitCodes.Failed;
+    }
+
+    public async Task<int> RefreshAsync(string stack, bool expectNoChanges, CancellationToken ct)
+    {
+        var site = await LoadSiteAsync(stack, ct);
+        await using var @lock = await _state.LockAsync(stack, "refresh", ct);
+        var state = await _state.LoadAsync(stack, ct);
+        using var lab = Lab(site, state);
+        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
+        var report = await engine.RefreshAsync(site, state, save: true, ct);
+        stdout.WriteLine($"Refreshing ({stack}):");
+        if (report.Drifts.IsEmpty) stdout.WriteLine("    no drift: the hosts match the last applied state");
+        foreach (var d in report.Drifts)
+            stdout.WriteLine($"    drift {d.Host}: {d.Name}: " + string.Join("; ", d.Changes.Select(c => $"{c.Name} {c.Before ?? "∅"} → {c.After ?? "∅"}")));
+        foreach (var p in report.Problems) stdout.WriteLine($"    {p.Host}: error: {p.Message}");
+        if (!report.Problems.IsEmpty) return ExitCodes.Failed;
+        return expectNoChanges && !report.Drifts.IsEmpty ? ExitCodes.Changes : ExitCodes.Ok;
+    }
+
+    public async Task<int> DestroyAsync(string stack, bool yes, CancellationToken ct)
+    {
+        if (!yes) throw new DeployException("destroy deletes every resource of the stack: confirm with --yes");
+        var site = await LoadSiteAsync(stack, ct);
+        await using var @lock = await _state.LockAsync(stack, "destroy", ct);
+        var state = await _state.LoadAsync(stack, ct);
+        using var lab = Lab(site, state);
+        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
+        var problems = await engine.DestroyAsync(site, state, ct);
+        foreach (var p in problems) stdout.WriteLine($"{p.Host}: error: {p.Message}");
+        stdout.WriteLine(problems.IsEmpty ? $"The resources in stack {stack} have been deleted." : "Some hosts could not be cleaned; the state keeps them.");
+        return problems.IsEmpty ? ExitCodes.Ok : ExitCodes.Failed;
+    }
+
+    /// <summary>Renders every host's files offline: facts come from the inventory, lab defaults or the last run.</summary>
+    public async Task<int> RenderAsync(string stack, string outDir, CancellationToken ct)
+    {
+        var site = await LoadSiteAsync(stack, ct, offline: true);
+        var state = await _state.LoadAsync(stack, ct);
+        var facts = site.Hosts.ToDictionary(h => h.Name, h =>
+            state.Hosts.TryGetValue(h.Name, out var r) ? r.Facts : h.AssumedFacts ?? HostFacts.Assumed(h.Name, h.Connection.Endpoint.Address));
+        var desired = site.Materialize(facts, ct);
+        var count = 0;
+        foreach (var host in desired)
+            foreach (var f in host.Resources.OfType<FileSpec>())
+            {
+                var target = Path.Combine(Path.GetFullPath(outDir), host.Host, f.Path.TrimStart('/'));
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                await File.WriteAllTextAsync(target, f.Block is null ? f.Content : f.BlockText, ct);
+                count++;
+            }
+        stdout.WriteLine($"rendered {count} files for {desired.Length} hosts into {outDir}");
+        return ExitCodes.Ok;
+    }
+
+    public int ConfigSet(string stack, string key, string value)
+    {
+        StackConfig.Edit(ws.ProjectDir, ProjectFile.Load(ws.ProjectDir), stack, key, value);
+        return ExitCodes.Ok;
+    }
+
+    public int ConfigRm(string stack, string key)
+    {
+        StackConfig.Edit(ws.ProjectDir, ProjectFile.Load(ws.ProjectDir), stack, key, null);
+        return ExitCodes.Ok;
+    }
+
+    public int ConfigGet(string stack, string? key)
+    {
+        var project = ProjectFile.Load(ws.ProjectDir);
+        var config = StackConfig.Load(ws.ProjectDir, project, stack);
+        if (key is not null)
+        {
+            if (!config.Values.TryGetValue(key, out var v)) throw new DeployException($"unknown setting '{key}' (settings: {string.Join(", ", config.Values.Keys)})");
+            stdout.WriteLine(Show(v));
+            return ExitCodes.Ok;
+        }
+        stdout.WriteLine($"{"KEY",-18} VALUE");
+        foreach (var (k, v) in config.Values) stdout.WriteLine($"{k,-18} {Show(v)}");
+        return ExitCodes.Ok;
+    }
+
+    private static string Show(object? v) => v switch
+    {
+        null => "",
+        List<object?> l => "[" + string.Join(", ", l.Select(Show)) + "]",
+        Dictionary<string, object?> d => "{" + string.Join(", ", d.Select(kv => $"{kv.Key}: {Show(kv.Value)}")) + "}",
+        bool b => b ? "true" : "false",
+        _ => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) ?? "",
+    };
+
+    public int StackList()
+    {
+        var project = ProjectFile.Load(ws.ProjectDir);
+        foreach (var s in StackConfig.List(ws.ProjectDir, project))
+        {
+            var statePath = _state.StatePath(s);
+            stdout.WriteLine($"{s,-20} {(File.Exists(statePath) ? "last update " + File.GetLastWriteTimeUtc(statePath).ToString("u") : "never deployed")}");
+        }
+        return ExitCodes.Ok;
+    }
+
+    public int Cancel(string stack)
+    {
+        stdout.WriteLine(_state.BreakLock(stack) ? $"the lock of stack {stack} was removed" : $"stack {stack} was not locked");
+        return ExitCodes.Ok;
+    }
+
+    internal static ImmutableArray<string> Verbs => ["preview", "up", "refresh", "destroy", "render", "config", "stack", "cancel"];
+}

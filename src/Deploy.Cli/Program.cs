@@ -1,0 +1,76 @@
+using System.CommandLine;
+using Deploy.Cli;
+using Deploy.Core.Model;
+
+// nf-deploy: Pulumi's verbs for telecom network functions.
+var stackOpt = new Option<string>("--stack", "-s") { Description = "The stack (site) to operate on: stacks/Pulumi.<stack>.yaml", Required = true };
+var cwdOpt = new Option<string?>("--cwd", "-C") { Description = "Run as if started in this folder (the project with Pulumi.yaml)", Recursive = true };
+var parallelOpt = new Option<int>("--parallel", "-p") { Description = "Hosts read and updated at once", DefaultValueFactory = _ => 16, Recursive = true };
+var verboseOpt = new Option<bool>("--verbose", "-v") { Description = "More progress output", Recursive = true };
+var jsonOpt = new Option<bool>("--json", "-j") { Description = "Print the plan as JSON (steps with host, urn, type, op)" };
+var expectOpt = new Option<bool>("--expect-no-changes") { Description = "Exit 3 when anything would change (drift checks in CI)" };
+var yesOpt = new Option<bool>("--yes", "-y") { Description = "Go ahead without asking" };
+var showSamesOpt = new Option<bool>("--show-sames") { Description = "Also list resources that do not change" };
+var outOpt = new Option<string>("--out", "-o") { Description = "Folder to render into: <out>/<host>/<path on the host>", Required = true };
+var keyArg = new Argument<string>("key") { Description = "Setting name, as declared in Pulumi.yaml" };
+var valueArg = new Argument<string>("value") { Description = "Value (YAML: [a, b] is a list)" };
+var optionalKeyArg = new Argument<string?>("key") { Description = "Setting name", Arity = ArgumentArity.ZeroOrOne };
+
+App AppFor(ParseResult r) =>
+    new(Workspace.Find(r.GetValue(cwdOpt)), Console.Out, Console.Error, Math.Max(1, r.GetValue(parallelOpt)), r.GetValue(verboseOpt));
+
+var preview = new Command("preview", "Read the hosts and show what `up` would change, with diffs") { stackOpt, jsonOpt, expectOpt, showSamesOpt };
+preview.SetAction((r, ct) => Run(() => AppFor(r).PreviewAsync(r.GetValue(stackOpt)!, r.GetValue(jsonOpt), r.GetValue(expectOpt), r.GetValue(showSamesOpt), ct)));
+
+var up = new Command("up", "Create or update the site's resources (lab hosts included)") { stackOpt, yesOpt, jsonOpt };
+up.SetAction((r, ct) => Run(() => AppFor(r).UpAsync(r.GetValue(stackOpt)!, r.GetValue(yesOpt), r.GetValue(jsonOpt), ct)));
+
+var refresh = new Command("refresh", "Read the hosts and report drift from the last applied state") { stackOpt, expectOpt };
+refresh.SetAction((r, ct) => Run(() => AppFor(r).RefreshAsync(r.GetValue(stackOpt)!, r.GetValue(expectOpt), ct)));
+
+var destroy = new Command("destroy", "Delete every resource of the stack; lab hosts are removed") { stackOpt, yesOpt };
+destroy.SetAction((r, ct) => Run(() => AppFor(r).DestroyAsync(r.GetValue(stackOpt)!, r.GetValue(yesOpt), ct)));
+
+var render = new Command("render", "Render every host's files offline (no host is contacted)") { stackOpt, outOpt };
+render.SetAction((r, ct) => Run(() => AppFor(r).RenderAsync(r.GetValue(stackOpt)!, r.GetValue(outOpt)!, ct)));
+
+var configSet = new Command("set", "Set a stack setting") { keyArg, valueArg, stackOpt };
+configSet.SetAction((r, ct) => Run(() => Task.FromResult(AppFor(r).ConfigSet(r.GetValue(stackOpt)!, r.GetValue(keyArg)!, r.GetValue(valueArg)!))));
+var configGet = new Command("get", "Print a stack setting") { keyArg, stackOpt };
+configGet.SetAction((r, ct) => Run(() => Task.FromResult(AppFor(r).ConfigGet(r.GetValue(stackOpt)!, r.GetValue(keyArg)))));
+var configRm = new Command("rm", "Remove a stack setting (its default applies)") { keyArg, stackOpt };
+configRm.SetAction((r, ct) => Run(() => Task.FromResult(AppFor(r).ConfigRm(r.GetValue(stackOpt)!, r.GetValue(keyArg)!))));
+var config = new Command("config", "Show or change the stack's settings") { configSet, configGet, configRm, stackOpt, optionalKeyArg };
+config.SetAction((r, ct) => Run(() => Task.FromResult(AppFor(r).ConfigGet(r.GetValue(stackOpt)!, r.GetValue(optionalKeyArg)))));
+
+var stackLs = new Command("ls", "List the stacks");
+stackLs.SetAction((r, ct) => Run(() => Task.FromResult(AppFor(r).StackList())));
+var stackCmd = new Command("stack", "Stacks of the project") { stackLs };
+
+var cancel = new Command("cancel", "Break the lock left by a run that died (kill -9, power loss)") { stackOpt, yesOpt };
+cancel.SetAction((r, ct) => Run(() => Task.FromResult(AppFor(r).Cancel(r.GetValue(stackOpt)!))));
+
+var root = new RootCommand("nf-deploy: deploy telecom network functions (Kamailio, Open5GS, freeDiameter) over SSH, the Pulumi way")
+{
+    preview, up, refresh, destroy, render, config, stackCmd, cancel, cwdOpt, parallelOpt, verboseOpt,
+};
+return await root.Parse(args).InvokeAsync();
+
+// User errors print one clear message, never a stack trace.
+static async Task<int> Run(Func<Task<int>> action)
+{
+    try
+    {
+        return await action();
+    }
+    catch (DeployException e)
+    {
+        Console.Error.WriteLine("error: " + e.Message);
+        return ExitCodes.Failed;
+    }
+    catch (OperationCanceledException)
+    {
+        Console.Error.WriteLine("error: cancelled");
+        return ExitCodes.Failed;
+    }
+}

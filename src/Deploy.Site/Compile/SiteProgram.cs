@@ -1,0 +1,289 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using Deploy.Core.Engine;
+using Deploy.Core.Lab;
+using Deploy.Core.Model;
+using Deploy.Core.Resources;
+using Deploy.Core.Transport;
+using Deploy.Site.Model;
+using Deploy.Site.Templates;
+using Scriban.Runtime;
+
+namespace Deploy.Site.Compile;
+
+/// <summary>One NF on one host, with the vars it sees (NF defaults &lt; role vars &lt; inventory vars).</summary>
+public sealed record NfPlacement(NfManifest Nf, RoleFile Role, ImmutableSortedDictionary<string, object?> Vars);
+
+/// <summary>
+/// A loaded site compiled into per-host NF placements. <see cref="Materialize"/> renders every host's resources
+/// from facts: first each host's per-NF values (listen IPs, identities...), then the resources, which may look at
+/// other hosts' values (a PCRF's peers, a DMQ cluster's members).
+/// </summary>
+public sealed class SiteProgram : ISiteProgram
+{
+    private readonly TemplateEngine _templates;
+    private readonly ImmutableDictionary<string, string> _keys;
+
+    public SiteProgram(
+        string projectDir,
+        ProjectFile project,
+        StackConfig config,
+        Inventory inventory,
+        ImmutableDictionary<string, ImmutableArray<NfPlacement>> placements,
+        ImmutableDictionary<string, string> fetchedKeys,
+        TemplateEngine templates,
+        string? labAuthorizedKey)
+    {
+        ProjectDir = projectDir;
+        Project = project;
+        Config = config;
+        Inventory = inventory;
+        Placements = placements;
+        _keys = fetchedKeys;
+        _templates = templates;
+        Managed = [.. inventory.Hosts.Where(h => h.Roles.Length > 0)];
+        Hosts = [.. Managed.Select(h => new HostTarget(h.Name, Connection(projectDir, h),
+            h.Lab ? new LabHostSpec(h.Name, h.Address, h.User) : null,
+            h.Facts ?? (h.Lab ? HostFacts.Assumed(h.Name, h.Address) : null)))];
+        if (inventory.Lab is { } lab && Managed.Any(h => h.Lab))
+            Lab = new LabSpec(config.Stack, lab.Network, lab.Subnet, lab.Gateway, lab.Image, lab.AptProxy,
+                labAuthorizedKey ?? "",
+                [.. Hosts.Where(h => h.Lab is not null).Select(h => h.Lab!)]);
+    }
+
+    public string ProjectDir { get; }
+    public ProjectFile Project { get; }
+    public StackConfig Config { get; }
+    public Inventory Inventory { get; }
+    public ImmutableDictionary<string, ImmutableArray<NfPlacement>> Placements { get; }
+
+    /// <summary>Hosts with at least one role (a bastion, say, is in the inventory but runs nothing).</summary>
+    public ImmutableArray<InventoryHost> Managed { get; }
+
+    public string Stack => Config.Stack;
+    public LabSpec? Lab { get; }
+    public ImmutableArray<HostTarget> Hosts { get; }
+
+    private static HostConnection Connection(string projectDir, InventoryHost h) =>
+        new(h.Name, new SshEndpoint(h.Address, h.Port, h.User, KeyPath(projectDir, h.Key)),
+            h.Jump is { } j ? new SshEndpoint(j.Address, j.Port, j.User, KeyPath(projectDir, j.Key)) : null);
+
+    /// <summary>A key path of the inventory: <c>~/</c> is the user's home, relative paths are the project's.</summary>
+    public static string KeyPath(string projectDir, string key) => key.StartsWith("~/", StringComparison.Ordinal)
+        ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), key[2..])
+        : Path.GetFullPath(Path.Combine(projectDir, key));
+
+    public ImmutableArray<HostDesired> Materialize(IReadOnlyDictionary<string, HostFacts> facts, CancellationToken ct)
+    {
+        var errors = new List<SiteException>();
+        var configObj = TemplateEngine.FromDictionary(Config.Values.Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value)));
+        var hostObjs = new Dictionary<string, ScriptObject>(StringComparer.Ordinal);
+        foreach (var h in Managed)
+            hostObjs[h.Name] = HostObject(h, facts.GetValueOrDefault(h.Name) ?? HostFacts.Assumed(h.Name, h.Address));
+
+        // phase 1: per-host NF values
+        foreach (var h in Managed)
+        {
+            ct.ThrowIfCancellationRequested();
+            var nfs = (ScriptObject)hostObjs[h.Name]["nf"]!;
+            foreach (var p in Placements[h.Name])
+            {
+                try
+                {
+                    var nfObj = new ScriptObject();
+                    nfs[p.Nf.Name] = nfObj;
+                    var scope = Scope(h, hostObjs, configObj, p, nfObj);
+                    foreach (var (name, expr) in p.Nf.Values)
+                        nfObj[name] = _templates.RenderInline(expr.Text, scope, p.Nf.File, expr.Line, h.Name).Trim();
+                }
+                catch (SiteException e) { errors.Add(e); }
+            }
+        }
+        if (errors.Count > 0) throw new SiteErrors(errors);
+
+        // phase 2: resources
+        var result = ImmutableArray.CreateBuilder<HostDesired>();
+        foreach (var h in Managed)
+        {
+            ct.ThrowIfCancellationRequested();
+            try { result.Add(RenderHost(h, hostObjs, configObj)); }
+            catch (SiteException e) { errors.Add(e); }
+            catch (SiteErrors e) { errors.AddRange(e.Errors); }
+        }
+        if (errors.Count > 0) throw new SiteErrors(errors);
+        return result.ToImmutable();
+    }
+
+    private HostDesired RenderHost(InventoryHost h, Dictionary<string, ScriptObject> hostObjs, ScriptObject configObj)
+    {
+        var resources = new List<ResourceSpec> { new HostnameSpec(h.Name) { Host = h.Name, Name = "hostname" } };
+        var health = ImmutableArray.CreateBuilder<HealthCheckSpec>();
+        var ports = new List<(string Proto, string Address, int Port, string Nf, string File, int Line)>();
+        var errors = new List<SiteException>();
+        var nfs = (ScriptObject)hostObjs[h.Name]["nf"]!;
+
+        void Add(ResourceSpec spec, string file, int line)
+        {
+            var existing = resources.FirstOrDefault(r => r.Key == spec.Key);
+            if (existing is null) { resources.Add(spec); return; }
+            if (existing with { DeclaredBy = spec.DeclaredBy } != spec)
+                throw new SiteException(file, line, $"{spec.Type} '{spec.Name}' is declared differently by NFs '{existing.DeclaredBy}' and '{spec.DeclaredBy}'", h.Name);
+        }
+
+        foreach (var p in Placements[h.Name])
+        {
+            var nf = p.Nf;
+            var scope = Scope(h, hostObjs, configObj, p, (ScriptObject)nfs[nf.Name]!);
+            string R(Templated t) => _templates.RenderInline(t.Text, scope, nf.File, t.Line, h.Name);
+            try
+            {
+                foreach (var k in nf.Keys)
+                {
+                    var content = k.Url is not null
+                        ? _keys.GetValueOrDefault(KeyId(nf, k)) ?? throw new SiteException(nf.File, k.Line, $"apt key '{k.Name}' was not fetched", h.Name)
+                        : File.ReadAllText(k.SourceFile!);
+                    Add(new FileSpec(k.Path, content, "root", "root", "0644") { Host = h.Name, Name = k.Path, DeclaredBy = nf.Name, Kind = ResourceTypes.AptKey, Backup = false }, nf.File, k.Line);
+                }
+                foreach (var r in nf.Repositories)
+                    Add(new FileSpec(r.Path, R(r.Entry).Trim() + "\n", "root", "root", "0644") { Host = h.Name, Name = r.Path, DeclaredBy = nf.Name, Kind = ResourceTypes.AptRepository, Backup = false }, nf.File, r.Line);
+                foreach (var pkg in nf.Packages)
+                {
+                    var name = R(pkg).Trim();
+                    Add(new PackageSpec(name) { Host = h.Name, Name = name, DeclaredBy = nf.Name }, nf.File, pkg.Line);
+                }
+                foreach (var d in nf.Directories)
+                {
+                    var path = R(d.Path).Trim();
+                    Add(new DirectorySpec(path, d.User, d.Group, d.Mode) { Host = h.Name, Name = path, DeclaredBy = nf.Name }, nf.File, d.Line);
+                }
+                foreach (var f in nf.Files)
+                {
+                    if (f.When is not null && !Truthy(R(f.When))) continue;
+                    var path = R(f.Path).Trim();
+                    if (!path.StartsWith('/')) throw new SiteException(nf.File, f.Path.Line, $"file path '{path}' must be absolute", h.Name);
+                    string content;
+                    if (f.Template is not null)
+                    {
+                        var full = _templates.Resolve(f.Template, nf.Name)
+                            ?? throw new SiteException(nf.File, f.Line, $"template '{f.Template}' not found (looked in nf/{nf.Name}/templates/ and templates/)", h.Name);
+                        content = _templates.RenderFile(full, scope, h.Name);
+                    }
+                    else if (f.Source is not null) content = File.ReadAllText(f.Source);
+                    else content = R(f.Content!);
+                    Add(new FileSpec(path, content, f.User, f.Group, f.Mode)
+                    {
+                        Host = h.Name,
+                        Name = f.Block is null ? path : $"{path}#{f.Block}",
+                        DeclaredBy = nf.Name,
+                        Validate = f.Validate is null ? null : R(f.Validate).Trim(),
+                        Block = f.Block,
+                        Notify = f.Notify,
+                        Secret = f.Secret,
+                    }, nf.File, f.Line);
+                }
+                foreach (var s in nf.Services)
+                    Add(new ServiceSpec(s.Name) { Host = h.Name, Name = s.Name, DeclaredBy = nf.Name, PidFile = s.PidFile, Package = s.Package }, nf.File, s.Line);
+                foreach (var port in nf.Ports)
+                {
+                    var addr = R(port.Address).Trim();
+                    var num = R(port.Port).Trim();
+                    if (!int.TryParse(num, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n is < 1 or > 65535)
+                        throw new SiteException(nf.File, port.Line, $"port '{num}' is not a port number", h.Name);
+                    ports.Add((port.Proto, addr, n, nf.Name, nf.File, port.Line));
+                }
+                foreach (var c in nf.Health)
+                    health.Add(new HealthCheckSpec(h.Name, nf.Name, c.Kind,
+                        c.Args.ToImmutableSortedDictionary(a => a.Key, a => R(a.Value).Trim(), StringComparer.Ordinal)));
+            }
+            catch (SiteException e) { errors.Add(e); }
+        }
+
+        // two NFs (or one twice) binding the same IP:port
+        for (var i = 0; i < ports.Count; i++)
+            for (var j = 0; j < i; j++)
+            {
+                var (a, b) = (ports[j], ports[i]);
+                if (a.Proto == b.Proto && a.Port == b.Port && (a.Address == b.Address || a.Address == "0.0.0.0" || b.Address == "0.0.0.0"))
+                    errors.Add(new SiteException(b.File, b.Line,
+                        $"{b.Proto} {b.Address}:{b.Port} of NF '{b.Nf}' clashes with {a.Proto} {a.Address}:{a.Port} of NF '{a.Nf}' ({a.File}:{a.Line})", h.Name));
+            }
+        if (errors.Count > 0) throw new SiteErrors(errors);
+        return new HostDesired(h.Name, [.. resources], health.ToImmutable());
+    }
+
+    public static string KeyId(NfManifest nf, NfKey k) => $"{nf.Name}/{k.Name}";
+
+    private static bool Truthy(string s) => s.Trim() is not ("" or "false" or "False" or "0" or "no");
+
+    private ScriptObject Scope(InventoryHost h, Dictionary<string, ScriptObject> hostObjs, ScriptObject configObj, NfPlacement p, ScriptObject nfObj)
+    {
+        var me = hostObjs[h.Name];
+        var scope = new ScriptObject
+        {
+            ["host"] = me,
+            ["config"] = configObj,
+            ["vars"] = TemplateEngine.FromDictionary(p.Vars.Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value))),
+            ["nf"] = nfObj,
+            ["hosts"] = new ScriptArray(Managed.Select(x => hostObjs[x.Name])),
+            ["groups"] = Groups(hostObjs),
+            ["site"] = new ScriptObject { ["stack"] = Stack, ["project"] = Project.Name },
+        };
+        scope.Import("ipv4", new Func<string?, string>(iface => Ipv4(h.Name, me, iface)));
+        scope.Import("nf_hosts", new Func<string, ScriptArray>(name =>
+            new ScriptArray(Managed.Where(x => Placements[x.Name].Any(pl => pl.Nf.Name == name)).Select(x => hostObjs[x.Name]))));
+        return scope;
+    }
+
+    private ScriptObject Groups(Dictionary<string, ScriptObject> hostObjs)
+    {
+        var groups = new ScriptObject();
+        foreach (var g in Managed.SelectMany(h => h.Groups).Distinct())
+            groups[g] = new ScriptArray(Managed.Where(h => h.Groups.Contains(g)).Select(h => hostObjs[h.Name]));
+        return groups;
+    }
+
+    /// <summary>The first IPv4 of an interface (telecom hosts are multi-homed), or of the default-route interface.</summary>
+    private static string Ipv4(string host, ScriptObject me, string? iface)
+    {
+        if (string.IsNullOrEmpty(iface))
+            return me["default_ipv4"] as string is { Length: > 0 } d ? d
+                : throw new TemplateFunctionException($"host {host} has no default IPv4 address");
+        var ifaces = (ScriptObject)me["interfaces"]!;
+        if (ifaces[iface] is ScriptObject i && i["ipv4"] is ScriptArray { Count: > 0 } a) return (string)a[0]!;
+        throw new TemplateFunctionException($"host {host} has no IPv4 address on interface '{iface}' (interfaces: {string.Join(", ", ifaces.Keys)})");
+    }
+
+    private ScriptObject HostObject(InventoryHost h, HostFacts f)
+    {
+        var ifaces = new ScriptObject();
+        foreach (var i in f.Interfaces)
+            ifaces[i.Name] = new ScriptObject { ["ipv4"] = new ScriptArray(i.IPv4), ["ipv6"] = new ScriptArray(i.IPv6) };
+        var realm = Config.Values.GetValueOrDefault("realm") as string;
+        var tls = "/etc/nf-deploy/tls";
+        return new ScriptObject
+        {
+            ["name"] = h.Name,
+            ["address"] = h.Address,
+            ["lab"] = h.Lab,
+            ["groups"] = new ScriptArray(h.Groups),
+            ["roles"] = new ScriptArray(h.Roles.Select(r => r.Role).Distinct()),
+            ["vars"] = TemplateEngine.FromDictionary(h.Vars.Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value))),
+            ["hostname"] = f.Hostname,
+            ["codename"] = f.Codename,
+            ["init"] = f.InitSystem,
+            ["arch"] = f.Arch,
+            ["default_interface"] = f.DefaultInterface,
+            ["default_ipv4"] = f.DefaultIPv4,
+            ["interfaces"] = ifaces,
+            ["diameter_identity"] = realm is null ? h.Name : $"{h.Name}.{realm}",
+            ["tls"] = new ScriptObject
+            {
+                ["dir"] = tls,
+                ["cert"] = $"{tls}/{h.Name}.cert.pem",
+                ["key"] = $"{tls}/{h.Name}.key.pem",
+                ["ca"] = $"{tls}/ca.cert.pem",
+            },
+            ["nf"] = new ScriptObject(),
+        };
+    }
+}

@@ -1,0 +1,177 @@
+using System.Collections.Immutable;
+using Deploy.Core.Model;
+using Deploy.Site.Yaml;
+using YamlDotNet.RepresentationModel;
+
+namespace Deploy.Site.Model;
+
+/// <summary>A string of a manifest that is rendered per host (Scriban), with its line for errors.</summary>
+public sealed record Templated(string Text, int Line);
+
+public sealed record NfKey(string Name, Templated? Url, string? SourceFile, string Path, int Line);
+
+public sealed record NfRepository(string Name, Templated Entry, string Path, int Line);
+
+public sealed record NfDirectory(Templated Path, string User, string Group, string Mode, int Line);
+
+/// <summary>A file: from a template, a static source file, or inline content.</summary>
+public sealed record NfFile(
+    Templated Path,
+    string? Template,
+    string? Source,
+    Templated? Content,
+    string User,
+    string Group,
+    string Mode,
+    Templated? Validate,
+    string? Block,
+    ImmutableArray<string> Notify,
+    Templated? When,
+    bool Secret,
+    int Line);
+
+public sealed record NfService(string Name, string? Package, string? PidFile, int Line);
+
+public sealed record NfPort(string Proto, Templated Address, Templated Port, int Line);
+
+public sealed record NfHealth(string Kind, ImmutableSortedDictionary<string, Templated> Args, int Line);
+
+/// <summary>
+/// <c>nf/&lt;name&gt;/nf.yaml</c>: one network function, declared. The program compiles it into resources; adding an
+/// NF needs only its folder and templates.
+/// </summary>
+public sealed record NfManifest(
+    string Name,
+    string Dir,
+    string File,
+    string Description,
+    ImmutableSortedDictionary<string, object?> Defaults,
+    ImmutableArray<(string Name, Templated Expr)> Values,
+    ImmutableArray<NfKey> Keys,
+    ImmutableArray<NfRepository> Repositories,
+    ImmutableArray<Templated> Packages,
+    ImmutableArray<NfDirectory> Directories,
+    ImmutableArray<NfFile> Files,
+    ImmutableArray<NfService> Services,
+    ImmutableArray<NfPort> Ports,
+    ImmutableArray<NfHealth> Health)
+{
+    public static IEnumerable<string> Known(string projectDir) =>
+        Directory.Exists(Path.Combine(projectDir, "nf"))
+            ? Directory.GetDirectories(Path.Combine(projectDir, "nf")).Where(d => System.IO.File.Exists(Path.Combine(d, "nf.yaml"))).Select(Path.GetFileName).OfType<string>().Order()
+            : [];
+
+    public static NfManifest Load(string projectDir, string name, string referencedFrom, int line)
+    {
+        var dir = Path.Combine(projectDir, "nf", name);
+        var path = Path.Combine(dir, "nf.yaml");
+        if (!System.IO.File.Exists(path))
+            throw new SiteException(referencedFrom, line, $"unknown network function '{name}' (nf/: {string.Join(", ", Known(projectDir))})");
+        var y = YamlFile.Load(path, projectDir);
+        var root = y.Root;
+        y.AllowOnly(root, "an NF manifest", "description", "defaults", "values", "apt", "packages", "directories", "files", "services", "ports", "health");
+
+        Templated T(YamlNode n, string what) => new(y.Scalar(n, what), YamlFile.Line(n));
+        Templated? OptT(YamlMappingNode m, string key) => y.Get(m, key) is { } n ? T(n, key) : null;
+
+        var defaults = y.Map(root, "defaults") is { } d
+            ? y.Entries(d).ToImmutableSortedDictionary(e => e.Key, e => YamlFile.ToData(e.Value), StringComparer.Ordinal)
+            : ImmutableSortedDictionary<string, object?>.Empty;
+        var values = y.Map(root, "values") is { } v
+            ? y.Entries(v).Select(e => (e.Key, T(e.Value, $"value '{e.Key}'"))).ToImmutableArray()
+            : [];
+
+        var keys = ImmutableArray.CreateBuilder<NfKey>();
+        var repos = ImmutableArray.CreateBuilder<NfRepository>();
+        if (y.Map(root, "apt") is { } apt)
+        {
+            y.AllowOnly(apt, "apt", "keys", "repositories");
+            foreach (var k in Items(y, y.Seq(apt, "keys"), "an apt key"))
+            {
+                y.AllowOnly(k, "an apt key", "name", "url", "file", "path");
+                var kname = y.Required(k, "name", "an apt key");
+                var url = OptT(k, "url");
+                var file = y.Str(k, "file");
+                if ((url is null) == (file is null)) throw y.Error(k, $"apt key '{kname}': give exactly one of 'url' or 'file'");
+                keys.Add(new NfKey(kname, url, file is null ? null : Path.GetFullPath(Path.Combine(projectDir, file)),
+                    y.Str(k, "path") ?? $"/etc/apt/keyrings/{kname}.asc", YamlFile.Line(k)));
+            }
+            foreach (var r in Items(y, y.Seq(apt, "repositories"), "an apt repository"))
+            {
+                y.AllowOnly(r, "an apt repository", "name", "entry", "path");
+                var rname = y.Required(r, "name", "an apt repository");
+                repos.Add(new NfRepository(rname, T(y.Get(r, "entry") ?? throw y.Error(r, $"apt repository '{rname}': 'entry' is required (a sources.list line)"), "entry"),
+                    y.Str(r, "path") ?? $"/etc/apt/sources.list.d/{rname}.list", YamlFile.Line(r)));
+            }
+        }
+
+        var packages = (y.Seq(root, "packages")?.Children ?? []).Select(n => T(n, "a package name")).ToImmutableArray();
+
+        var dirs = Items(y, y.Seq(root, "directories"), "a directory").Select(m =>
+        {
+            y.AllowOnly(m, "a directory", "path", "owner", "group", "mode");
+            return new NfDirectory(T(y.Get(m, "path") ?? throw y.Error(m, "a directory needs 'path'"), "path"),
+                y.Str(m, "owner") ?? "root", y.Str(m, "group") ?? "root", Mode(y, m, "0755"), YamlFile.Line(m));
+        }).ToImmutableArray();
+
+        var files = Items(y, y.Seq(root, "files"), "a file").Select(m =>
+        {
+            y.AllowOnly(m, "a file", "path", "template", "source", "content", "owner", "group", "mode", "validate", "block", "notify", "when", "secret");
+            var template = y.Str(m, "template");
+            var source = y.Str(m, "source");
+            var content = OptT(m, "content");
+            if (new object?[] { template, source, content }.Count(x => x is not null) != 1)
+                throw y.Error(m, "a file needs exactly one of 'template', 'source' or 'content'");
+            if (source is not null && !System.IO.File.Exists(Path.Combine(dir, "files", source)))
+                throw y.Error(y.Get(m, "source"), $"source file nf/{name}/files/{source} not found");
+            var notify = (y.Seq(m, "notify")?.Children ?? []).Select(n => y.Scalar(n, "a service name")).ToImmutableArray();
+            return new NfFile(T(y.Get(m, "path") ?? throw y.Error(m, "a file needs 'path'"), "path"), template,
+                source is null ? null : Path.Combine(dir, "files", source), content,
+                y.Str(m, "owner") ?? "root", y.Str(m, "group") ?? "root", Mode(y, m, "0644"), OptT(m, "validate"),
+                y.Str(m, "block"), notify, OptT(m, "when"), y.Str(m, "secret") is "true" or "yes", YamlFile.Line(m));
+        }).ToImmutableArray();
+
+        var services = Items(y, y.Seq(root, "services"), "a service").Select(m =>
+        {
+            y.AllowOnly(m, "a service", "name", "package", "pidfile");
+            return new NfService(y.Required(m, "name", "a service"), y.Str(m, "package"), y.Str(m, "pidfile"), YamlFile.Line(m));
+        }).ToImmutableArray();
+        foreach (var f in files)
+            foreach (var n in f.Notify)
+                if (!services.Any(s => s.Name == n))
+                    throw new SiteException(y.DisplayPath, f.Line, $"file notifies service '{n}', which this NF does not declare under services:");
+
+        var ports = Items(y, y.Seq(root, "ports"), "a port").Select(m =>
+        {
+            y.AllowOnly(m, "a port", "proto", "address", "port");
+            var proto = y.Str(m, "proto") ?? "udp";
+            if (proto is not ("udp" or "tcp" or "tls" or "sctp")) throw y.Error(m, $"port proto must be udp, tcp, tls or sctp, not '{proto}'");
+            return new NfPort(proto, OptT(m, "address") ?? new Templated("0.0.0.0", YamlFile.Line(m)),
+                T(y.Get(m, "port") ?? throw y.Error(m, "a port needs 'port'"), "port"), YamlFile.Line(m));
+        }).ToImmutableArray();
+
+        var health = Items(y, y.Seq(root, "health"), "a health check").Select(m =>
+        {
+            if (m.Children.Count != 1) throw y.Error(m, "a health check is one of: sip-options: {...}, command: {...}, tcp: {...}");
+            var (kind, kn, args) = y.Entries(m).First();
+            if (kind is not ("sip-options" or "command" or "tcp"))
+                throw y.Error(kn, $"unknown health check '{kind}' (sip-options, command or tcp)");
+            var am = args as YamlMappingNode ?? throw y.Error(args, $"health check '{kind}' needs a mapping of arguments");
+            return new NfHealth(kind, y.Entries(am).ToImmutableSortedDictionary(e => e.Key, e => T(e.Value, e.Key), StringComparer.Ordinal), YamlFile.Line(m));
+        }).ToImmutableArray();
+
+        return new NfManifest(name, dir, y.DisplayPath, y.Str(root, "description") ?? "", defaults, values,
+            keys.ToImmutable(), repos.ToImmutable(), packages, dirs, files, services, ports, health);
+    }
+
+    private static IEnumerable<YamlMappingNode> Items(YamlFile y, YamlSequenceNode? seq, string what) =>
+        (seq?.Children ?? []).Select(n => n as YamlMappingNode ?? throw y.Error(n, $"{what} must be a mapping"));
+
+    private static string Mode(YamlFile y, YamlMappingNode m, string fallback)
+    {
+        var mode = y.Str(m, "mode") ?? fallback;
+        if (mode.Length is < 3 or > 4 || !mode.All(c => c is >= '0' and <= '7'))
+            throw y.Error(y.Get(m, "mode"), $"mode '{mode}' must be octal like \"0644\" (quote it in YAML)");
+        return mode;
+    }
+}

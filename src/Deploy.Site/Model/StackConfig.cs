@@ -1,0 +1,121 @@
+using System.Collections.Immutable;
+using System.Text;
+using Deploy.Core.Model;
+using Deploy.Site.Yaml;
+using YamlDotNet.RepresentationModel;
+
+namespace Deploy.Site.Model;
+
+/// <summary>
+/// A stack's settings: <c>stacks/Pulumi.&lt;stack&gt;.yaml</c> in Pulumi's format (<c>config:</c> with
+/// <c>nf-deploy:&lt;key&gt;</c> keys), merged over the defaults declared in Pulumi.yaml and type-checked.
+/// </summary>
+public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedDictionary<string, object?> Values)
+{
+    public static string PathFor(string projectDir, ProjectFile project, string stack) =>
+        Path.Combine(projectDir, project.StackConfigDir, $"Pulumi.{stack}.yaml");
+
+    public static StackConfig Load(string projectDir, ProjectFile project, string stack)
+    {
+        var path = PathFor(projectDir, project, stack);
+        if (!File.Exists(path))
+            throw new DeployException($"no stack '{stack}': {Path.GetRelativePath(projectDir, path)} does not exist " +
+                $"(stacks: {string.Join(", ", List(projectDir, project))})");
+        var y = YamlFile.Load(path, projectDir);
+        var values = ImmutableSortedDictionary.CreateBuilder<string, object?>(StringComparer.Ordinal);
+        foreach (var s in project.Settings.Values) values[s.Key] = s.Default;
+        if (y.Map(y.Root, "config") is { } config)
+            foreach (var (rawKey, keyNode, value) in y.Entries(config))
+            {
+                var key = StripNamespace(project, rawKey)
+                    ?? throw y.Error(keyNode, $"'{rawKey}': settings of this project are named '{project.Name}:<key>'");
+                if (!project.Settings.TryGetValue(key, out var setting))
+                    throw y.Error(keyNode, $"unknown setting '{key}' (declared settings: {string.Join(", ", project.Settings.Keys)})");
+                var data = YamlFile.ToData(value);
+                if (data is Dictionary<string, object?> d && d.Count == 1 && d.ContainsKey("secure"))
+                {
+                    values[key] = new SecureValue((string)d["secure"]!);
+                    continue;
+                }
+                var (v, err) = ProjectFile.Coerce(setting, data);
+                if (err is not null) throw y.Error(value, err);
+                values[key] = v;
+            }
+        return new StackConfig(stack, path, values.ToImmutable());
+    }
+
+    public static IEnumerable<string> List(string projectDir, ProjectFile project)
+    {
+        var dir = Path.Combine(projectDir, project.StackConfigDir);
+        return Directory.Exists(dir)
+            ? Directory.GetFiles(dir, "Pulumi.*.yaml").Select(f => Path.GetFileName(f)[7..^5]).Order()
+            : [];
+    }
+
+    private static string? StripNamespace(ProjectFile project, string key) =>
+        key.StartsWith(project.Name + ":", StringComparison.Ordinal) ? key[(project.Name.Length + 1)..]
+        : key.Contains(':') ? null : key;
+
+    /// <summary>Sets (or with a null value removes) one setting in the stack file, keeping the rest of the file as it is.</summary>
+    public static void Edit(string projectDir, ProjectFile project, string stack, string key, string? yamlValue)
+    {
+        if (!project.Settings.TryGetValue(key, out var setting))
+            throw new DeployException($"unknown setting '{key}' (declared in {ProjectFile.FileName}: {string.Join(", ", project.Settings.Keys)})");
+        if (yamlValue is not null)
+        {
+            var parsed = ParseValue(yamlValue);
+            var (_, err) = ProjectFile.Coerce(setting, parsed);
+            if (err is not null) throw new DeployException(err);
+        }
+        var path = PathFor(projectDir, project, stack);
+        var lines = File.Exists(path) ? File.ReadAllLines(path).ToList() : ["config:"];
+        var configAt = lines.FindIndex(l => l.TrimEnd() == "config:");
+        if (configAt < 0) { lines.Add("config:"); configAt = lines.Count - 1; }
+        var full = $"{project.Name}:{key}";
+        // the setting's line and its more-indented continuation lines
+        var start = -1;
+        for (var i = configAt + 1; i < lines.Count && (lines[i].Length == 0 || lines[i].StartsWith(' ') || lines[i].StartsWith('#')); i++)
+            if (lines[i].TrimStart().StartsWith(full + ":", StringComparison.Ordinal)) { start = i; break; }
+        var insertAt = start;
+        if (start >= 0)
+        {
+            var indent = lines[start].Length - lines[start].TrimStart().Length;
+            var end = start + 1;
+            while (end < lines.Count && lines[end].Trim().Length > 0 && lines[end].Length - lines[end].TrimStart().Length > indent) end++;
+            lines.RemoveRange(start, end - start);
+        }
+        else
+        {
+            insertAt = configAt + 1;
+            while (insertAt < lines.Count && (lines[insertAt].StartsWith(' ') || lines[insertAt].Length == 0)) insertAt++;
+            while (insertAt > configAt + 1 && lines[insertAt - 1].Length == 0) insertAt--;
+        }
+        if (yamlValue is not null) lines.Insert(insertAt, $"  {full}: {Render(setting, yamlValue)}");
+        var tmp = path + ".tmp";
+        File.WriteAllText(tmp, string.Join('\n', lines) + "\n", new UTF8Encoding(false));
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>A value given on the command line, read as YAML (so <c>[8.8.8.8, 1.1.1.1]</c> is a list).</summary>
+    public static object? ParseValue(string text)
+    {
+        var stream = new YamlStream();
+        try { stream.Load(new StringReader("v: " + text)); }
+        catch (YamlDotNet.Core.YamlException) { return text; }
+        var root = (YamlMappingNode)stream.Documents[0].RootNode;
+        return YamlFile.ToData(root.Children[new YamlScalarNode("v")]);
+    }
+
+    private static string Render(ConfigSetting setting, string value)
+    {
+        var t = value.Trim();
+        if (setting.Type is "integer" or "boolean" or "array" or "object") return t;
+        return "\"" + t.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+    }
+}
+
+/// <summary>A secret kept encrypted in the stack file (Pulumi's <c>secure:</c> form).</summary>
+public sealed record SecureValue(string Ciphertext)
+{
+    public override string ToString() => "[secret]";
+}

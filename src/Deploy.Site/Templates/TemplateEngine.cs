@@ -1,0 +1,118 @@
+using System.Collections;
+using System.Collections.Concurrent;
+using Deploy.Core.Model;
+using Scriban;
+using Scriban.Parsing;
+using Scriban.Runtime;
+using Scriban.Syntax;
+
+namespace Deploy.Site.Templates;
+
+/// <summary>
+/// Strict Scriban rendering: an undefined variable or member, a missing include, a parse or runtime error fails
+/// with the template's file:line and the host it was rendered for. Parsed templates are cached.
+/// Template names resolve against the NF's own <c>templates/</c> folder first, then the site's <c>templates/</c>.
+/// </summary>
+public sealed class TemplateEngine(string projectDir)
+{
+    private readonly ConcurrentDictionary<string, Template> _parsed = new();
+
+    public string ProjectDir { get; } = projectDir;
+
+    /// <summary>Finds a template file: <c>nf/&lt;nf&gt;/templates/NAME</c>, then <c>templates/NAME</c>.</summary>
+    public string? Resolve(string name, string? nf)
+    {
+        if (Path.IsPathRooted(name)) return File.Exists(name) ? name : null;
+        var candidates = new List<string>();
+        if (nf is not null) candidates.Add(Path.Combine(ProjectDir, "nf", nf, "templates", name));
+        candidates.Add(Path.Combine(ProjectDir, "templates", name));
+        return candidates.FirstOrDefault(File.Exists);
+    }
+
+    public string RenderFile(string fullPath, ScriptObject globals, string? host)
+    {
+        var display = Path.GetRelativePath(ProjectDir, fullPath);
+        var template = _parsed.GetOrAdd(fullPath, p => Template.Parse(File.ReadAllText(p), p));
+        return Render(template, display, globals, host);
+    }
+
+    public string RenderInline(string text, ScriptObject globals, string file, int line, string? host)
+    {
+        if (!text.Contains("{{", StringComparison.Ordinal)) return text;
+        var key = $"inline:{file}:{line}:{text}";
+        var template = _parsed.GetOrAdd(key, _ => Template.Parse(text, file));
+        try { return Render(template, file, globals, host); }
+        catch (SiteException e) { throw new SiteException(file, line, e.Reason, host); }
+    }
+
+    private string Render(Template template, string display, ScriptObject globals, string? host)
+    {
+        if (template.HasErrors)
+        {
+            var m = template.Messages.First(x => x.Type == ParserMessageType.Error);
+            throw new SiteException(display, m.Span.Start.Line + 1, "template error: " + m.Message, host);
+        }
+        var ctx = new TemplateContext
+        {
+            StrictVariables = true,
+            EnableRelaxedMemberAccess = false,
+            MemberRenamer = m => m.Name,
+            TemplateLoader = new Loader(this),
+            LoopLimit = 100_000,
+        };
+        ctx.PushGlobal(globals);
+        try
+        {
+            return template.Render(ctx);
+        }
+        catch (ScriptRuntimeException e)
+        {
+            var file = e.Span.FileName is { Length: > 0 } f && Path.IsPathRooted(f) ? Path.GetRelativePath(ProjectDir, f) : display;
+            var msg = e.OriginalMessage;
+            if (e.InnerException is TemplateFunctionException tf) msg = tf.Message;
+            throw new SiteException(file, e.Span.Start.Line + 1, msg, host);
+        }
+        catch (TemplateFunctionException e)
+        {
+            throw new SiteException(display, 0, e.Message, host);
+        }
+    }
+
+    /// <summary>Plain data (dictionaries, lists, scalars) as Scriban objects.</summary>
+    public static object? ToScript(object? value) => value switch
+    {
+        null => null,
+        ScriptObject or ScriptArray => value,
+        string or bool or long or int or double => value,
+        IDictionary<string, object?> d => FromDictionary(d),
+        IEnumerable e when value is not string => new ScriptArray(e.Cast<object?>().Select(ToScript)),
+        _ => value.ToString(),
+    };
+
+    public static ScriptObject FromDictionary(IEnumerable<KeyValuePair<string, object?>> d)
+    {
+        var o = new ScriptObject();
+        foreach (var (k, v) in d) o[k] = ToScript(v);
+        return o;
+    }
+
+    private sealed class Loader(TemplateEngine engine) : ITemplateLoader
+    {
+        public string GetPath(TemplateContext context, SourceSpan callerSpan, string templateName)
+        {
+            // includes are relative to the including file's folder, then to the template roots
+            var dir = Path.GetDirectoryName(callerSpan.FileName);
+            if (dir is not null && Path.IsPathRooted(dir) && File.Exists(Path.Combine(dir, templateName))) return Path.Combine(dir, templateName);
+            return engine.Resolve(templateName, null)
+                ?? throw new ScriptRuntimeException(callerSpan, $"include '{templateName}' not found (looked in templates/ and next to the including file)");
+        }
+
+        public string? Load(TemplateContext context, SourceSpan callerSpan, string templatePath) => File.ReadAllText(templatePath);
+
+        public ValueTask<string?> LoadAsync(TemplateContext context, SourceSpan callerSpan, string templatePath) =>
+            ValueTask.FromResult<string?>(File.ReadAllText(templatePath));
+    }
+}
+
+/// <summary>Raised by the functions templates may call (e.g. <c>ipv4 "eth1"</c> on a host without eth1).</summary>
+public sealed class TemplateFunctionException(string message) : Exception(message);

@@ -1,0 +1,135 @@
+using System.Globalization;
+using Deploy.Core.Model;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Deploy.Site.Yaml;
+
+/// <summary>A YAML site file read with positions, so every error can name its file and line.</summary>
+public sealed class YamlFile
+{
+    public string Path { get; }
+    public string DisplayPath { get; }
+    public YamlMappingNode Root { get; }
+
+    private YamlFile(string path, string display, YamlMappingNode root) { Path = path; DisplayPath = display; Root = root; }
+
+    public static YamlFile Load(string path, string projectDir)
+    {
+        var display = System.IO.Path.GetRelativePath(projectDir, path);
+        if (!File.Exists(path)) throw new SiteException(display, 0, "file not found");
+        var stream = new YamlStream();
+        try
+        {
+            using var reader = new StreamReader(path);
+            stream.Load(reader);
+        }
+        catch (YamlException e)
+        {
+            throw new SiteException(display, (int)e.Start.Line, "malformed YAML: " + Clean(e));
+        }
+        if (stream.Documents.Count == 0) return new YamlFile(path, display, new YamlMappingNode());
+        return stream.Documents[0].RootNode switch
+        {
+            YamlMappingNode m => new YamlFile(path, display, m),
+            YamlScalarNode { Value: null or "" } => new YamlFile(path, display, new YamlMappingNode()),
+            var other => throw new SiteException(display, (int)other.Start.Line, "expected a mapping at the top of the file"),
+        };
+    }
+
+    private static string Clean(YamlException e)
+    {
+        var msg = e.InnerException?.Message ?? e.Message;
+        var idx = msg.IndexOf("): ", StringComparison.Ordinal);
+        return idx > 0 && msg.StartsWith('(') ? msg[(idx + 3)..] : msg;
+    }
+
+    public SiteException Error(YamlNode? node, string message) => new(DisplayPath, node is null ? 0 : (int)node.Start.Line, message);
+
+    public static int Line(YamlNode node) => (int)node.Start.Line;
+
+    // ---- typed access
+
+    public YamlNode? Get(YamlMappingNode map, string key) =>
+        map.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v : null;
+
+    public YamlMappingNode? Map(YamlMappingNode map, string key)
+    {
+        var n = Get(map, key);
+        return n switch
+        {
+            null => null,
+            YamlMappingNode m => m,
+            YamlScalarNode { Value: null or "" or "~" } => null,
+            _ => throw Error(n, $"'{key}' must be a mapping"),
+        };
+    }
+
+    public YamlSequenceNode? Seq(YamlMappingNode map, string key)
+    {
+        var n = Get(map, key);
+        return n switch
+        {
+            null => null,
+            YamlSequenceNode s => s,
+            YamlScalarNode { Value: null or "" or "~" } => null,
+            _ => throw Error(n, $"'{key}' must be a list"),
+        };
+    }
+
+    public string? Str(YamlMappingNode map, string key)
+    {
+        var n = Get(map, key);
+        return n switch
+        {
+            null => null,
+            YamlScalarNode s => s.Value,
+            _ => throw Error(n, $"'{key}' must be a single value"),
+        };
+    }
+
+    public string Required(YamlMappingNode map, string key, string what) =>
+        Str(map, key) is { Length: > 0 } s ? s : throw Error(map, $"{what}: '{key}' is required");
+
+    public string Scalar(YamlNode node, string what) =>
+        node is YamlScalarNode { Value: { } v } ? v : throw Error(node, $"{what} must be a single value");
+
+    public IEnumerable<(string Key, YamlNode KeyNode, YamlNode Value)> Entries(YamlMappingNode map)
+    {
+        foreach (var (k, v) in map.Children)
+            yield return (Scalar(k, "a key"), k, v);
+    }
+
+    public void AllowOnly(YamlMappingNode map, string what, params string[] keys)
+    {
+        foreach (var (k, kn, _) in Entries(map))
+            if (!keys.Contains(k))
+                throw Error(kn, $"unknown key '{k}' in {what} (expected one of: {string.Join(", ", keys)})");
+    }
+
+    /// <summary>A YAML value as plain data: dictionaries, lists, strings, longs, doubles, booleans, null.</summary>
+    public static object? ToData(YamlNode node) => node switch
+    {
+        YamlMappingNode m => m.Children.ToDictionary(
+            c => ((YamlScalarNode)c.Key).Value ?? "", c => ToData(c.Value), StringComparer.Ordinal),
+        YamlSequenceNode s => s.Children.Select(ToData).ToList(),
+        YamlScalarNode sc => Scalar(sc),
+        _ => null,
+    };
+
+    private static object? Scalar(YamlScalarNode s)
+    {
+        var v = s.Value;
+        if (s.Style is ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted or ScalarStyle.Literal or ScalarStyle.Folded) return v ?? "";
+        switch (v)
+        {
+            case null or "~" or "null" or "": return null;
+            case "true" or "True" or "yes": return true;
+            case "false" or "False" or "no": return false;
+        }
+        if (long.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)) return l;
+        if (double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && v.Contains('.') && !v.EndsWith('.')
+            && v.Count(c => c == '.') == 1) return d;
+        return v;
+    }
+}
