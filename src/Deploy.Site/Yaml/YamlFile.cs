@@ -28,6 +28,11 @@ public sealed class YamlFile
         {
             throw new SiteException(display, (int)e.Start.Line, "malformed YAML: " + Clean(e));
         }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's parser gives up this way at an unexpected end of file
+            throw new SiteException(display, File.ReadAllLines(path).Length, "malformed YAML: unexpected end of file (an unclosed bracket or quote?)");
+        }
         if (stream.Documents.Count == 0) return new YamlFile(path, display, new YamlMappingNode());
         return stream.Documents[0].RootNode switch
         {

@@ -1,0 +1,70 @@
+using System.Collections.Immutable;
+using Deploy.Core.Model;
+using Deploy.Site.Compile;
+
+namespace Deploy.Tests;
+
+/// <summary>A throwaway project folder: the repo's real site files, or a minimal site, with files overridden per test.</summary>
+public sealed class SiteFixture : IDisposable
+{
+    public string Dir { get; } = Path.Combine(Path.GetTempPath(), "nfd-site-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public static string RepoRoot
+    {
+        get
+        {
+            for (var d = AppContext.BaseDirectory; d is not null; d = Path.GetDirectoryName(d))
+                if (File.Exists(Path.Combine(d, "Pulumi.yaml")) && Directory.Exists(Path.Combine(d, "nf"))) return d;
+            throw new InvalidOperationException("repo root not found");
+        }
+    }
+
+    /// <summary>A copy of the repository's own site (Pulumi.yaml, stacks, inventory, roles, nf, templates).</summary>
+    public static SiteFixture FromRepo()
+    {
+        var f = new SiteFixture();
+        foreach (var sub in new[] { "stacks", "inventory", "roles", "nf", "templates" })
+            CopyDir(Path.Combine(RepoRoot, sub), Path.Combine(f.Dir, sub));
+        File.Copy(Path.Combine(RepoRoot, "Pulumi.yaml"), Path.Combine(f.Dir, "Pulumi.yaml"));
+        return f;
+    }
+
+    public SiteFixture Write(string relPath, string content)
+    {
+        var p = Path.Combine(Dir, relPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(p)!);
+        File.WriteAllText(p, content.Replace("\r", ""));
+        return this;
+    }
+
+    public string Read(string relPath) => File.ReadAllText(Path.Combine(Dir, relPath));
+
+    public Task<SiteProgram> LoadAsync(string stack = "lab") =>
+        SiteLoader.LoadAsync(Dir, stack, new FakeKeys(), (_, _) => Task.FromResult("ssh-ed25519 AAAATEST lab"), CancellationToken.None);
+
+    /// <summary>Loads and renders with the facts lab hosts are assumed to have (or the given ones).</summary>
+    public async Task<ImmutableDictionary<string, Deploy.Core.Engine.HostDesired>> RenderAsync(string stack = "lab", IReadOnlyDictionary<string, HostFacts>? facts = null)
+    {
+        var site = await LoadAsync(stack);
+        var f = facts ?? site.Hosts.ToDictionary(h => h.Name, h => h.AssumedFacts ?? HostFacts.Assumed(h.Name, h.Connection.Endpoint.Address));
+        return site.Materialize(f, CancellationToken.None).ToImmutableDictionary(d => d.Host);
+    }
+
+    private static void CopyDir(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var f in Directory.GetFiles(from)) File.Copy(f, Path.Combine(to, Path.GetFileName(f)));
+        foreach (var d in Directory.GetDirectories(from)) CopyDir(d, Path.Combine(to, Path.GetFileName(d)));
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Dir, recursive: true); } catch (IOException) { }
+    }
+
+    private sealed class FakeKeys : IKeyFetcher
+    {
+        public Task<string> FetchAsync(string url, CancellationToken ct) =>
+            Task.FromResult($"-----BEGIN PGP PUBLIC KEY BLOCK-----\nfake key of {url}\n-----END PGP PUBLIC KEY BLOCK-----\n");
+    }
+}
