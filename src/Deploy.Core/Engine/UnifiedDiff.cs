@@ -68,8 +68,8 @@ public static class UnifiedDiff
         while (i < n || j < m)
         {
             if (i < n && j < m && a[pre + i] == b[pre + j]) { edits.Add(new Edit(' ', a[pre + i], pre + i, pre + j)); i++; j++; }
-            else if (j < m && (i == n || lcs[i, j + 1] >= lcs[i + 1, j])) { edits.Add(new Edit('+', b[pre + j], pre + i, pre + j)); j++; }
-            else { edits.Add(new Edit('-', a[pre + i], pre + i, pre + j)); i++; }
+            else if (i < n && (j == m || lcs[i + 1, j] >= lcs[i, j + 1])) { edits.Add(new Edit('-', a[pre + i], pre + i, pre + j)); i++; }
+            else { edits.Add(new Edit('+', b[pre + j], pre + i, pre + j)); j++; }
         }
         for (var k = 0; k < suf; k++) edits.Add(new Edit(' ', a[pre + n + k], pre + n + k, pre + m + k));
         return edits;

@@ -1,0 +1,82 @@
+using AwesomeAssertions;
+using Deploy.Cli;
+using Deploy.Core.Model;
+
+namespace Deploy.Tests;
+
+/// <summary>`./deploy config set|get|rm` edits the stack file in Pulumi's format and keeps the rest of it.</summary>
+public sealed class ConfigSpecs
+{
+    private static (App App, StringWriter Out) AppIn(SiteFixture site)
+    {
+        var o = new StringWriter();
+        return (new App(new Workspace(site.Dir), o, new StringWriter(), 4, false), o);
+    }
+
+    [Fact]
+    public void Setting_pgw_count_rewrites_only_that_line_and_keeps_comments()
+    {
+        using var site = SiteFixture.FromRepo();
+        var before = site.Read("stacks/Pulumi.lab.yaml");
+        var (app, _) = AppIn(site);
+
+        app.ConfigSet("lab", "pgwCount", "5").Should().Be(ExitCodes.Ok);
+
+        var after = site.Read("stacks/Pulumi.lab.yaml");
+        after.Should().Contain("  nf-deploy:pgwCount: 5\n").And.NotContain("pgwCount: 3");
+        after.Replace("  nf-deploy:pgwCount: 5\n", "  nf-deploy:pgwCount: 3\n").Should().Be(before);
+    }
+
+    [Fact]
+    public void Get_prints_the_value_and_rm_falls_back_to_the_default()
+    {
+        using var site = SiteFixture.FromRepo();
+        var (app, o) = AppIn(site);
+        app.ConfigSet("lab", "sipDomain", "sip.lab.example");
+        app.ConfigGet("lab", "sipDomain");
+        o.ToString().Should().Be("sip.lab.example\n");
+        app.ConfigRm("lab", "sipDomain");
+        site.Read("stacks/Pulumi.lab.yaml").Should().NotContain("sipDomain");
+        o.GetStringBuilder().Clear();
+        app.ConfigGet("lab", "sipDomain");
+        o.ToString().Should().Be("example.net\n");
+    }
+
+    [Fact]
+    public void A_new_setting_is_added_to_the_config_block_and_lists_are_written_as_yaml()
+    {
+        using var site = SiteFixture.FromRepo();
+        var (app, o) = AppIn(site);
+        app.ConfigSet("prod-example", "dnsServers", "[192.0.2.1, 192.0.2.2]");
+        app.ConfigSet("prod-example", "kamailioRepo", "http://mirror.operator.example/kamailio");
+        app.ConfigGet("prod-example", "dnsServers");
+        o.ToString().Should().Be("[192.0.2.1, 192.0.2.2]\n");
+        site.Read("stacks/Pulumi.prod-example.yaml").Should().Contain("  nf-deploy:kamailioRepo: \"http://mirror.operator.example/kamailio\"\n");
+    }
+
+    [Theory]
+    [InlineData("pgwCount", "five", "'pgwCount' must be an integer, not 'five'")]
+    [InlineData("pgwCoutn", "5", "unknown setting 'pgwCoutn'")]
+    [InlineData("dnsServers", "8.8.8.8", "'dnsServers' must be a list")]
+    public void A_bad_value_or_key_is_refused_and_the_file_is_left_as_it_was(string key, string value, string error)
+    {
+        using var site = SiteFixture.FromRepo();
+        var before = site.Read("stacks/Pulumi.lab.yaml");
+        var (app, _) = AppIn(site);
+        var act = () => app.ConfigSet("lab", key, value);
+        act.Should().Throw<DeployException>().Which.Message.Should().StartWith(error);
+        site.Read("stacks/Pulumi.lab.yaml").Should().Be(before);
+    }
+
+    [Fact]
+    public async Task Render_writes_every_file_under_host_and_absolute_path_without_contacting_anyone()
+    {
+        using var site = SiteFixture.FromRepo();
+        var (app, o) = AppIn(site);
+        var outDir = Path.Combine(site.Dir, "out");
+        (await app.RenderAsync("prod-example", outDir, TestContext.Current.CancellationToken)).Should().Be(ExitCodes.Ok);
+        File.ReadAllText(Path.Combine(outDir, "sip-b", "etc", "kamailio", "kamailio.cfg")).Should().Contain("listen=udp:192.0.2.22:5060");
+        File.ReadAllText(Path.Combine(outDir, "sip-b", "etc", "apt", "keyrings", "kamailio.asc")).Should().Contain("not fetched yet (offline render)");
+        o.ToString().Should().Be($"rendered 15 files for 3 hosts into {outDir}\n");
+    }
+}
