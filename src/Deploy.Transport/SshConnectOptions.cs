@@ -1,0 +1,51 @@
+namespace Deploy.Transport;
+
+/// <summary>A failed connection attempt that is about to be retried.</summary>
+/// <param name="Host">Host name (inventory name) being connected.</param>
+/// <param name="Endpoint">What was dialled: <c>addr:port</c>, or <c>jump host addr:port</c>.</param>
+/// <param name="Attempt">1-based number of the attempt that failed.</param>
+/// <param name="Delay">Wait before the next attempt.</param>
+/// <param name="Error">Why the attempt failed.</param>
+public sealed record SshRetryNotice(string Host, string Endpoint, int Attempt, TimeSpan Delay, Exception Error);
+
+/// <summary>Tuning of <see cref="SshHostConnector"/>. The defaults suit real hosts; tests shorten the delays.</summary>
+public sealed record SshConnectOptions
+{
+    /// <summary>Time allowed for one connection attempt (TCP connect, key exchange, authentication). Default 10 s.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Attempts in all (first try included) on transient failures. Default 4.</summary>
+    public int MaxConnectAttempts { get; init; } = 4;
+
+    /// <summary>Base of the exponential backoff (with jitter) between attempts. Default 1 s.</summary>
+    public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Upper bound of one backoff delay. Default 15 s.</summary>
+    public TimeSpan RetryMaxDelay { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// Scripts running at once over one connection (each is an SSH session channel). Further scripts wait.
+    /// Keep it at or below the server's <c>MaxSessions</c> (OpenSSH default 10). Default 8.
+    /// </summary>
+    public int MaxConcurrentScripts { get; init; } = 8;
+
+    /// <summary>SSH keep-alive interval of an open connection; <see cref="Timeout.InfiniteTimeSpan"/> turns it off. Default 30 s.</summary>
+    public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Called before each retry (for logging); must not throw.</summary>
+    public Action<SshRetryNotice>? OnRetry { get; init; }
+
+    internal void Validate()
+    {
+        if (ConnectTimeout <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), ConnectTimeout, "must be positive");
+        if (MaxConnectAttempts < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxConnectAttempts), MaxConnectAttempts, "must be at least 1");
+        if (RetryBaseDelay < TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(RetryBaseDelay), RetryBaseDelay, "must not be negative");
+        if (RetryMaxDelay < RetryBaseDelay)
+            throw new ArgumentOutOfRangeException(nameof(RetryMaxDelay), RetryMaxDelay, "must not be below RetryBaseDelay");
+        if (MaxConcurrentScripts < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxConcurrentScripts), MaxConcurrentScripts, "must be at least 1");
+    }
+}
