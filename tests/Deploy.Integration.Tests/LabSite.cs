@@ -1,0 +1,95 @@
+using System.Text.Json.Nodes;
+using Deploy.Cli;
+using Deploy.Core.Model;
+using Deploy.Core.Transport;
+using Deploy.Transport;
+
+namespace Deploy.Integration.Tests;
+
+/// <summary>
+/// A copy of the repository's site in a temp folder, with the lab moved to its own network (10.212.0.0/24, stack "it")
+/// so tests never touch an operator's `lab`. Verbs run in-process through the same App the CLI uses.
+/// </summary>
+public sealed class LabSite : IDisposable
+{
+    public const string Stack = "it";
+    public string Dir { get; } = Path.Combine(Path.GetTempPath(), "nfd-it-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public static readonly (string Name, string Ip)[] Kamailio = [("kamailio-1", "10.212.0.11"), ("kamailio-2", "10.212.0.12"), ("kamailio-3", "10.212.0.13")];
+
+    public LabSite(string network = "nfd-it", string subnetPrefix = "10.212.0")
+    {
+        var repo = RepoRoot();
+        foreach (var sub in new[] { "roles", "nf", "templates", "stacks", "inventory" }) CopyDir(Path.Combine(repo, sub), Path.Combine(Dir, sub));
+        File.Copy(Path.Combine(repo, "Pulumi.yaml"), Path.Combine(Dir, "Pulumi.yaml"));
+        Write($"stacks/Pulumi.{Stack}.yaml", Read("stacks/Pulumi.lab.yaml").Replace("nf-deploy:inventory: lab", $"nf-deploy:inventory: {Stack}").Replace("10.211.0", subnetPrefix));
+        Write($"inventory/{Stack}.yaml", Read("inventory/lab.yaml").Replace("network: nfd-lab", $"network: {network}").Replace("10.211.0", subnetPrefix));
+    }
+
+    public static string RepoRoot()
+    {
+        for (var d = AppContext.BaseDirectory; d is not null; d = Path.GetDirectoryName(d))
+            if (File.Exists(Path.Combine(d, "Pulumi.yaml")) && Directory.Exists(Path.Combine(d, "nf"))) return d;
+        throw new InvalidOperationException("repo root not found");
+    }
+
+    public string Read(string rel) => File.ReadAllText(Path.Combine(Dir, rel));
+
+    public void Write(string rel, string content)
+    {
+        var p = Path.Combine(Dir, rel);
+        Directory.CreateDirectory(Path.GetDirectoryName(p)!);
+        File.WriteAllText(p, content);
+    }
+
+    public sealed record Run(int Exit, string Out, string Err)
+    {
+        public JsonObject Json => JsonNode.Parse(Out)!.AsObject();
+    }
+
+    public async Task<Run> RunAsync(Func<App, CancellationToken, Task<int>> verb)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int exit;
+        try { exit = await verb(new App(new Workspace(Dir), o, e, 16, true), TestContext.Current.CancellationToken); }
+        catch (DeployException ex) { e.WriteLine("error: " + ex.Message); exit = ExitCodes.Failed; }
+        return new Run(exit, o.ToString(), e.ToString());
+    }
+
+    public Task<Run> Up() => RunAsync((a, ct) => a.UpAsync(Stack, yes: true, json: false, ct));
+    public Task<Run> PreviewJson() => RunAsync((a, ct) => a.PreviewAsync(Stack, json: true, expectNoChanges: false, showSames: false, ct));
+    public Task<Run> Preview(bool expectNoChanges) => RunAsync((a, ct) => a.PreviewAsync(Stack, json: false, expectNoChanges, showSames: false, ct));
+    public Task<Run> Refresh() => RunAsync((a, ct) => a.RefreshAsync(Stack, expectNoChanges: true, ct));
+    public Task<Run> Destroy() => RunAsync((a, ct) => a.DestroyAsync(Stack, yes: true, ct));
+
+    /// <summary>Runs a script as root on a lab host over SSH, as the deployer does.</summary>
+    public async Task<ExecResult> ShAsync(string host, string script)
+    {
+        var (_, ip) = Kamailio.Single(k => k.Name == host);
+        var user = host == "kamailio-2" ? "deploy" : "root";
+        var connector = new SshHostConnector(new KnownHosts(Path.Combine(Dir, ".nf-deploy", "known_hosts")));
+        await using var t = await connector.ConnectAsync(
+            new HostConnection(host, new SshEndpoint(ip, 22, user, Path.Combine(Dir, ".nf-deploy", "lab", "id_ed25519"))), TestContext.Current.CancellationToken);
+        return await t.RunAsync(script, TestContext.Current.CancellationToken);
+    }
+
+    public async Task<string> Sh(string host, string script)
+    {
+        var r = await ShAsync(host, script);
+        if (!r.Ok) throw new InvalidOperationException($"{host}: `{script}` failed ({r.ExitCode}): {r.Stderr}");
+        return r.Stdout;
+    }
+
+    private static void CopyDir(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var f in Directory.GetFiles(from)) File.Copy(f, Path.Combine(to, Path.GetFileName(f)), true);
+        foreach (var d in Directory.GetDirectories(from)) CopyDir(d, Path.Combine(to, Path.GetFileName(d)));
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Dir, true); } catch (IOException) { }
+    }
+}

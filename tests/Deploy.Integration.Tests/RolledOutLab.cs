@@ -1,0 +1,20 @@
+namespace Deploy.Integration.Tests;
+
+/// <summary>The lab site rolled out once (first `up` of a fresh site) and shared by the slice's specs, each of which
+/// leaves it converged. Destroyed at the end.</summary>
+public sealed class RolledOutLab : IAsyncLifetime
+{
+    public LabSite Site { get; } = new();
+    public LabSite.Run FirstUp { get; private set; } = new(-1, "", "");
+
+    public async ValueTask InitializeAsync()
+    {
+        FirstUp = await Site.Up();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Site.Destroy();
+        Site.Dispose();
+    }
+}
