@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Prepares this machine (the "controller") for nf-deploy lab sites. Idempotent; fast when all is done.
+#   - installs docker.io, debootstrap, apt-cacher-ng, apt-utils, gnupg, openssh-client, sipsak
+#   - starts dockerd (no systemd here) and apt-cacher-ng (port 3142)
+#   - builds a local signed apt repository that stands in for deb.kamailio.org, served by apt-cacher-ng as
+#       http://<gateway>:3142/nfd-mirror/kamailio56   (suite bookworm, component main)
+#       http://<gateway>:3142/nfd-mirror/kamailiodebkey.gpg   (ASCII-armored signing key)
+set -euo pipefail
+
+STATE_DIR=/var/lib/nf-deploy
+MIRROR_DIR=$STATE_DIR/mirror
+REPO_DIR=$MIRROR_DIR/kamailio56
+KEY_FILE=$MIRROR_DIR/kamailiodebkey.gpg
+export GNUPGHOME=$STATE_DIR/gnupg
+KEY_UID="nf-deploy lab mirror <lab-mirror@nf-deploy.invalid>"
+SUITE=bookworm
+ARCH=amd64
+KAMAILIO_PACKAGES=(kamailio kamailio-tls-modules kamailio-utils-modules kamailio-python3-modules
+                   kamailio-mysql-modules kamailio-extra-modules)
+PACKAGES=(docker.io debootstrap apt-cacher-ng apt-utils gnupg openssh-client sipsak)
+ACNG_PORT=3142
+DOCKER_WAIT_SECONDS=60
+ACNG_WAIT_SECONDS=30
+
+export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
+
+log() { echo "setup-controller: $*"; }
+die() { echo "setup-controller: ERROR: $*" >&2; exit 1; }
+trap 'die "failed at line $LINENO: $BASH_COMMAND"' ERR
+
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+
+apt_updated=0
+apt_update_once() {
+  [ "$apt_updated" -eq 1 ] && return 0
+  log "apt-get update"
+  # Unreachable third-party sources only warn; a broken Debian source shows up as a failed install below.
+  apt-get update -qq >/dev/null || log "apt-get update reported errors (continuing)"
+  apt_updated=1
+}
+
+is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
+
+# --- 1. packages ---------------------------------------------------------------------------------
+missing=()
+for p in "${PACKAGES[@]}"; do is_installed "$p" || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt_update_once
+  log "installing ${missing[*]}"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed"
+else
+  log "packages present"
+fi
+
+# --- 2. dockerd --------------------------------------------------------------------------------------
+if docker info >/dev/null 2>&1; then
+  log "dockerd answering"
+else
+  if ! pidof dockerd >/dev/null; then
+    log "starting dockerd (log: /var/log/dockerd.log)"
+    setsid nohup dockerd </dev/null >/var/log/dockerd.log 2>&1 &
+  fi
+  for ((i = 0; i < DOCKER_WAIT_SECONDS; i++)); do
+    docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  docker info >/dev/null 2>&1 \
+    || die "dockerd did not answer within ${DOCKER_WAIT_SECONDS}s; see /var/log/dockerd.log: $(tail -n 5 /var/log/dockerd.log 2>/dev/null | tr '\n' ' ')"
+  log "dockerd answering"
+fi
+
+# --- 3. apt-cacher-ng configuration -----------------------------------------------------------
+acng_changed=0
+write_if_changed() { # path content
+  if [ ! -f "$1" ] || [ "$(cat "$1")" != "$2" ]; then
+    printf '%s\n' "$2" >"$1"
+    acng_changed=1
+  fi
+}
+mkdir -p "$MIRROR_DIR"
+chmod 755 "$STATE_DIR" "$MIRROR_DIR"
+write_if_changed /etc/apt-cacher-ng/backends_debian "http://deb.debian.org/debian/"
+write_if_changed /etc/apt-cacher-ng/zz_nf-deploy.conf "# written by nf-deploy scripts/setup-controller.sh
+LocalDirs: acng-doc /usr/share/doc/apt-cacher-ng ; nfd-mirror $MIRROR_DIR"
+
+acng_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$ACNG_PORT") 2>/dev/null; }
+
+if acng_listening && [ "$acng_changed" -eq 1 ]; then
+  log "restarting apt-cacher-ng (configuration changed)"
+  /etc/init.d/apt-cacher-ng restart >/dev/null || die "apt-cacher-ng restart failed"
+elif ! acng_listening; then
+  log "starting apt-cacher-ng"
+  /etc/init.d/apt-cacher-ng start >/dev/null || die "apt-cacher-ng start failed"
+fi
+for ((i = 0; i < ACNG_WAIT_SECONDS * 5; i++)); do
+  acng_listening && break
+  sleep 0.2
+done
+acng_listening || die "apt-cacher-ng is not listening on port $ACNG_PORT; see /var/log/apt-cacher-ng/"
+log "apt-cacher-ng listening on :$ACNG_PORT"
+
+# --- 4. lab signing key --------------------------------------------------------------------------
+gpg_q() { gpg --batch --quiet --no-tty "$@"; }
+stop_agent() { gpgconf --kill gpg-agent >/dev/null 2>&1 || true; }
+trap stop_agent EXIT
+
+resign=0
+mkdir -p "$GNUPGHOME"
+chmod 700 "$GNUPGHOME"
+if ! gpg_q --list-secret-keys "$KEY_UID" >/dev/null 2>&1; then
+  log "generating lab mirror signing key in $GNUPGHOME"
+  gpg_q --passphrase '' --quick-generate-key "$KEY_UID" rsa3072 sign never 2>/dev/null \
+    || die "gpg key generation failed"
+  resign=1
+fi
+key_armored=$(gpg_q --armor --export "$KEY_UID")
+[ -n "$key_armored" ] || die "cannot export the lab mirror key"
+if [ ! -f "$KEY_FILE" ] || [ "$(cat "$KEY_FILE")" != "$key_armored" ]; then
+  printf '%s\n' "$key_armored" >"$KEY_FILE"
+  chmod 644 "$KEY_FILE"
+  resign=1
+fi
+
+# --- 5. local kamailio repository ----------------------------------------------------------------
+POOL=$REPO_DIR/pool/main/k/kamailio
+DIST=$REPO_DIR/dists/$SUITE
+BIN=$DIST/main/binary-$ARCH
+mkdir -p "$POOL" "$BIN"
+
+pool_has() { compgen -G "$POOL/${1}_*_${ARCH}.deb" >/dev/null; }
+need_download=()
+for p in "${KAMAILIO_PACKAGES[@]}"; do pool_has "$p" || need_download+=("$p"); done
+if [ "${#need_download[@]}" -gt 0 ]; then
+  if ! apt-cache show kamailio >/dev/null 2>&1; then apt_update_once; fi
+  log "downloading ${need_download[*]}"
+  tmp=$(mktemp -d)
+  chown _apt "$tmp" 2>/dev/null || true # apt-get download drops privileges to _apt
+  (cd "$tmp" && apt-get download -qq "${need_download[@]}" >/dev/null) \
+    || { rm -rf "$tmp"; die "apt-get download ${need_download[*]} failed"; }
+  mv "$tmp"/*.deb "$POOL"/
+  rm -rf "$tmp"
+  resign=1
+fi
+
+if [ "$resign" -eq 1 ] || [ ! -s "$BIN/Packages.gz" ] || [ ! -s "$DIST/InRelease" ] || [ ! -s "$DIST/Release.gpg" ]; then
+  log "indexing and signing $REPO_DIR"
+  (
+    cd "$REPO_DIR"
+    apt-ftparchive packages pool >"$BIN/Packages"
+    gzip -9 -n -c "$BIN/Packages" >"$BIN/Packages.gz"
+    apt-ftparchive \
+      -o APT::FTPArchive::Release::Origin=nf-deploy-lab \
+      -o APT::FTPArchive::Release::Label=kamailio56 \
+      -o APT::FTPArchive::Release::Suite="$SUITE" \
+      -o APT::FTPArchive::Release::Codename="$SUITE" \
+      -o APT::FTPArchive::Release::Architectures="$ARCH" \
+      -o APT::FTPArchive::Release::Components=main \
+      -o APT::FTPArchive::Release::Description="nf-deploy lab stand-in for deb.kamailio.org kamailio56" \
+      release "dists/$SUITE" >"$DIST/Release.tmp"
+    mv "$DIST/Release.tmp" "$DIST/Release"
+    rm -f "$DIST/InRelease" "$DIST/Release.gpg"
+    gpg_q --local-user "$KEY_UID" --clearsign -o "$DIST/InRelease" "$DIST/Release"
+    gpg_q --local-user "$KEY_UID" --armor --detach-sign -o "$DIST/Release.gpg" "$DIST/Release"
+  ) || die "building the repository index failed"
+else
+  log "kamailio56 mirror present"
+fi
+# apt-cacher-ng runs as its own user: everything under the mirror must be world-readable.
+chmod -R a+rX "$MIRROR_DIR"
+
+# --- 6. check that apt-cacher-ng serves it ----------------------------------------------------
+check_url="http://127.0.0.1:$ACNG_PORT/nfd-mirror/kamailio56/dists/$SUITE/InRelease"
+exec 3<>"/dev/tcp/127.0.0.1/$ACNG_PORT" || die "cannot connect to apt-cacher-ng"
+printf 'HEAD /nfd-mirror/kamailio56/dists/%s/InRelease HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$SUITE" >&3
+status_line=$(head -n 1 <&3 | tr -d '\r')
+exec 3<&-
+case "$status_line" in
+  *" 200 "*) log "mirror served at http://<gateway>:$ACNG_PORT/nfd-mirror/kamailio56 (key: /nfd-mirror/kamailiodebkey.gpg)" ;;
+  *) die "apt-cacher-ng does not serve $check_url (got: ${status_line:-no answer})" ;;
+esac
+log "done"
