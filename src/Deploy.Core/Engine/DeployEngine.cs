@@ -46,9 +46,12 @@ public sealed class DeployEngine(EngineDeps deps)
         var session = new PlanSession(site, state);
         try
         {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             await ReadHostsAsync(session, ct);
+            deps.Log.Info($"read {session.Reads.Count} hosts in {clock.ElapsedMilliseconds} ms");
             session.Plan = BuildPlan(session);
             await AttachContentDiffsAsync(session, ct);
+            deps.Log.Info($"planned in {clock.ElapsedMilliseconds} ms");
             return session;
         }
         catch
@@ -81,11 +84,14 @@ public sealed class DeployEngine(EngineDeps deps)
             }
             try
             {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
                 var transport = await deps.Connector.ConnectAsync(host.Connection, token);
+                var connected = clock.ElapsedMilliseconds;
                 s.Transports[host.Name] = transport;
                 var specs = preDesired?.GetValueOrDefault(host.Name)?.Resources ?? [];
                 var read = await ReadAsync(host.Name, transport, specs, token);
                 s.Reads[host.Name] = read;
+                deps.Log.Info($"{host.Name}: connected in {connected} ms, read {specs.Length} resources in {clock.ElapsedMilliseconds - connected} ms");
             }
             catch (DeployException e)
             {
@@ -191,7 +197,7 @@ public sealed class DeployEngine(EngineDeps deps)
     {
         var plan = s.Plan!;
         var wanted = plan.Steps
-            .Where(st => st.Desired is FileSpec { Secret: false } && st.Op is StepOp.Update or StepOp.Create)
+            .Where(st => st.Desired is FileSpec { Secret: false } && st.Op is StepOp.Update)
             .GroupBy(st => st.Host)
             .ToArray();
         var contents = new ConcurrentDictionary<string, string>();
@@ -223,12 +229,12 @@ public sealed class DeployEngine(EngineDeps deps)
         {
             Steps = [.. plan.Steps.Select(st =>
             {
-                if (st.Desired is not FileSpec { Secret: false } f || st.Op is not (StepOp.Update or StepOp.Create)) return st;
+                // diffs for updates only: a new file's content is all of it (render shows it)
+                if (st.Desired is not FileSpec { Secret: false } f || st.Op != StepOp.Update) return st;
                 var after = f.Block is null ? f.Content : f.BlockText;
-                var before = st.Op == StepOp.Create ? "" : contents.GetValueOrDefault(st.Urn);
-                if (before is null || (before == after && st.Op == StepOp.Update)) return st;
-                return st with { ContentDiff = UnifiedDiff.Create(before, after,
-                    st.Op == StepOp.Create ? "/dev/null" : $"{st.Host}:{f.Path} (live)", $"{st.Host}:{f.Path} (desired)") };
+                var before = contents.GetValueOrDefault(st.Urn);
+                if (before is null || before == after) return st;
+                return st with { ContentDiff = UnifiedDiff.Create(before, after, $"{st.Host}:{f.Path} (live)", $"{st.Host}:{f.Path} (desired)") };
             })],
         };
     }

@@ -18,14 +18,15 @@ public static class HostReader
     private const string Marker = "##nfd:";
 
     public const string FactsScript = """
-        echo "hostname=$(hostname 2>/dev/null || cat /etc/hostname)"
+        read -r h < /proc/sys/kernel/hostname; echo "hostname=$h"
         if [ -r /etc/os-release ]; then . /etc/os-release; fi
         echo "codename=${VERSION_CODENAME:-}"
         echo "arch=$(dpkg --print-architecture 2>/dev/null || uname -m)"
         if [ -d /run/systemd/system ]; then echo init=systemd; else echo init=sysv; fi
         ip -o addr show 2>/dev/null | while read -r _idx ifname fam addr _rest; do echo "addr=${ifname%%@*} $fam ${addr%%/*}"; done
-        echo "route4=$(ip -4 route show default 2>/dev/null | head -n1)"
-        dpkg-query -W -f='${db:Status-Abbrev}|${Package}|${Version}\n' 2>/dev/null | sed -n 's/^ii *|/pkg=/p'
+        r=$(ip -4 route show default 2>/dev/null); echo "route4=${r%%
+        *}"
+        dpkg-query -W -f='pkg=${db:Status-Abbrev}|${Package}|${Version}\n' 2>/dev/null
         """;
 
     /// <summary>The read script: facts, then one framed section per probe key.</summary>
@@ -106,8 +107,9 @@ public static class HostReader
                     (parts[1] == "inet6" ? v6 : v4)[parts[0]].Add(parts[2]);
                     break;
                 case "pkg":
+                    // "ii |name|version": only installed packages count
                     var p = value.Split('|');
-                    if (p.Length >= 2) packages[p[0].Split(':')[0]] = p[1];
+                    if (p.Length >= 3 && p[0].StartsWith("ii", StringComparison.Ordinal)) packages[p[1].Split(':')[0]] = p[2];
                     break;
             }
         }

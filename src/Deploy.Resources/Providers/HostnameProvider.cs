@@ -10,8 +10,8 @@ public sealed class HostnameProvider : IResourceProvider
     public string Type => ResourceTypes.Hostname;
 
     public string Probe(ImmutableSortedDictionary<string, string> identity) => """
-        echo "hostname=$(hostname)"
-        echo "etc=$(cat /etc/hostname 2>/dev/null)"
+        read -r h < /proc/sys/kernel/hostname; echo "hostname=$h"
+        e=; [ -r /etc/hostname ] && read -r e < /etc/hostname; echo "etc=$e"
         """;
 
     public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts) =>
@@ -20,9 +20,10 @@ public sealed class HostnameProvider : IResourceProvider
     public ResourceDiff Diff(ResourceSpec desired, LiveState? live)
     {
         var h = ((HostnameSpec)desired).Hostname;
+        if (live is null) return new ResourceDiff(StepOp.Create, [new PropertyChange("hostname", null, h)]);
         var changes = ImmutableArray.CreateBuilder<PropertyChange>();
-        if (live?["hostname"] != h) changes.Add(new PropertyChange("hostname", live?["hostname"], h));
-        if (live?["etc"] != h) changes.Add(new PropertyChange("/etc/hostname", live?["etc"], h));
+        if (live["hostname"] != h) changes.Add(new PropertyChange("hostname", live["hostname"], h));
+        if (live["etc"] != h) changes.Add(new PropertyChange("/etc/hostname", live["etc"], h));
         return changes.Count == 0 ? ResourceDiff.Same : new ResourceDiff(StepOp.Update, changes.ToImmutable());
     }
 

@@ -16,8 +16,7 @@ public sealed class PackageProvider : IResourceProvider
     {
         var p = Sh.Quote(identity["package"]);
         return $$"""
-            echo "status=$(dpkg-query -W -f='${db:Status-Abbrev}' {{p}})"
-            echo "version=$(dpkg-query -W -f='${Version}' {{p}})"
+            dpkg-query -W -f='status=${db:Status-Abbrev}\nversion=${Version}\n' {{p}}
             """;
     }
 

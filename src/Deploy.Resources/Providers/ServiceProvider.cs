@@ -28,12 +28,12 @@ public sealed class ServiceProvider : IResourceProvider
             else
               [ -x "/etc/init.d/$s" ] && echo exists=1 || echo exists=0
               if [ -n "$pf" ]; then
-                pid=$(cat "$pf" 2>/dev/null)
+                pid=; [ -r "$pf" ] && read -r pid < "$pf"
                 if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo active=1; echo "pid=$pid"; else echo active=0; fi
               else
                 "/etc/init.d/$s" status >/dev/null 2>&1 && echo active=1 || echo active=0
               fi
-              ls /etc/rc2.d/S[0-9][0-9]"$s" >/dev/null 2>&1 && echo enabled=1 || echo enabled=0
+              set -- /etc/rc2.d/S[0-9][0-9]"$s"; [ -e "$1" ] && echo enabled=1 || echo enabled=0
             fi
             """;
     }
