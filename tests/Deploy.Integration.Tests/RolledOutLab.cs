@@ -18,3 +18,7 @@ public sealed class RolledOutLab : IAsyncLifetime
         Site.Dispose();
     }
 }
+
+/// <summary>Specs sharing the rolled-out lab run one after another against it.</summary>
+[CollectionDefinition("lab")]
+public sealed class LabCollection : ICollectionFixture<RolledOutLab>;

@@ -32,7 +32,10 @@ public sealed class HostnameProvider : IResourceProvider
         var h = Sh.Quote(((HostnameSpec)desired).Hostname);
         var script = $"""
             echo {h} > /etc/hostname
-            if [ -d /run/systemd/system ] && command -v hostnamectl >/dev/null; then hostnamectl set-hostname {h}; else hostname {h}; fi
+            read -r now < /proc/sys/kernel/hostname
+            if [ "$now" != {h} ]; then
+              if [ -d /run/systemd/system ] && command -v hostnamectl >/dev/null; then hostnamectl set-hostname {h}; else hostname {h}; fi
+            fi
             """;
         var after = await Script.RunAndProbeAsync(run, "hostname", script, Probe(desired.Identity), ct);
         return Parse(desired, after, run.Facts)!;

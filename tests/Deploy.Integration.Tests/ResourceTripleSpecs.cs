@@ -1,0 +1,217 @@
+using System.Collections.Immutable;
+using AwesomeAssertions;
+using Deploy.Core.Engine;
+using Deploy.Core.Model;
+using Deploy.Core.Resources;
+using Deploy.Core.Transport;
+using Deploy.Resources.Providers;
+using Deploy.Transport;
+
+namespace Deploy.Integration.Tests;
+
+/// <summary>
+/// Every resource type on a real lab host (kamailio-2, reached as a sudo user): check (read + diff says what would
+/// change, and changes nothing), apply, apply again (the diff is empty and nothing on the host moved).
+/// </summary>
+[Collection("lab")]
+public sealed class ResourceTripleSpecs(RolledOutLab lab)
+{
+    private static readonly ImmutableDictionary<string, IResourceProvider> Providers = ResourceProviders.All();
+    private const string Host = "kamailio-2";
+
+    private async Task<IHostTransport> ConnectAsync()
+    {
+        var dir = lab.Site.Dir;
+        return await new SshHostConnector(new KnownHosts(Path.Combine(dir, ".nf-deploy", "known_hosts"))).ConnectAsync(
+            new HostConnection(Host, new SshEndpoint("10.212.0.12", 22, "deploy", Path.Combine(dir, ".nf-deploy", "lab", "id_ed25519"))),
+            TestContext.Current.CancellationToken);
+    }
+
+    private static async Task<(LiveState? Live, HostFacts Facts)> ReadAsync(IHostTransport t, ResourceSpec spec)
+    {
+        var p = Providers[spec.Type];
+        var res = await t.RunAsync(HostReader.BuildScript([(spec.Key, p.Probe(spec.Identity))]), TestContext.Current.CancellationToken);
+        var read = HostReader.Parse(Host, res.Stdout);
+        return (p.Parse(spec, read.Probes[spec.Key], read.Facts), read.Facts);
+    }
+
+    /// <summary>check → apply → apply again; returns the live state after the first apply.</summary>
+    private static async Task<LiveState> TripleAsync(IHostTransport t, ResourceSpec spec, StepOp expected, string? fingerprint = null)
+    {
+        var p = Providers[spec.Type];
+        var ct = TestContext.Current.CancellationToken;
+        var (live, facts) = await ReadAsync(t, spec);
+        var check = p.Diff(spec, live);
+        check.Op.Should().Be(expected, "check predicts the change");
+        var before = fingerprint is null ? null : (await t.RunAsync(fingerprint, ct)).Stdout;
+        (await ReadAsync(t, spec)).Live.Should().BeEquivalentTo(live, "check changes nothing");
+        if (fingerprint is not null) (await t.RunAsync(fingerprint, ct)).Stdout.Should().Be(before);
+
+        var applied = await p.ApplyAsync(spec, check, new HostRun(t, facts), ct);
+        var (after, _) = await ReadAsync(t, spec);
+        p.Diff(spec, after).Should().Be(ResourceDiff.Same, "after apply the host matches");
+        var snapshot = fingerprint is null ? null : (await t.RunAsync(fingerprint, ct)).Stdout;
+
+        // apply again: the engine applies only what a diff says; the diff is empty and the host does not move
+        var (again, _) = await ReadAsync(t, spec);
+        p.Diff(spec, again).Should().Be(ResourceDiff.Same);
+        again.Should().BeEquivalentTo(after);
+        if (fingerprint is not null) (await t.RunAsync(fingerprint, ct)).Stdout.Should().Be(snapshot);
+        return applied;
+    }
+
+    private static async Task DeleteAsync(IHostTransport t, ResourceSpec spec)
+    {
+        var (_, facts) = await ReadAsync(t, spec);
+        await Providers[spec.Type].DeleteAsync(spec.Identity, new HostRun(t, facts), TestContext.Current.CancellationToken);
+        (await ReadAsync(t, spec)).Live.Should().BeNull("deleted");
+    }
+
+    [Fact]
+    public async Task A_file_is_created_validated_owned_and_left_alone_the_second_time()
+    {
+        await using var t = await ConnectAsync();
+        const string path = "/srv/nfd-triple/app.conf";
+        var spec = new FileSpec(path, "hello = world\n", "root", "kamailio", "0640") { Host = Host, Name = path, Validate = "grep -q '^hello' %s" };
+        await t.RunAsync($"rm -rf /srv/nfd-triple", TestContext.Current.CancellationToken);
+
+        var live = await TripleAsync(t, spec, StepOp.Create, $"stat -c '%Y %i %U:%G %a' {path}");
+        live["mode"].Should().Be("0640");
+        live["group"].Should().Be("kamailio");
+
+        // an update keeps a backup of the old content
+        var v2 = spec with { Content = "hello = again\n" };
+        await TripleAsync(t, v2, StepOp.Update, $"cat {path}");
+        (await t.RunAsync("ls /srv/nfd-triple | grep -c 'app.conf.*nfd~'", TestContext.Current.CancellationToken)).Stdout.Trim().Should().Be("1");
+
+        // content the validate command rejects never replaces the file
+        var bad = spec with { Content = "goodbye\n" };
+        var (l, facts) = await ReadAsync(t, bad);
+        var act = () => Providers[bad.Type].ApplyAsync(bad, Providers[bad.Type].Diff(bad, l), new HostRun(t, facts), TestContext.Current.CancellationToken);
+        (await act.Should().ThrowAsync<ResourceException>()).Which.Message.Should().StartWith($"host {Host}: {path}: validation failed, the old content stays");
+        (await t.RunAsync($"cat {path}", TestContext.Current.CancellationToken)).Stdout.Should().Be("hello = again\n");
+        (await t.RunAsync("ls -a /srv/nfd-triple | grep -c '^.nfd-' || true", TestContext.Current.CancellationToken)).Stdout.Trim().Should().Be("0", "no temp file is left");
+
+        await DeleteAsync(t, spec);
+    }
+
+    [Fact]
+    public async Task A_managed_block_is_added_to_a_file_in_place_and_the_rest_of_the_file_is_kept()
+    {
+        await using var t = await ConnectAsync();
+        const string path = "/srv/nfd-block/hosts";
+        await t.RunAsync($"mkdir -p /srv/nfd-block && printf '127.0.0.1 localhost\\n' > {path}", TestContext.Current.CancellationToken);
+        var spec = new FileSpec(path, "10.212.0.11 dmq-56.lab.example", "root", "root", "0644") { Host = Host, Name = path + "#dmq", Block = "dmq" };
+
+        await TripleAsync(t, spec, StepOp.Create, $"stat -c '%Y %i' {path}; cat {path}");
+        (await t.RunAsync($"cat {path}", TestContext.Current.CancellationToken)).Stdout.Should()
+            .Be("127.0.0.1 localhost\n# BEGIN nf-deploy dmq\n10.212.0.11 dmq-56.lab.example\n# END nf-deploy dmq\n");
+        await TripleAsync(t, spec with { Content = "10.212.0.13 dmq-56.lab.example" }, StepOp.Update, $"cat {path}");
+
+        await DeleteAsync(t, spec);
+        (await t.RunAsync($"cat {path}", TestContext.Current.CancellationToken)).Stdout.Should().Be("127.0.0.1 localhost\n");
+    }
+
+    [Fact]
+    public async Task A_directory_is_created_and_its_mode_corrected()
+    {
+        await using var t = await ConnectAsync();
+        const string path = "/srv/nfd-dir/spool";
+        await t.RunAsync("rm -rf /srv/nfd-dir", TestContext.Current.CancellationToken);
+        var spec = new DirectorySpec(path, "kamailio", "kamailio", "0750") { Host = Host, Name = path };
+        await TripleAsync(t, spec, StepOp.Create, $"stat -c '%Y %i %U %a' {path}");
+        await t.RunAsync($"chmod 0777 {path}", TestContext.Current.CancellationToken);
+        await TripleAsync(t, spec, StepOp.Update, $"stat -c '%U %a' {path}");
+        await DeleteAsync(t, spec);
+    }
+
+    [Fact]
+    public async Task An_apt_key_and_repository_are_written_and_the_package_index_is_refreshed_for_the_next_install()
+    {
+        await using var t = await ConnectAsync();
+        var key = await File.ReadAllTextAsync("/var/lib/nf-deploy/mirror/kamailiodebkey.gpg", TestContext.Current.CancellationToken);
+        var keySpec = new FileSpec("/etc/apt/keyrings/nfd-triple.asc", key, "root", "root", "0644") { Host = Host, Name = "/etc/apt/keyrings/nfd-triple.asc", Kind = ResourceTypes.AptKey, Backup = false };
+        var repoSpec = new FileSpec("/etc/apt/sources.list.d/nfd-triple.list",
+            "deb [signed-by=/etc/apt/keyrings/nfd-triple.asc] http://10.212.0.1:3142/nfd-mirror/kamailio56 bookworm main\n", "root", "root", "0644")
+            { Host = Host, Name = "/etc/apt/sources.list.d/nfd-triple.list", Kind = ResourceTypes.AptRepository, Backup = false };
+        await DeleteAsync(t, repoSpec);
+        await DeleteAsync(t, keySpec);
+
+        await TripleAsync(t, keySpec, StepOp.Create, "stat -c '%Y %i' /etc/apt/keyrings/nfd-triple.asc");
+        await TripleAsync(t, repoSpec, StepOp.Create, "stat -c '%Y %i' /etc/apt/sources.list.d/nfd-triple.list");
+
+        // a signed, reachable repository: apt accepts it
+        var update = await t.RunAsync("apt-get -q update 2>&1", TestContext.Current.CancellationToken);
+        update.ExitCode.Should().Be(0, update.Stdout);
+        update.Stdout.Should().Contain("nfd-mirror/kamailio56 bookworm InRelease").And.NotContain("NO_PUBKEY");
+
+        await DeleteAsync(t, repoSpec);
+        await DeleteAsync(t, keySpec);
+    }
+
+    [Fact]
+    public async Task A_package_is_installed_through_the_lab_apt_proxy_once_and_purged_on_delete()
+    {
+        await using var t = await ConnectAsync();
+        var spec = new PackageSpec("sipsak") { Host = Host, Name = "sipsak" };
+        await t.RunAsync("DEBIAN_FRONTEND=noninteractive apt-get -q -y purge sipsak >/dev/null 2>&1 || true", TestContext.Current.CancellationToken);
+        var live = await TripleAsync(t, spec, StepOp.Create, "stat -c '%Y' /var/lib/dpkg/status");
+        live["version"].Should().NotBeNullOrEmpty();
+        await DeleteAsync(t, spec);
+    }
+
+    [Fact]
+    public async Task The_hostname_in_etc_hostname_is_set_to_the_inventory_name()
+    {
+        await using var t = await ConnectAsync();
+        await t.RunAsync("echo debian > /etc/hostname", TestContext.Current.CancellationToken);
+        var spec = new HostnameSpec(Host) { Host = Host, Name = "hostname" };
+        await TripleAsync(t, spec, StepOp.Update, "cat /etc/hostname");
+        (await t.RunAsync("cat /etc/hostname", TestContext.Current.CancellationToken)).Stdout.Should().Be(Host + "\n");
+    }
+
+    [Fact]
+    public async Task A_stopped_sysv_service_is_started_enabled_and_a_notified_restart_replaces_its_process()
+    {
+        await using var t = await ConnectAsync();
+        var ct = TestContext.Current.CancellationToken;
+        await t.RunAsync("""
+            cat > /etc/init.d/nfd-triple <<'EOF'
+            #!/bin/sh
+            ### BEGIN INIT INFO
+            # Provides:          nfd-triple
+            # Required-Start:    $remote_fs
+            # Required-Stop:     $remote_fs
+            # Default-Start:     2 3 4 5
+            # Default-Stop:      0 1 6
+            # Short-Description: test daemon
+            ### END INIT INFO
+            PF=/run/nfd-triple.pid
+            case "$1" in
+              start) start-stop-daemon --start --background --make-pidfile --pidfile $PF --exec /bin/sleep -- 100000 ;;
+              stop) start-stop-daemon --stop --pidfile $PF --remove-pidfile --retry 5 || true ;;
+              restart) $0 stop; $0 start ;;
+              status) start-stop-daemon --status --pidfile $PF ;;
+            esac
+            EOF
+            chmod 755 /etc/init.d/nfd-triple
+            /etc/init.d/nfd-triple stop >/dev/null 2>&1; update-rc.d -f nfd-triple remove >/dev/null 2>&1; true
+            """, ct);
+        var spec = new ServiceSpec("nfd-triple") { Host = Host, Name = "nfd-triple", PidFile = "/run/nfd-triple.pid" };
+
+        var live = await TripleAsync(t, spec, StepOp.Update);
+        live["active"].Should().Be("1");
+        live["enabled"].Should().Be("1");
+
+        var (before, facts) = await ReadAsync(t, spec);
+        var restart = new ResourceDiff(StepOp.Update, [new PropertyChange("restart", null, "/etc/nfd-triple.conf changed")]);
+        var after = await Providers[spec.Type].ApplyAsync(spec, restart, new HostRun(t, facts), ct);
+        after["pid"].Should().NotBe(before!["pid"], "a restart replaces the process");
+
+        await Providers[spec.Type].DeleteAsync(spec.Identity, new HostRun(t, facts), ct);
+        var (gone, _) = await ReadAsync(t, spec);
+        gone!["active"].Should().Be("0", "deleting a service stops it");
+        gone["enabled"].Should().Be("0", "and disables it at boot");
+        await t.RunAsync("rm -f /etc/init.d/nfd-triple", ct);
+    }
+}
