@@ -12,13 +12,14 @@ namespace Deploy.Integration.Tests;
 /// </summary>
 public sealed class LabSite : IDisposable
 {
-    public const string Stack = "it";
+    public string Stack { get; }
     public string Dir { get; } = Path.Combine(Path.GetTempPath(), "nfd-it-" + Guid.NewGuid().ToString("N")[..8]);
 
     public static readonly (string Name, string Ip)[] Kamailio = [("kamailio-1", "10.212.0.11"), ("kamailio-2", "10.212.0.12"), ("kamailio-3", "10.212.0.13")];
 
-    public LabSite(string network = "nfd-it", string subnetPrefix = "10.212.0")
+    public LabSite(string network = "nfd-it", string subnetPrefix = "10.212.0", string stack = "it")
     {
+        Stack = stack;
         var repo = RepoRoot();
         foreach (var sub in new[] { "roles", "nf", "templates", "stacks", "inventory" }) CopyDir(Path.Combine(repo, sub), Path.Combine(Dir, sub));
         File.Copy(Path.Combine(repo, "Pulumi.yaml"), Path.Combine(Dir, "Pulumi.yaml"));

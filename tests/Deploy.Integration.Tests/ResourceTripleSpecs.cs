@@ -134,19 +134,28 @@ public sealed class ResourceTripleSpecs(RolledOutLab lab)
         var repoSpec = new FileSpec("/etc/apt/sources.list.d/nfd-triple.list",
             "deb [signed-by=/etc/apt/keyrings/nfd-triple.asc] http://10.212.0.1:3142/nfd-mirror/kamailio56 bookworm main\n", "root", "root", "0644")
             { Host = Host, Name = "/etc/apt/sources.list.d/nfd-triple.list", Kind = ResourceTypes.AptRepository, Backup = false };
+        var ct = TestContext.Current.CancellationToken;
         await DeleteAsync(t, repoSpec);
         await DeleteAsync(t, keySpec);
+        // the site's own entry for the same mirror names another key file, which apt refuses: set it aside meanwhile
+        await t.RunAsync("mv /etc/apt/sources.list.d/kamailio.list /root/kamailio.list.aside", ct);
+        try
+        {
+            await TripleAsync(t, keySpec, StepOp.Create, "stat -c '%Y %i' /etc/apt/keyrings/nfd-triple.asc");
+            await TripleAsync(t, repoSpec, StepOp.Create, "stat -c '%Y %i' /etc/apt/sources.list.d/nfd-triple.list");
 
-        await TripleAsync(t, keySpec, StepOp.Create, "stat -c '%Y %i' /etc/apt/keyrings/nfd-triple.asc");
-        await TripleAsync(t, repoSpec, StepOp.Create, "stat -c '%Y %i' /etc/apt/sources.list.d/nfd-triple.list");
+            // a signed, reachable repository: apt accepts it with that key
+            var update = await t.RunAsync("apt-get -q update 2>&1", ct);
+            update.ExitCode.Should().Be(0, update.Stdout);
+            update.Stdout.Should().Contain("nfd-mirror/kamailio56 bookworm InRelease").And.NotContain("NO_PUBKEY");
 
-        // a signed, reachable repository: apt accepts it
-        var update = await t.RunAsync("apt-get -q update 2>&1", TestContext.Current.CancellationToken);
-        update.ExitCode.Should().Be(0, update.Stdout);
-        update.Stdout.Should().Contain("nfd-mirror/kamailio56 bookworm InRelease").And.NotContain("NO_PUBKEY");
-
-        await DeleteAsync(t, repoSpec);
-        await DeleteAsync(t, keySpec);
+            await DeleteAsync(t, repoSpec);
+            await DeleteAsync(t, keySpec);
+        }
+        finally
+        {
+            await t.RunAsync("rm -f /etc/apt/sources.list.d/nfd-triple.list; mv /root/kamailio.list.aside /etc/apt/sources.list.d/kamailio.list", ct);
+        }
     }
 
     [Fact]
