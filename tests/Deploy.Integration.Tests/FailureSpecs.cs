@@ -26,7 +26,7 @@ public sealed class FailureSpecs(RolledOutLab lab)
 
             var preview = await Site.Preview(expectNoChanges: false);
             preview.Exit.Should().Be(1);
-            preview.Out.Should().Contain("ghost: error: host ghost: unreachable: 10.212.0.99:22");
+            preview.Out.Should().Contain("ghost: error: host ghost: unreachable: 10.212.0.99");
 
             var up = await Site.Up();
             up.Exit.Should().Be(1, "a host failed");

@@ -102,6 +102,8 @@ public sealed class KamailioDmqSliceSpecs(RolledOutLab lab)
 
             var up = await Site.Up();
             up.Exit.Should().Be(0, up.Out + up.Err);
+            foreach (var (name, _) in LabSite.Kamailio)
+                up.Out.Should().Contain($"{name}: ok, 2 changed, healthy", "up applies only the config and the restart it causes");
             var after = await SnapshotAsync();
             foreach (var (name, _) in LabSite.Kamailio)
             {

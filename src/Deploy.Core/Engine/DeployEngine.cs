@@ -356,11 +356,10 @@ public sealed class DeployEngine(EngineDeps deps)
             }
         }
 
-        // Resources not reached because of a failure keep their previous record, so state stays truthful.
-        var touched = records.Select(r => r.Urn).Concat(deleted).ToHashSet();
-        var kept = s.State.Resources.Where(r => r.Host == host && !touched.Contains(r.Urn) && steps.Any(st => st.Urn == r.Urn && st.Op != StepOp.Delete));
-        var ordered = steps.Where(st => st.Op != StepOp.Delete)
-            .Select(st => records.FirstOrDefault(r => r.Urn == st.Urn) ?? kept.FirstOrDefault(k => k.Urn == st.Urn))
+        // Resources not reached because of a failure (deletes included) keep their previous record, so state stays truthful.
+        var ordered = steps
+            .Where(st => st.Type != ResourceTypes.LabHost && !deleted.Contains(st.Urn))
+            .Select(st => records.FirstOrDefault(r => r.Urn == st.Urn) ?? s.State.Find(st.Urn))
             .OfType<ResourceRecord>()
             .ToImmutableArray();
 
@@ -485,9 +484,6 @@ public sealed class PlanSession(ISiteProgram site, StackState state) : IAsyncDis
     internal ConcurrentDictionary<string, LiveState?> Live { get; } = new();
     internal ConcurrentBag<string> Missing { get; } = [];
     internal ImmutableDictionary<string, HostDesired> Desired { get; set; } = ImmutableDictionary<string, HostDesired>.Empty;
-
-    /// <summary>The facts read from each host in this session.</summary>
-    public IReadOnlyDictionary<string, HostFacts> Facts => Reads.ToDictionary(r => r.Key, r => r.Value.Facts);
 
     public async ValueTask DisposeAsync()
     {
