@@ -19,7 +19,7 @@ public static class PlanPrinter
             sb.Append(host.Key).Append('\n');
             foreach (var s in visible)
             {
-                sb.Append("    ").Append(Symbol(s.Op)).Append(' ').Append(s.Type.PadRight(24)).Append(' ').Append(s.Name);
+                sb.Append("    ").Append(s.Op.Symbol()).Append(' ').Append(s.Type.PadRight(24)).Append(' ').Append(s.Name);
                 var changes = s.Changes.Where(c => c.Name != "content" || s.ContentDiff is null).ToList();
                 if (changes.Count > 0)
                     sb.Append("  [").Append(string.Join("; ", changes.Select(Describe))).Append(']');
@@ -33,7 +33,7 @@ public static class PlanPrinter
         sb.Append("Resources:\n");
         var counts = plan.Counts;
         foreach (var op in new[] { StepOp.Create, StepOp.Update, StepOp.Replace, StepOp.Delete })
-            if (counts.TryGetValue(op, out var n)) sb.Append($"    {Symbol(op)} {n} to {Verb(op)}\n");
+            if (counts.TryGetValue(op, out var n)) sb.Append($"    {op.Symbol()} {n} to {Verb(op)}\n");
         var restarts = plan.Steps.Count(s => s.Restarts);
         if (restarts > 0) sb.Append($"    ({restarts} service restart{(restarts == 1 ? "" : "s")})\n");
         sb.Append($"    {counts.GetValueOrDefault(StepOp.Same)} unchanged\n");
@@ -78,15 +78,6 @@ public static class PlanPrinter
 
     private static string Describe(PropertyChange c) =>
         c.Name is "restart" or "start" ? $"{c.Name}: {c.After}" : $"{c.Name}: {c.Before ?? "∅"} → {c.After ?? "∅"}";
-
-    private static string Symbol(StepOp op) => op switch
-    {
-        StepOp.Create => "+",
-        StepOp.Update => "~",
-        StepOp.Replace => "+-",
-        StepOp.Delete => "-",
-        _ => " ",
-    };
 
     private static string Verb(StepOp op) => op switch
     {

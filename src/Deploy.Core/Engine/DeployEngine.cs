@@ -340,7 +340,7 @@ public sealed class DeployEngine(EngineDeps deps)
                 var live = s.Live.GetValueOrDefault(spec.Key);
                 if (step.Op != StepOp.Same)
                 {
-                    deps.Log.Host(host, $"{Symbol(step.Op)} {step.Type} {step.Name}" +
+                    deps.Log.Host(host, $"{step.Op.Symbol()} {step.Type} {step.Name}" +
                         (step.Restarts ? " (restart: " + string.Join("; ", step.Changes.Where(c => c.Name is "restart" or "start").Select(c => c.After)) + ")" : ""));
                     live = await provider.ApplyAsync(spec, step.Diff, run, ct);
                     changed++;
@@ -381,15 +381,6 @@ public sealed class DeployEngine(EngineDeps deps)
             Resources = [.. state.Resources.Where(r => r.Host != host.Name), .. records],
             Hosts = state.Hosts.SetItem(host.Name, new HostRecord(host.Name, host.Lab is not null, facts)),
         };
-
-    private static string Symbol(StepOp op) => op switch
-    {
-        StepOp.Create => "+",
-        StepOp.Update => "~",
-        StepOp.Replace => "+-",
-        StepOp.Delete => "-",
-        _ => " ",
-    };
 
     // ---------------------------------------------------------------- refresh
 

@@ -7,6 +7,19 @@ namespace Deploy.Core.Resources;
 /// <summary>Pulumi's step operations.</summary>
 public enum StepOp { Same, Create, Update, Replace, Delete }
 
+public static class StepOps
+{
+    /// <summary>The mark Pulumi prints before a step: + create, ~ update, +- replace, - delete.</summary>
+    public static string Symbol(this StepOp op) => op switch
+    {
+        StepOp.Create => "+",
+        StepOp.Update => "~",
+        StepOp.Replace => "+-",
+        StepOp.Delete => "-",
+        _ => " ",
+    };
+}
+
 public sealed record PropertyChange(string Name, string? Before, string? After);
 
 /// <summary>What must change for a resource; the result of a pure Diff (plus engine-added restarts).</summary>
