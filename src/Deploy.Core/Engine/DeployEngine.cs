@@ -411,8 +411,12 @@ public sealed class DeployEngine(EngineDeps deps)
             else records[i] = rec with { Outputs = live.Props };
         }
         foreach (var gone in s.Missing) drifts.Add(new Drift(gone, "", gone, [new PropertyChange("lab host", "exists", "missing")]));
-        if (save && drifts.Count > 0)
-            await deps.State.SaveAsync(state with { Resources = [.. records], Updated = DateTimeOffset.UtcNow }, ct);
+        // what the hosts are now, for offline rendering (`render`) and the next run's first guess
+        var hosts = state.Hosts;
+        foreach (var (name, read) in s.Reads)
+            if (hosts.TryGetValue(name, out var h) && h.Facts != read.Facts) hosts = hosts.SetItem(name, h with { Facts = read.Facts });
+        if (save && (drifts.Count > 0 || hosts != state.Hosts))
+            await deps.State.SaveAsync(state with { Resources = [.. records], Hosts = hosts, Updated = DateTimeOffset.UtcNow }, ct);
         return new RefreshReport([.. drifts], s.Plan.Problems);
     }
 
