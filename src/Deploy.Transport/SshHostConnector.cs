@@ -213,6 +213,8 @@ public sealed class SshHostConnector : IHostConnector
             Encoding = ScriptEnvelope.Utf8,
         };
         PreferPinnedKeyTypes(info, pins);
+        if (_options.PreferredKeyExchange is { } kex && info.KeyExchangeAlgorithms.ContainsKey(kex)) info.KeyExchangeAlgorithms.SetPosition(kex, 0);
+        if (_options.PreferredCipher is { } cipher && info.Encryptions.ContainsKey(cipher)) info.Encryptions.SetPosition(cipher, 0);
         var client = new SshClient(info) { KeepAliveInterval = _options.KeepAliveInterval };
         var check = new HostKeyCheck(pins);
         client.HostKeyReceived += check.OnHostKey;

@@ -120,9 +120,9 @@ public sealed class DeployEngine(EngineDeps deps)
 
     private async Task<HostRead> ReadAsync(string host, IHostTransport transport, IEnumerable<ResourceSpec> specs, CancellationToken ct)
     {
-        var probes = specs.Select(r => (r.Key, Provider(r.Type).Probe(r.Identity))).ToArray();
-        var result = await transport.RunAsync(HostReader.BuildScript(probes), ct);
-        return HostReader.Parse(host, result.Stdout);
+        var script = HostReader.Build(specs, Provider);
+        var result = await transport.RunAsync(script.Text, ct);
+        return script.Parse(host, result.Stdout);
     }
 
     private Plan BuildPlan(PlanSession s)

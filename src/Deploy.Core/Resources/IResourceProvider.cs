@@ -60,6 +60,17 @@ public interface IResourceProvider
     /// <summary>POSIX sh that prints the live state as key=value lines; it must not change the host.</summary>
     string Probe(ImmutableSortedDictionary<string, string> identity);
 
+    /// <summary>
+    /// Optional: one script that reads many resources of this type at once, so that a host with many files forks a
+    /// few processes rather than a few per file. Null: each is probed on its own. Its output goes, line by line, to
+    /// <see cref="ParseMany"/>.
+    /// </summary>
+    string? ProbeMany(IReadOnlyList<ImmutableSortedDictionary<string, string>> identities) => null;
+
+    /// <summary>Splits the output of <see cref="ProbeMany"/> into one key=value set per identity, in order.</summary>
+    IReadOnlyList<IReadOnlyDictionary<string, string>> ParseMany(IReadOnlyList<ImmutableSortedDictionary<string, string>> identities, IReadOnlyList<string> lines) =>
+        throw new NotSupportedException($"{Type} does not probe in batches");
+
     /// <summary>Turns the probe's output into live state; null means the resource is absent.</summary>
     LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts);
 

@@ -37,6 +37,69 @@ public sealed class FileProvider(string type) : IResourceProvider
             """;
     }
 
+    /// <summary>
+    /// All files of a host in one go: a shell loop (no processes) finds which exist, then one <c>stat</c> and one
+    /// <c>sha256sum</c> read them all. Managed blocks are read one by one (a host has few).
+    /// Output: <c>E n</c> (n exists, in order), <c>O n</c> (not a regular file), <c>T owner|group|mode|mtime</c> and
+    /// <c>hash  path</c> lines for the existing ones in the same order, <c>B n yes|no hash</c> for blocks.
+    /// </summary>
+    public string? ProbeMany(IReadOnlyList<ImmutableSortedDictionary<string, string>> identities)
+    {
+        var sb = new System.Text.StringBuilder("set --\n");
+        for (var n = 0; n < identities.Count; n++)
+        {
+            var id = identities[n];
+            var p = Sh.Quote(id["path"]);
+            if (id.TryGetValue("block", out var block))
+                sb.Append($$"""
+                    if [ -f {{p}} ]; then
+                      b=$(sed -n '/^# BEGIN nf-deploy {{Sh.SedEscape(block)}}$/,/^# END nf-deploy {{Sh.SedEscape(block)}}$/p' {{p}})
+                      if [ -n "$b" ]; then h=$(printf '%s\n' "$b" | sha256sum); echo "B {{n}} yes ${h%% *}"; else echo "B {{n}} no"; fi
+                    fi
+
+                    """);
+            else
+                sb.Append($"if [ -f {p} ]; then echo 'E {n}'; set -- \"$@\" {p}; elif [ -e {p} ]; then echo 'O {n}'; fi\n");
+        }
+        sb.Append("if [ $# -gt 0 ]; then stat --printf 'T %U|%G|%04a|%Y\\n' -- \"$@\"; sha256sum -- \"$@\"; fi\n");
+        return sb.ToString();
+    }
+
+    public IReadOnlyList<IReadOnlyDictionary<string, string>> ParseMany(IReadOnlyList<ImmutableSortedDictionary<string, string>> identities, IReadOnlyList<string> lines)
+    {
+        var result = identities.Select(_ => new Dictionary<string, string>(StringComparer.Ordinal)).ToArray();
+        var existing = new List<int>();
+        var stats = new List<string>();
+        var hashes = new List<string>();
+        foreach (var line in lines)
+        {
+            if (line.StartsWith("E ", StringComparison.Ordinal)) existing.Add(int.Parse(line[2..], System.Globalization.CultureInfo.InvariantCulture));
+            else if (line.StartsWith("O ", StringComparison.Ordinal)) result[int.Parse(line[2..], System.Globalization.CultureInfo.InvariantCulture)]["exists"] = "other";
+            else if (line.StartsWith("T ", StringComparison.Ordinal)) stats.Add(line[2..]);
+            else if (line.StartsWith("B ", StringComparison.Ordinal))
+            {
+                var parts = line.Split(' ');
+                var d = result[int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture)];
+                d["exists"] = "1";
+                d["block"] = parts[2] == "yes" ? "1" : "0";
+                if (parts.Length > 3) d["sha256"] = parts[3];
+            }
+            else if (line.Length > 66 && line[64] == ' ') hashes.Add(line[..64]);
+        }
+        for (var k = 0; k < existing.Count; k++)
+        {
+            var d = result[existing[k]];
+            d["exists"] = "1";
+            if (k < stats.Count)
+            {
+                var t = stats[k].Split('|');
+                (d["owner"], d["group"], d["mode"], d["mtime"]) = (t[0], t[1], t[2], t[3]);
+            }
+            if (k < hashes.Count) d["sha256"] = hashes[k];
+        }
+        return result;
+    }
+
     public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts)
     {
         if (!values.TryGetValue("exists", out var exists)) return null;

@@ -12,7 +12,10 @@ public sealed class PackageProvider : IResourceProvider
 
     public string Type => ResourceTypes.Package;
 
-    public string Probe(ImmutableSortedDictionary<string, string> identity)
+    /// <summary>Nothing to run: the facts already list every installed package.</summary>
+    public string Probe(ImmutableSortedDictionary<string, string> identity) => "";
+
+    private static string AfterInstall(ImmutableSortedDictionary<string, string> identity)
     {
         var p = Sh.Quote(identity["package"]);
         return $$"""
@@ -20,10 +23,13 @@ public sealed class PackageProvider : IResourceProvider
             """;
     }
 
-    public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts) =>
-        values.TryGetValue("status", out var st) && st.StartsWith("ii", StringComparison.Ordinal)
-            ? LiveState.Of([new("version", values.GetValueOrDefault("version") ?? "")])
-            : null;
+    public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts)
+    {
+        if (values.TryGetValue("status", out var st))
+            return st.StartsWith("ii", StringComparison.Ordinal) ? LiveState.Of([new("version", values.GetValueOrDefault("version") ?? "")]) : null;
+        var name = ((PackageSpec)desired).Package;
+        return facts.Packages.TryGetValue(name, out var version) ? LiveState.Of([new("version", version)]) : null;
+    }
 
     public ResourceDiff Diff(ResourceSpec desired, LiveState? live)
     {
@@ -44,7 +50,7 @@ public sealed class PackageProvider : IResourceProvider
             if [ {update} = 1 ] || ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then {Apt} update; fi
             {Apt} install --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold {target}
             """;
-        var after = await Script.RunAndProbeAsync(run, "package " + p.Package, script, Probe(p.Identity), ct);
+        var after = await Script.RunAndProbeAsync(run, "package " + p.Package, script, AfterInstall(p.Identity), ct);
         run.AptIndexStale = false;
         return Parse(p, after, run.Facts)
             ?? throw new ResourceException(run.Transport.HostName, "package " + p.Package, "apt-get succeeded but the package is not installed");
