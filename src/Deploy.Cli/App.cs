@@ -30,8 +30,11 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
 
     public async Task<SiteProgram> LoadSiteAsync(string stack, CancellationToken ct, bool offline = false)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         using var http = new HttpClient();
-        return await SiteLoader.LoadAsync(ws.ProjectDir, stack, new HttpKeyFetcher(ws.KeyCacheDir, http, offline), EnsureLabKeyAsync, ct);
+        var site = await SiteLoader.LoadAsync(ws.ProjectDir, stack, new HttpKeyFetcher(ws.KeyCacheDir, http, offline), EnsureLabKeyAsync, ct);
+        if (verbose) stderr.WriteLine($"loaded the site in {clock.ElapsedMilliseconds} ms");
+        return site;
     }
 
     /// <summary>Lab hosts are reached with a key pair this program makes once per project.</summary>

@@ -101,7 +101,9 @@ public sealed class DeployEngine(EngineDeps deps)
         });
 
         var facts = site.Hosts.ToDictionary(h => h.Name, h => s.Reads.TryGetValue(h.Name, out var r) ? r.Facts : known[h.Name]);
-        s.Desired = site.Materialize(facts, ct).ToImmutableDictionary(d => d.Host);
+        // Nothing changed on any host since the last run (the usual no-op): the first rendering stands.
+        var unchanged = preliminary is not null && site.Hosts.All(h => facts[h.Name].SameAs(known[h.Name]));
+        s.Desired = (unchanged ? preliminary!.Value : site.Materialize(facts, ct)).ToImmutableDictionary(d => d.Host);
 
         // Resources whose identity depended on live facts were not probed yet: one more round trip for those hosts.
         await System.Threading.Tasks.Parallel.ForEachAsync(s.Reads.Keys.ToArray(), Options(ct), async (host, token) =>
@@ -304,8 +306,13 @@ public sealed class DeployEngine(EngineDeps deps)
             await stateGate.WaitAsync(token);
             try
             {
-                session.State = MergeHost(session.State, host, session.Reads[host.Name].Facts, outcome.Records);
-                await deps.State.SaveAsync(session.State with { Updated = DateTimeOffset.UtcNow }, token);
+                var merged = MergeHost(session.State, host, session.Reads[host.Name].Facts, outcome.Records);
+                // a host where nothing moved costs no state write (a no-op run writes nothing)
+                if (!SameHost(session.State, merged, host.Name))
+                {
+                    session.State = merged;
+                    await deps.State.SaveAsync(session.State with { Updated = DateTimeOffset.UtcNow }, token);
+                }
             }
             finally { stateGate.Release(); }
         });
@@ -373,6 +380,15 @@ public sealed class DeployEngine(EngineDeps deps)
                 deps.Log.Host(host, (r.Healthy ? "healthy: " : "UNHEALTHY: ") + c.Describe() + (r.Healthy ? "" : " — " + r.Detail));
         }
         return new HostApply(new HostOutcome(host, changed, error, health), ordered);
+    }
+
+    private static bool SameHost(StackState a, StackState b, string host)
+    {
+        var ra = a.Resources.Where(r => r.Host == host).ToList();
+        var rb = b.Resources.Where(r => r.Host == host).ToList();
+        return a.Hosts.TryGetValue(host, out var ha) && b.Hosts.TryGetValue(host, out var hb) && ha.Lab == hb.Lab && ha.Facts.SameAs(hb.Facts)
+            && ra.Count == rb.Count
+            && ra.Zip(rb).All(p => p.First.Urn == p.Second.Urn && p.First.Outputs.SequenceEqual(p.Second.Outputs) && p.First.Identity.SequenceEqual(p.Second.Identity));
     }
 
     private static StackState MergeHost(StackState state, HostTarget host, HostFacts facts, ImmutableArray<ResourceRecord> records) =>

@@ -24,6 +24,15 @@ public sealed record HostFacts(
 {
     public NetInterface? Interface(string name) => Interfaces.FirstOrDefault(i => i.Name == name);
 
+    /// <summary>Value equality (records compare their immutable collections by reference).</summary>
+    public bool SameAs(HostFacts? other) =>
+        other is not null
+        && (Hostname, Codename, InitSystem, Arch, DefaultInterface, DefaultIPv4) == (other.Hostname, other.Codename, other.InitSystem, other.Arch, other.DefaultInterface, other.DefaultIPv4)
+        && Interfaces.Length == other.Interfaces.Length
+        && Interfaces.Zip(other.Interfaces).All(p => p.First.Name == p.Second.Name && p.First.IPv4.SequenceEqual(p.Second.IPv4) && p.First.IPv6.SequenceEqual(p.Second.IPv6))
+        && Packages.Count == other.Packages.Count
+        && Packages.SequenceEqual(other.Packages);
+
     /// <summary>Facts known without asking the host (lab hosts, inventory-declared facts): nothing installed yet.</summary>
     public static HostFacts Assumed(string hostname, string address, string iface = "eth0", string codename = "bookworm", string init = "sysv") =>
         new(hostname, codename, init, "amd64", iface, address,
