@@ -172,7 +172,7 @@ public sealed class SiteErrorSpecs
         using var site = SiteFixture.FromRepo();
         site.Write("nf/kamailio/nf.yaml", site.Read("nf/kamailio/nf.yaml").Replace("notify: [kamailio]", "notify: [kamailo]"));
         var msg = await ErrorOf(site);
-        msg.Should().Contain("file notifies service 'kamailo', which this NF does not declare under services:");
+        msg.Should().Contain("file notifies service 'kamailo', which no NF of the site declares under services:");
     }
 
     [Fact]

@@ -64,6 +64,7 @@ public sealed class ServiceProvider : IResourceProvider
             s={{Sh.Quote(s.Service)}}; pf={{Sh.Quote(s.PidFile ?? "")}}; action={{action}}
             old=$( [ -n "$pf" ] && cat "$pf" 2>/dev/null || true)
             if [ -d /run/systemd/system ]; then
+              systemctl daemon-reload
               {{(enable ? "systemctl enable --quiet \"$s.service\"" : ":")}}
               if [ -n "$action" ]; then systemctl "$action" "$s.service"; fi
             else

@@ -43,6 +43,12 @@ public static class SiteLoader
             }
             placements[host.Name] = [.. list];
         }
+        // a file may notify a service of another NF on the same host (a P-GW restarts when its Diameter config changes)
+        var services = nfs.Values.SelectMany(n => n.Services.Select(s => s.Name)).ToHashSet();
+        foreach (var nf in nfs.Values)
+            foreach (var f in nf.Files)
+                foreach (var n in f.Notify.Where(n => !services.Contains(n)))
+                    errors.Add(new SiteException(nf.File, f.Line, $"file notifies service '{n}', which no NF of the site declares under services:"));
         if (errors.Count > 0) throw new SiteErrors(errors.DistinctBy(e => e.Message).ToList());
 
         // apt keys are fetched on the controller once per run (and cached): hosts may be air-gapped
@@ -60,6 +66,11 @@ public static class SiteLoader
         var firstLab = inventory.Hosts.FirstOrDefault(h => h.Lab && h.Roles.Length > 0);
         if (firstLab is not null && labKey is not null)
             authorized = await labKey(SiteProgram.KeyPath(projectDir, firstLab.Key), ct);
-        return new SiteProgram(projectDir, project, config, inventory, placements.ToImmutable(), fetched.ToImmutable(), templates, authorized);
+        // the site CA: the user's (settings tlsCaCert/tlsCaKey) or one made for the stack, on first use
+        Pki.ICertificateSource Certificates() => new Pki.SiteCertificates(
+            Path.Combine(projectDir, ".nf-deploy", "pki", stack), stack, TimeProvider.System,
+            config.Values.GetValueOrDefault("tlsCaCert") is string { Length: > 0 } c ? Path.GetFullPath(Path.Combine(projectDir, c)) : null,
+            config.Values.GetValueOrDefault("tlsCaKey") is string { Length: > 0 } k ? Path.GetFullPath(Path.Combine(projectDir, k)) : null);
+        return new SiteProgram(projectDir, project, config, inventory, placements.ToImmutable(), fetched.ToImmutable(), templates, authorized, Certificates);
     }
 }

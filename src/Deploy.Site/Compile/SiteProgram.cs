@@ -23,6 +23,7 @@ public sealed class SiteProgram : ISiteProgram
 {
     private readonly TemplateEngine _templates;
     private readonly ImmutableDictionary<string, string> _keys;
+    private readonly Lazy<Pki.ICertificateSource> _certificates;
 
     public SiteProgram(
         string projectDir,
@@ -32,8 +33,10 @@ public sealed class SiteProgram : ISiteProgram
         ImmutableDictionary<string, ImmutableArray<NfPlacement>> placements,
         ImmutableDictionary<string, string> fetchedKeys,
         TemplateEngine templates,
-        string? labAuthorizedKey)
+        string? labAuthorizedKey,
+        Func<Pki.ICertificateSource> certificates)
     {
+        _certificates = new Lazy<Pki.ICertificateSource>(certificates);
         ProjectDir = projectDir;
         Project = project;
         Config = config;
@@ -146,9 +149,13 @@ public sealed class SiteProgram : ISiteProgram
                 }
                 foreach (var r in nf.Repositories)
                     Add(new FileSpec(r.Path, R(r.Entry).Trim() + "\n", "root", "root", "0644") { Host = h.Name, Name = r.Path, DeclaredBy = nf.Name, Kind = ResourceTypes.AptRepository, Backup = false }, nf.File, r.Line);
+                foreach (var c in nf.Checks)
+                    if (!Truthy(R(c.That)))
+                        throw new SiteException(nf.File, c.Line, R(c.Message).Trim(), h.Name);
                 foreach (var pkg in nf.Packages)
                 {
-                    var name = R(pkg).Trim();
+                    if (pkg.When is not null && !Truthy(R(pkg.When))) continue;
+                    var name = R(pkg.Name).Trim();
                     Add(new PackageSpec(name) { Host = h.Name, Name = name, DeclaredBy = nf.Name }, nf.File, pkg.Line);
                 }
                 foreach (var d in nf.Directories)
@@ -182,7 +189,10 @@ public sealed class SiteProgram : ISiteProgram
                     }, nf.File, f.Line);
                 }
                 foreach (var s in nf.Services)
+                {
+                    if (s.When is not null && !Truthy(R(s.When))) continue;
                     Add(new ServiceSpec(s.Name) { Host = h.Name, Name = s.Name, DeclaredBy = nf.Name, PidFile = s.PidFile, Package = s.Package }, nf.File, s.Line);
+                }
                 foreach (var port in nf.Ports)
                 {
                     var addr = R(port.Address).Trim();
@@ -191,7 +201,7 @@ public sealed class SiteProgram : ISiteProgram
                         throw new SiteException(nf.File, port.Line, $"port '{num}' is not a port number", h.Name);
                     ports.Add((port.Proto, addr, n, nf.Name, nf.File, port.Line));
                 }
-                foreach (var c in nf.Health)
+                foreach (var c in nf.Health.Where(c => c.When is null || Truthy(R(c.When))))
                     health.Add(new HealthCheckSpec(h.Name, nf.Name, c.Kind,
                         c.Args.ToImmutableSortedDictionary(a => a.Key, a => R(a.Value).Trim(), StringComparer.Ordinal)));
             }
@@ -229,6 +239,11 @@ public sealed class SiteProgram : ISiteProgram
             ["site"] = new ScriptObject { ["stack"] = Stack, ["project"] = Project.Name },
         };
         scope.Import("ipv4", new Func<string?, string>(iface => Ipv4(h.Name, me, iface)));
+        scope.Import("nf_group", new Func<string?, ScriptArray>(name =>
+            new ScriptArray(Managed.Where(x => name is { Length: > 0 } && x.Groups.Contains(name)).Select(x => hostObjs[x.Name]))));
+        scope.Import("tls_ca", new Func<string>(() => _certificates.Value.CaPem));
+        scope.Import("tls_cert", new Func<string>(() => Certificate(h, me).CertPem));
+        scope.Import("tls_key", new Func<string>(() => Certificate(h, me).KeyPem));
         scope.Import("nf_hosts", new Func<string, ScriptArray>(name =>
             new ScriptArray(Managed.Where(x => Placements[x.Name].Any(pl => pl.Nf.Name == name)).Select(x => hostObjs[x.Name]))));
         return scope;
@@ -240,6 +255,36 @@ public sealed class SiteProgram : ISiteProgram
         foreach (var g in Managed.SelectMany(h => h.Groups).Distinct())
             groups[g] = new ScriptArray(Managed.Where(h => h.Groups.Contains(g)).Select(h => hostObjs[h.Name]));
         return groups;
+    }
+
+    /// <summary>
+    /// The host's TLS certificate: from the inventory (<c>tls_cert_file</c>/<c>tls_key_file</c>, checked against the
+    /// host's identity) or issued by the site CA for its identity and addresses.
+    /// </summary>
+    private Pki.HostCertificate Certificate(InventoryHost h, ScriptObject me)
+    {
+        var identity = (string)me["diameter_identity"]!;
+        if (h.Vars.GetValueOrDefault("tls_cert_file") is string certFile)
+        {
+            var keyFile = h.Vars.GetValueOrDefault("tls_key_file") as string
+                ?? throw new TemplateFunctionException($"host {h.Name}: tls_cert_file is set but tls_key_file is not");
+            var certPath = Path.GetFullPath(Path.Combine(ProjectDir, certFile));
+            var keyPath = Path.GetFullPath(Path.Combine(ProjectDir, keyFile));
+            System.Security.Cryptography.X509Certificates.X509Certificate2 pair;
+            try { pair = Pki.SiteCertificates.LoadPair(certPath, keyPath, $"host {h.Name}"); }
+            catch (DeployException e) { throw new TemplateFunctionException(e.Message); }
+            using (pair)
+            {
+                var cn = pair.GetNameInfo(System.Security.Cryptography.X509Certificates.X509NameType.SimpleName, false);
+                if (cn != identity)
+                    throw new TemplateFunctionException($"host {h.Name}: the certificate {certFile} is for '{cn}', but the host's Diameter identity is '{identity}' (freeDiameter refuses a certificate whose CN is not its Identity)");
+            }
+            return new Pki.HostCertificate(File.ReadAllText(certPath), File.ReadAllText(keyPath), false);
+        }
+        var addresses = ((ScriptObject)me["interfaces"]!).Where(i => i.Key != "lo")
+            .SelectMany(i => ((ScriptArray)((ScriptObject)i.Value!)["ipv4"]!).Cast<string>()).ToList();
+        try { return _certificates.Value.ForHost(h.Name, identity, addresses); }
+        catch (DeployException e) { throw new TemplateFunctionException(e.Message); }
     }
 
     /// <summary>The first IPv4 of an interface (telecom hosts are multi-homed), or of the default-route interface.</summary>

@@ -30,11 +30,16 @@ public sealed record NfFile(
     bool Secret,
     int Line);
 
-public sealed record NfService(string Name, string? Package, string? PidFile, int Line);
+public sealed record NfService(string Name, string? Package, string? PidFile, Templated? When, int Line);
+
+public sealed record NfPackage(Templated Name, Templated? When, int Line);
+
+/// <summary>A condition checked per host when the site is compiled; failing, it stops everything with its message.</summary>
+public sealed record NfCheck(Templated That, Templated Message, int Line);
 
 public sealed record NfPort(string Proto, Templated Address, Templated Port, int Line);
 
-public sealed record NfHealth(string Kind, ImmutableSortedDictionary<string, Templated> Args, int Line);
+public sealed record NfHealth(string Kind, ImmutableSortedDictionary<string, Templated> Args, Templated? When, int Line);
 
 /// <summary>
 /// <c>nf/&lt;name&gt;/nf.yaml</c>: one network function, declared. The program compiles it into resources; adding an
@@ -49,12 +54,13 @@ public sealed record NfManifest(
     ImmutableArray<(string Name, Templated Expr)> Values,
     ImmutableArray<NfKey> Keys,
     ImmutableArray<NfRepository> Repositories,
-    ImmutableArray<Templated> Packages,
+    ImmutableArray<NfPackage> Packages,
     ImmutableArray<NfDirectory> Directories,
     ImmutableArray<NfFile> Files,
     ImmutableArray<NfService> Services,
     ImmutableArray<NfPort> Ports,
-    ImmutableArray<NfHealth> Health)
+    ImmutableArray<NfHealth> Health,
+    ImmutableArray<NfCheck> Checks)
 {
     public static IEnumerable<string> Known(string projectDir) =>
         Directory.Exists(Path.Combine(projectDir, "nf"))
@@ -69,7 +75,7 @@ public sealed record NfManifest(
             throw new SiteException(referencedFrom, line, $"unknown network function '{name}' (nf/: {string.Join(", ", Known(projectDir))})");
         var y = YamlFile.Load(path, projectDir);
         var root = y.Root;
-        y.AllowOnly(root, "an NF manifest", "description", "defaults", "values", "apt", "packages", "directories", "files", "services", "ports", "health");
+        y.AllowOnly(root, "an NF manifest", "description", "defaults", "values", "checks", "apt", "packages", "directories", "files", "services", "ports", "health");
 
         Templated T(YamlNode n, string what) => new(y.Scalar(n, what), YamlFile.Line(n));
         Templated? OptT(YamlMappingNode m, string key) => y.Get(m, key) is { } n ? T(n, key) : null;
@@ -105,7 +111,19 @@ public sealed record NfManifest(
             }
         }
 
-        var packages = (y.Seq(root, "packages")?.Children ?? []).Select(n => T(n, "a package name")).ToImmutableArray();
+        var packages = (y.Seq(root, "packages")?.Children ?? []).Select(n =>
+        {
+            if (n is not YamlMappingNode pm) return new NfPackage(T(n, "a package name"), null, YamlFile.Line(n));
+            y.AllowOnly(pm, "a package", "name", "when");
+            return new NfPackage(T(y.Get(pm, "name") ?? throw y.Error(pm, "a package needs 'name'"), "name"), OptT(pm, "when"), YamlFile.Line(pm));
+        }).ToImmutableArray();
+
+        var checks = Items(y, y.Seq(root, "checks"), "a check").Select(m =>
+        {
+            y.AllowOnly(m, "a check", "that", "message");
+            return new NfCheck(T(y.Get(m, "that") ?? throw y.Error(m, "a check needs 'that' (a condition)"), "that"),
+                T(y.Get(m, "message") ?? throw y.Error(m, "a check needs 'message'"), "message"), YamlFile.Line(m));
+        }).ToImmutableArray();
 
         var dirs = Items(y, y.Seq(root, "directories"), "a directory").Select(m =>
         {
@@ -133,13 +151,9 @@ public sealed record NfManifest(
 
         var services = Items(y, y.Seq(root, "services"), "a service").Select(m =>
         {
-            y.AllowOnly(m, "a service", "name", "package", "pidfile");
-            return new NfService(y.Required(m, "name", "a service"), y.Str(m, "package"), y.Str(m, "pidfile"), YamlFile.Line(m));
+            y.AllowOnly(m, "a service", "name", "package", "pidfile", "when");
+            return new NfService(y.Required(m, "name", "a service"), y.Str(m, "package"), y.Str(m, "pidfile"), OptT(m, "when"), YamlFile.Line(m));
         }).ToImmutableArray();
-        foreach (var f in files)
-            foreach (var n in f.Notify)
-                if (!services.Any(s => s.Name == n))
-                    throw new SiteException(y.DisplayPath, f.Line, $"file notifies service '{n}', which this NF does not declare under services:");
 
         var ports = Items(y, y.Seq(root, "ports"), "a port").Select(m =>
         {
@@ -152,16 +166,18 @@ public sealed record NfManifest(
 
         var health = Items(y, y.Seq(root, "health"), "a health check").Select(m =>
         {
-            if (m.Children.Count != 1) throw y.Error(m, "a health check is one of: sip-options: {...}, command: {...}, tcp: {...}");
-            var (kind, kn, args) = y.Entries(m).First();
-            if (kind is not ("sip-options" or "command" or "tcp"))
-                throw y.Error(kn, $"unknown health check '{kind}' (sip-options, command or tcp)");
+            var kinds = y.Entries(m).Where(e => e.Key != "when").ToList();
+            if (kinds.Count != 1) throw y.Error(m, "a health check is one of: sip-options: {...}, command: {...}, tcp: {...}, diameter: {...} (and an optional when:)");
+            var (kind, kn, args) = kinds[0];
+            if (kind is not ("sip-options" or "command" or "tcp" or "diameter"))
+                throw y.Error(kn, $"unknown health check '{kind}' (sip-options, command, tcp or diameter)");
             var am = args as YamlMappingNode ?? throw y.Error(args, $"health check '{kind}' needs a mapping of arguments");
-            return new NfHealth(kind, y.Entries(am).ToImmutableSortedDictionary(e => e.Key, e => T(e.Value, e.Key), StringComparer.Ordinal), YamlFile.Line(m));
+            return new NfHealth(kind, y.Entries(am).ToImmutableSortedDictionary(e => e.Key, e => T(e.Value, e.Key), StringComparer.Ordinal),
+                OptT(m, "when"), YamlFile.Line(m));
         }).ToImmutableArray();
 
         return new NfManifest(name, dir, y.DisplayPath, y.Str(root, "description") ?? "", defaults, values,
-            keys.ToImmutable(), repos.ToImmutable(), packages, dirs, files, services, ports, health);
+            keys.ToImmutable(), repos.ToImmutable(), packages, dirs, files, services, ports, health, checks);
     }
 
     private static IEnumerable<YamlMappingNode> Items(YamlFile y, YamlSequenceNode? seq, string what) =>
