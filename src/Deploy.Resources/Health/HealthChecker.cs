@@ -10,12 +10,13 @@ namespace Deploy.Resources.Health;
 /// The health checks an NF may declare:
 /// <c>sip-options</c> (address, port: a 200 to OPTIONS from the controller),
 /// <c>command</c> (command, optional expect regex: run on the host, exit 0 and output matching),
-/// <c>tcp</c> (address, port: a TCP connect from the controller).
+/// <c>tcp</c> (address, port: a TCP connect from the controller),
+/// <c>diameter</c> (address, port: a CER from the controller answered by a CEA, 2001 or 3010).
 /// Each is retried until it passes or the timeout ends.
 /// </summary>
 public sealed class HealthChecker : IHealthChecker
 {
-    public static readonly IReadOnlySet<string> Kinds = new HashSet<string> { "sip-options", "command", "tcp" };
+    public static readonly IReadOnlySet<string> Kinds = new HashSet<string> { "sip-options", "command", "tcp", "diameter" };
 
     public async Task<HealthResult> CheckAsync(HealthCheckSpec check, IHostTransport transport, TimeSpan timeout, CancellationToken ct)
     {
@@ -64,6 +65,23 @@ public sealed class HealthChecker : IHealthChecker
                 catch (Exception e) when (e is SocketException or OperationCanceledException && !ct.IsCancellationRequested)
                 {
                     return new HealthResult(false, e.Message);
+                }
+            }
+            case "diameter":
+            {
+                var ip = IPAddress.Parse(check.Args["address"]);
+                var port = int.Parse(check.Args.GetValueOrDefault("port", "3868"));
+                var wait = TimeSpan.FromSeconds(2);
+                try
+                {
+                    var cea = await DiameterProbe.CapabilitiesExchangeAsync(ip, port,
+                        check.Args.GetValueOrDefault("origin_host", "nf-deploy.invalid"),
+                        check.Args.GetValueOrDefault("origin_realm", "invalid"), wait, ct);
+                    return DiameterProbe.Verdict(cea, ip, port, wait);
+                }
+                catch (InvalidDataException e)
+                {
+                    return new HealthResult(false, $"bad CEA from {ip}:{port}: {e.Message}");
                 }
             }
             default:
