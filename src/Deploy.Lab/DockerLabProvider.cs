@@ -118,6 +118,9 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
                 {
                     NetworkMode = lab.Network,
                     CapAdd = ["SYS_PTRACE"],
+                    // the lab has no DNS: daemons that look up their peers' names (freeDiameter does, for each new
+                    // connection) would wait for the resolver to time out on the controller's address
+                    ExtraHosts = [$"nf-deploy-controller:{lab.Gateway}"],
                     Init = init ? true : null,
                     RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.UnlessStopped },
                 },

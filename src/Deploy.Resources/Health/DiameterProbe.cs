@@ -51,8 +51,14 @@ public static class DiameterProbe
     /// effort; after any other CEA the connection is just closed, as RFC 6733 5.3 has it.
     /// </summary>
     /// <exception cref="InvalidDataException">The peer answered with something that is not a well-formed CEA.</exception>
+    public static Task<DiameterAnswer?> CapabilitiesExchangeAsync(
+        IPAddress address, int port, string originHost, string originRealm, TimeSpan timeout, CancellationToken ct) =>
+        CapabilitiesExchangeAsync(address, port, originHost, originRealm, null, timeout, ct);
+
+    /// <param name="tls">When set, the exchange runs inside TLS (RFC 6733: the peer's SecPort), presenting a client
+    /// certificate and checking the peer's certificate against a CA and its Diameter identity.</param>
     public static async Task<DiameterAnswer?> CapabilitiesExchangeAsync(
-        IPAddress address, int port, string originHost, string originRealm, TimeSpan timeout, CancellationToken ct)
+        IPAddress address, int port, string originHost, string originRealm, DiameterTls? tls, TimeSpan timeout, CancellationToken ct)
     {
         using var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -63,10 +69,21 @@ public static class DiameterProbe
         }
         catch (Exception e) when (IsNoAnswer(e, ct)) { return null; }
 
-        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        await using var network = new NetworkStream(socket, ownsSocket: false);
+        Stream stream = network;
         DiameterAnswer answer;
         try
         {
+            if (tls is not null)
+            {
+                var ssl = new System.Net.Security.SslStream(network, leaveInnerStreamOpen: true, (_, cert, _, errors) => tls.Trusts(cert, errors));
+                stream = ssl;
+                await ssl.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions
+                {
+                    TargetHost = tls.ServerName,
+                    ClientCertificates = [tls.ClientCertificate],
+                }, cts.Token);
+            }
             var local = ((IPEndPoint)socket.LocalEndPoint!).Address;
             if (local.IsIPv4MappedToIPv6) local = local.MapToIPv4();
             var (hopByHop, endToEnd) = NewIds();
@@ -87,6 +104,7 @@ public static class DiameterProbe
 
         if (answer.ResultCode == DiameterSuccess)
             await DisconnectAsync(stream, originHost, originRealm, timeout < TimeSpan.FromSeconds(1) ? timeout : TimeSpan.FromSeconds(1), ct);
+        if (stream != network) await stream.DisposeAsync();
         return answer;
     }
 
@@ -97,6 +115,7 @@ public static class DiameterProbe
         SocketException => true,
         InvalidDataException => false,
         IOException => true, // reset, or EndOfStreamException when the peer closed
+        System.Security.Authentication.AuthenticationException => true, // the TLS handshake failed
         _ => false,
     };
 
@@ -324,5 +343,32 @@ public static class DiameterProbe
     {
         var clean = new string(s.Select(c => char.IsControl(c) ? '?' : c).ToArray());
         return clean.Length <= 100 ? clean : clean[..100] + "…";
+    }
+}
+
+/// <summary>TLS for a CER: the deployer's client certificate (from the site CA), and the CA and identity the peer must prove.</summary>
+public sealed record DiameterTls(System.Security.Cryptography.X509Certificates.X509Certificate2 ClientCertificate,
+    System.Security.Cryptography.X509Certificates.X509Certificate2 TrustedCa, string ServerName)
+{
+    /// <summary>From PEM files on the controller.</summary>
+    public static DiameterTls FromFiles(string certFile, string keyFile, string caFile, string serverName)
+    {
+        using var pem = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certFile, keyFile);
+        // an ephemeral PEM key must be exported once to be usable by the TLS stack
+        var client = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(
+            pem.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), null);
+        return new DiameterTls(client, System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(caFile), serverName);
+    }
+
+    /// <summary>The peer's certificate chains to the CA and names the expected identity.</summary>
+    public bool Trusts(System.Security.Cryptography.X509Certificates.X509Certificate? presented, System.Net.Security.SslPolicyErrors errors)
+    {
+        if (presented is null) return false;
+        using var cert = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(presented.GetRawCertData());
+        using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
+        chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(TrustedCa);
+        chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+        return chain.Build(cert) && (errors & System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch) == 0;
     }
 }

@@ -74,9 +74,14 @@ public sealed class HealthChecker : IHealthChecker
                 var wait = TimeSpan.FromSeconds(2);
                 try
                 {
+                    // tls=true: over TLS on the peer's SecPort, with the deployer's certificate (tls_cert, tls_key) and the
+                    // peer checked against tls_ca and server_name
+                    var tls = check.Args.GetValueOrDefault("tls") == "true"
+                        ? DiameterTls.FromFiles(check.Args["tls_cert"], check.Args["tls_key"], check.Args["tls_ca"], check.Args["server_name"])
+                        : null;
                     var cea = await DiameterProbe.CapabilitiesExchangeAsync(ip, port,
                         check.Args.GetValueOrDefault("origin_host", "nf-deploy.invalid"),
-                        check.Args.GetValueOrDefault("origin_realm", "invalid"), wait, ct);
+                        check.Args.GetValueOrDefault("origin_realm", "invalid"), tls, wait, ct);
                     return DiameterProbe.Verdict(cea, ip, port, wait);
                 }
                 catch (InvalidDataException e)

@@ -242,6 +242,15 @@ public sealed class SiteProgram : ISiteProgram
         scope.Import("nf_group", new Func<string?, ScriptArray>(name =>
             new ScriptArray(Managed.Where(x => name is { Length: > 0 } && x.Groups.Contains(name)).Select(x => hostObjs[x.Name]))));
         scope.Import("tls_ca", new Func<string>(() => _certificates.Value.CaPem));
+        // the deployer's own TLS identity (nf-deploy.<realm>), for health checks that speak TLS to the hosts
+        scope.Import("deployer_tls", new Func<ScriptObject>(() =>
+        {
+            var realm = Config.Values.GetValueOrDefault("realm") as string ?? "invalid";
+            var identity = $"nf-deploy.{realm}";
+            _certificates.Value.ForHost("nf-deploy", identity, []);
+            var (cert, key) = _certificates.Value.PathsOf("nf-deploy");
+            return new ScriptObject { ["identity"] = identity, ["cert"] = cert, ["key"] = key, ["ca"] = _certificates.Value.CaPath };
+        }));
         scope.Import("tls_cert", new Func<string>(() => Certificate(h, me).CertPem));
         scope.Import("tls_key", new Func<string>(() => Certificate(h, me).KeyPem));
         scope.Import("nf_hosts", new Func<string, ScriptArray>(name =>

@@ -16,6 +16,11 @@ public interface ICertificateSource
 
     /// <summary>The certificate of a host for its identity (CN and DNS SAN) and addresses (IP SANs).</summary>
     HostCertificate ForHost(string host, string identity, IReadOnlyList<string> addresses);
+
+    /// <summary>The CA certificate and a host's certificate and key as files on the controller (for the deployer's own TLS).</summary>
+    string CaPath { get; }
+
+    (string Cert, string Key) PathsOf(string host);
 }
 
 /// <summary>
@@ -41,6 +46,7 @@ public sealed class SiteCertificates : ICertificateSource
         {
             if (userCaCert is null || userCaKey is null) throw new DeployException("a user-supplied CA needs both tlsCaCert and tlsCaKey");
             _ca = LoadPair(userCaCert, userCaKey, "the site CA");
+            File.WriteAllText(Path.Combine(dir, "ca.cert.pem"), _ca.ExportCertificatePem() + "\n");
         }
         else
         {
@@ -52,6 +58,11 @@ public sealed class SiteCertificates : ICertificateSource
     }
 
     public string CaPem { get; }
+
+    public string CaPath => Path.Combine(_dir, "ca.cert.pem");
+
+    /// <summary>Where a host's certificate and key are kept on the controller.</summary>
+    public (string Cert, string Key) PathsOf(string host) => (Path.Combine(_dir, host + ".cert.pem"), Path.Combine(_dir, host + ".key.pem"));
 
     public HostCertificate ForHost(string host, string identity, IReadOnlyList<string> addresses)
     {
