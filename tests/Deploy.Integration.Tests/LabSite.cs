@@ -65,9 +65,10 @@ public sealed class LabSite : IDisposable
     public Task<Run> Destroy() => RunAsync((a, ct) => a.DestroyAsync(Stack, yes: true, ct));
 
     /// <summary>Runs a script as root on a lab host over SSH, as the deployer does.</summary>
-    public async Task<ExecResult> ShAsync(string host, string script)
+    public Task<ExecResult> ShAsync(string host, string script) => ShAtAsync(host, Kamailio.Single(k => k.Name == host).Ip, script);
+
+    public async Task<ExecResult> ShAtAsync(string host, string ip, string script)
     {
-        var (_, ip) = Kamailio.Single(k => k.Name == host);
         var user = host == "kamailio-2" ? "deploy" : "root";
         var connector = new SshHostConnector(new KnownHosts(Path.Combine(Dir, ".nf-deploy", "known_hosts")));
         await using var t = await connector.ConnectAsync(
