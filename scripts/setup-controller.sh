@@ -5,11 +5,18 @@
 #   - builds a local signed apt repository that stands in for deb.kamailio.org, served by apt-cacher-ng as
 #       http://<gateway>:3142/nfd-mirror/kamailio56   (suite bookworm, component main)
 #       http://<gateway>:3142/nfd-mirror/kamailiodebkey.gpg   (ASCII-armored signing key)
+#   - builds the lab's Open5GS STAND-IN packages (tests/open5gs-standin, not Open5GS: no registry here has Open5GS)
+#     and publishes them as a second signed repository with the same key, rebuilt only when that folder changed:
+#       http://<gateway>:3142/nfd-mirror/open5gs   (suite bookworm, component main; key copy at .../open5gs/key.gpg)
 set -euo pipefail
 
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE_DIR=/var/lib/nf-deploy
 MIRROR_DIR=$STATE_DIR/mirror
 REPO_DIR=$MIRROR_DIR/kamailio56
+STANDIN_SRC=$REPO_ROOT/tests/open5gs-standin
+STANDIN_REPO_DIR=$MIRROR_DIR/open5gs
+STANDIN_STAMP=$STATE_DIR/open5gs-standin.sha256
 KEY_FILE=$MIRROR_DIR/kamailiodebkey.gpg
 export GNUPGHOME=$STATE_DIR/gnupg
 KEY_UID="nf-deploy lab mirror <lab-mirror@nf-deploy.invalid>"
@@ -123,6 +130,34 @@ if [ ! -f "$KEY_FILE" ] || [ "$(cat "$KEY_FILE")" != "$key_armored" ]; then
 fi
 
 # --- 5. local kamailio repository ----------------------------------------------------------------
+# A repository here is REPO/pool/... plus REPO/dists/$SUITE/{Release,InRelease,Release.gpg,main/binary-$ARCH/Packages*}.
+repo_index_missing() { # repo-dir
+  local dist=$1/dists/$SUITE
+  [ ! -s "$dist/main/binary-$ARCH/Packages.gz" ] || [ ! -s "$dist/InRelease" ] || [ ! -s "$dist/Release.gpg" ]
+}
+index_repo() ( # repo-dir label description: writes Packages(.gz) and a Release signed with the lab key
+  repo=$1 label=$2 description=$3
+  dist=dists/$SUITE bin=dists/$SUITE/main/binary-$ARCH
+  cd "$repo" || return 1
+  mkdir -p "$bin" || return 1
+  apt-ftparchive packages pool >"$bin/Packages.tmp" || return 1
+  mv "$bin/Packages.tmp" "$bin/Packages" || return 1
+  gzip -9 -n -c "$bin/Packages" >"$bin/Packages.gz" || return 1
+  apt-ftparchive \
+    -o APT::FTPArchive::Release::Origin=nf-deploy-lab \
+    -o APT::FTPArchive::Release::Label="$label" \
+    -o APT::FTPArchive::Release::Suite="$SUITE" \
+    -o APT::FTPArchive::Release::Codename="$SUITE" \
+    -o APT::FTPArchive::Release::Architectures="$ARCH" \
+    -o APT::FTPArchive::Release::Components=main \
+    -o APT::FTPArchive::Release::Description="$description" \
+    release "$dist" >"$dist/Release.tmp" || return 1
+  mv "$dist/Release.tmp" "$dist/Release" || return 1
+  rm -f "$dist/InRelease" "$dist/Release.gpg"
+  gpg_q --local-user "$KEY_UID" --clearsign -o "$dist/InRelease" "$dist/Release" || return 1
+  gpg_q --local-user "$KEY_UID" --armor --detach-sign -o "$dist/Release.gpg" "$dist/Release" || return 1
+)
+
 POOL=$REPO_DIR/pool/main/k/kamailio
 DIST=$REPO_DIR/dists/$SUITE
 BIN=$DIST/main/binary-$ARCH
@@ -143,40 +178,63 @@ if [ "${#need_download[@]}" -gt 0 ]; then
   resign=1
 fi
 
-if [ "$resign" -eq 1 ] || [ ! -s "$BIN/Packages.gz" ] || [ ! -s "$DIST/InRelease" ] || [ ! -s "$DIST/Release.gpg" ]; then
+if [ "$resign" -eq 1 ] || repo_index_missing "$REPO_DIR"; then
   log "indexing and signing $REPO_DIR"
-  (
-    cd "$REPO_DIR"
-    apt-ftparchive packages pool >"$BIN/Packages"
-    gzip -9 -n -c "$BIN/Packages" >"$BIN/Packages.gz"
-    apt-ftparchive \
-      -o APT::FTPArchive::Release::Origin=nf-deploy-lab \
-      -o APT::FTPArchive::Release::Label=kamailio56 \
-      -o APT::FTPArchive::Release::Suite="$SUITE" \
-      -o APT::FTPArchive::Release::Codename="$SUITE" \
-      -o APT::FTPArchive::Release::Architectures="$ARCH" \
-      -o APT::FTPArchive::Release::Components=main \
-      -o APT::FTPArchive::Release::Description="nf-deploy lab stand-in for deb.kamailio.org kamailio56" \
-      release "dists/$SUITE" >"$DIST/Release.tmp"
-    mv "$DIST/Release.tmp" "$DIST/Release"
-    rm -f "$DIST/InRelease" "$DIST/Release.gpg"
-    gpg_q --local-user "$KEY_UID" --clearsign -o "$DIST/InRelease" "$DIST/Release"
-    gpg_q --local-user "$KEY_UID" --armor --detach-sign -o "$DIST/Release.gpg" "$DIST/Release"
-  ) || die "building the repository index failed"
+  index_repo "$REPO_DIR" kamailio56 "nf-deploy lab stand-in for deb.kamailio.org kamailio56" \
+    || die "building the repository index of $REPO_DIR failed"
 else
   log "kamailio56 mirror present"
 fi
+
+# --- 6. local open5gs stand-in repository ---------------------------------------------------------
+# Rebuilt when the stand-in's sources change (their hash differs from the stamp) or the pool is empty.
+[ -f "$STANDIN_SRC/build.sh" ] || die "missing $STANDIN_SRC/build.sh"
+STANDIN_POOL=$STANDIN_REPO_DIR/pool/main/o/open5gs
+mkdir -p "$STANDIN_POOL" "$STANDIN_REPO_DIR/dists/$SUITE/main/binary-$ARCH"
+standin_hash=$(cd "$STANDIN_SRC" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+standin_resign=$resign
+if [ "$(cat "$STANDIN_STAMP" 2>/dev/null)" != "$standin_hash" ] || ! compgen -G "$STANDIN_POOL/*.deb" >/dev/null; then
+  log "building the open5gs stand-in packages from $STANDIN_SRC"
+  tmp=$(mktemp -d)
+  bash "$STANDIN_SRC/build.sh" "$tmp" >/dev/null || { rm -rf "$tmp"; die "$STANDIN_SRC/build.sh failed"; }
+  rm -f "$STANDIN_POOL"/*.deb
+  mv "$tmp"/*.deb "$STANDIN_POOL"/
+  rm -rf "$tmp"
+  rm -f "$STANDIN_STAMP" # written again once the repository is indexed
+  standin_resign=1
+fi
+if [ ! -f "$STANDIN_REPO_DIR/key.gpg" ] || [ "$(cat "$STANDIN_REPO_DIR/key.gpg")" != "$key_armored" ]; then
+  printf '%s\n' "$key_armored" >"$STANDIN_REPO_DIR/key.gpg"
+fi
+if [ "$standin_resign" -eq 1 ] || repo_index_missing "$STANDIN_REPO_DIR"; then
+  log "indexing and signing $STANDIN_REPO_DIR"
+  index_repo "$STANDIN_REPO_DIR" open5gs-standin \
+    "nf-deploy lab STAND-IN packages for Open5GS (not Open5GS; built from tests/open5gs-standin)" \
+    || die "building the repository index of $STANDIN_REPO_DIR failed"
+  printf '%s\n' "$standin_hash" >"$STANDIN_STAMP"
+else
+  log "open5gs stand-in repository present"
+fi
+
 # apt-cacher-ng runs as its own user: everything under the mirror must be world-readable.
 chmod -R a+rX "$MIRROR_DIR"
 
-# --- 6. check that apt-cacher-ng serves it ----------------------------------------------------
-check_url="http://127.0.0.1:$ACNG_PORT/nfd-mirror/kamailio56/dists/$SUITE/InRelease"
-exec 3<>"/dev/tcp/127.0.0.1/$ACNG_PORT" || die "cannot connect to apt-cacher-ng"
-printf 'HEAD /nfd-mirror/kamailio56/dists/%s/InRelease HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$SUITE" >&3
-status_line=$(head -n 1 <&3 | tr -d '\r')
-exec 3<&-
-case "$status_line" in
-  *" 200 "*) log "mirror served at http://<gateway>:$ACNG_PORT/nfd-mirror/kamailio56 (key: /nfd-mirror/kamailiodebkey.gpg)" ;;
-  *) die "apt-cacher-ng does not serve $check_url (got: ${status_line:-no answer})" ;;
-esac
+# --- 7. check that apt-cacher-ng serves them ------------------------------------------------
+served_status() { # url-path: the status line apt-cacher-ng answers to HEAD
+  local line
+  exec 3<>"/dev/tcp/127.0.0.1/$ACNG_PORT" || return 1
+  printf 'HEAD %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$1" >&3
+  line=$(head -n 1 <&3 | tr -d '\r')
+  exec 3<&-
+  printf '%s' "$line"
+}
+for repo in kamailio56 open5gs; do
+  status_line=$(served_status "/nfd-mirror/$repo/dists/$SUITE/InRelease") || die "cannot connect to apt-cacher-ng"
+  case "$status_line" in
+    *" 200 "*) ;;
+    *) die "apt-cacher-ng does not serve http://127.0.0.1:$ACNG_PORT/nfd-mirror/$repo/dists/$SUITE/InRelease (got: ${status_line:-no answer})" ;;
+  esac
+done
+log "mirror served at http://<gateway>:$ACNG_PORT/nfd-mirror/kamailio56 (key: /nfd-mirror/kamailiodebkey.gpg)"
+log "open5gs stand-in served at http://<gateway>:$ACNG_PORT/nfd-mirror/open5gs (key: /nfd-mirror/open5gs/key.gpg, same lab key)"
 log "done"
