@@ -150,6 +150,26 @@ public sealed class KamailioDmqSliceSpecs(RolledOutLab lab)
     }
 
     [Fact]
+    public async Task A_restart_left_pending_by_a_run_that_died_is_made_by_the_next_up()
+    {
+        // a run that changed kamailio.cfg on kamailio-3 and died (kill -9) before restarting kamailio leaves this behind
+        var statePath = Path.Combine(Site.Dir, ".pulumi", "stacks", "nf-deploy", $"{Site.Stack}.json");
+        var state = JsonNode.Parse(File.ReadAllText(statePath))!;
+        state["checkpoint"]!["latest"]!["pendingRestarts"] = new JsonArray("kamailio-3:kamailio");
+        File.WriteAllText(statePath, state.ToJsonString());
+        var pid = await Site.Sh("kamailio-3", "cat /run/kamailio/kamailio.pid");
+
+        var preview = await Site.PreviewJson();
+        Changes(preview.Json).Select(c => ((string)c["host"]!, (string)c["name"]!, (bool)c["restart"]!)).Should().Equal(("kamailio-3", "kamailio", true));
+
+        var up = await Site.Up();
+        up.Exit.Should().Be(0, up.Out + up.Err);
+        (await Site.Sh("kamailio-3", "cat /run/kamailio/kamailio.pid")).Should().NotBe(pid, "kamailio was restarted");
+        File.ReadAllText(statePath).Should().NotContain("kamailio-3:kamailio", "the pending restart is done");
+        Changes((await Site.PreviewJson()).Json).Should().BeEmpty();
+    }
+
+    [Fact]
     public async Task The_non_root_host_is_managed_through_sudo()
     {
         (await Site.Sh("kamailio-2", "echo \"$SUDO_USER:$(id -un)\"")).Trim().Should().Be("deploy:root");

@@ -108,6 +108,17 @@ public sealed class DiffSpecs
     }
 
     [Fact]
+    public void A_restart_left_pending_by_a_run_that_died_is_still_made()
+    {
+        var svc = new ServiceSpec("kamailio") { Host = "k1", Name = "kamailio" };
+        var step = new PlanStep("k1", svc.Urn("lab"), svc.Type, svc.Name, StepOp.Same, [], svc, svc.Identity);
+        var planned = DeployEngine.PropagateRestarts([step], new HashSet<string> { "kamailio" }).Single();
+        planned.Op.Should().Be(StepOp.Update);
+        planned.Changes.Should().ContainSingle(c => c.Name == "restart").Which.After.Should().Be("left pending by an interrupted run");
+        DeployEngine.PropagateRestarts([step], new HashSet<string>()).Single().Op.Should().Be(StepOp.Same);
+    }
+
+    [Fact]
     public void A_newly_installed_package_starts_its_service()
     {
         var pkg = new PackageSpec("kamailio") { Host = "k1", Name = "kamailio" };

@@ -162,7 +162,8 @@ public sealed class DeployEngine(EngineDeps deps)
                 s.Live[spec.Key] = live;
                 hostSteps.Add(new PlanStep(host.Name, spec.Urn(stack), spec.Type, spec.Name, diff.Op, diff.Changes, spec, spec.Identity));
             }
-            steps.AddRange(PropagateRestarts(hostSteps));
+            steps.AddRange(PropagateRestarts(hostSteps, s.State.PendingRestarts.Where(p => p.StartsWith(host.Name + ":", StringComparison.Ordinal))
+                .Select(p => p[(host.Name.Length + 1)..]).ToHashSet()));
         }
         var problems = s.Problems.Select(p => new HostProblem(p.Key, p.Value)).OrderBy(p => p.Host).ToImmutableArray();
         return new Plan(stack, [.. steps], problems);
@@ -172,8 +173,9 @@ public sealed class DeployEngine(EngineDeps deps)
         new(host, $"urn:pulumi:{stack}::nf-deploy::{ResourceTypes.LabHost}::{host}", ResourceTypes.LabHost, host, op, [], null,
             ImmutableSortedDictionary<string, string>.Empty.Add("host", host));
 
-    /// <summary>A service restarts when a file that notifies it changes, and starts when its package is newly installed.</summary>
-    public static IEnumerable<PlanStep> PropagateRestarts(IReadOnlyList<PlanStep> hostSteps)
+    /// <summary>A service restarts when a file that notifies it changes, when a restart was left pending by a run that
+    /// died between changing the file and restarting it, and starts when its package is newly installed.</summary>
+    public static IEnumerable<PlanStep> PropagateRestarts(IReadOnlyList<PlanStep> hostSteps, IReadOnlySet<string>? pending = null)
     {
         var byName = hostSteps.Where(s => s.Desired is not null).ToDictionary(s => (s.Type, s.Name));
         foreach (var step in hostSteps)
@@ -186,6 +188,8 @@ public sealed class DeployEngine(EngineDeps deps)
                 .ToList();
             if (notifiers.Count > 0 && step.Op != StepOp.Create)
                 changes.Add(new PropertyChange("restart", null, string.Join(", ", notifiers) + " changed"));
+            else if (pending?.Contains(svc.Name) == true && step.Op != StepOp.Create)
+                changes.Add(new PropertyChange("restart", null, "left pending by an interrupted run"));
             if (svc.Package is not null && byName.TryGetValue((ResourceTypes.Package, svc.Package), out var pkg) && pkg.Op == StepOp.Create
                 && !changes.Any(c => c.Name is "start" or "restart"))
                 changes.Add(new PropertyChange("start", null, $"package {svc.Package} newly installed"));
@@ -296,7 +300,7 @@ public sealed class DeployEngine(EngineDeps deps)
 
         var plan = session.Plan!;
         var outcomes = new ConcurrentBag<HostOutcome>();
-        var stateGate = new SemaphoreSlim(1, 1);
+        var stateGate = session.StateGate;
         var hostsWithSteps = session.Site.Hosts.Where(h => session.Transports.ContainsKey(h.Name)).ToArray();
 
         await System.Threading.Tasks.Parallel.ForEachAsync(hostsWithSteps, Options(ct), async (host, token) =>
@@ -320,6 +324,19 @@ public sealed class DeployEngine(EngineDeps deps)
     }
 
     private sealed record HostApply(HostOutcome Outcome, ImmutableArray<ResourceRecord> Records);
+
+    private async Task UpdatePendingAsync(PlanSession s, IReadOnlyList<string> add, IReadOnlyList<string> remove, CancellationToken ct)
+    {
+        await s.StateGate.WaitAsync(ct);
+        try
+        {
+            var pending = s.State.PendingRestarts.Except(remove).Union(add).ToImmutableArray();
+            if (pending.SequenceEqual(s.State.PendingRestarts)) return;
+            s.State = s.State with { PendingRestarts = pending };
+            await deps.State.SaveAsync(s.State with { Updated = DateTimeOffset.UtcNow }, ct);
+        }
+        finally { s.StateGate.Release(); }
+    }
 
     private async Task<HostApply> ApplyHostAsync(PlanSession s, string host, IReadOnlyList<PlanStep> steps, CancellationToken ct)
     {
@@ -345,12 +362,22 @@ public sealed class DeployEngine(EngineDeps deps)
                 }
                 var spec = step.Desired!;
                 var live = s.Live.GetValueOrDefault(spec.Key);
+                // No lost restarts: before a file changes, the restarts it causes are written to the state, so that a run
+                // that dies before them still restarts the services next time (Ansible loses its handlers there).
+                if (step.Op != StepOp.Same && spec is FileSpec { Notify.Length: > 0 } notifying)
+                {
+                    var due = steps.Where(o => o.Desired is ServiceSpec svc && notifying.Notify.Contains(svc.Name) && o.Restarts)
+                        .Select(o => $"{host}:{o.Name}").ToArray();
+                    if (due.Length > 0) await UpdatePendingAsync(s, add: due, remove: [], ct);
+                }
                 if (step.Op != StepOp.Same)
                 {
                     deps.Log.Host(host, $"{step.Op.Symbol()} {step.Type} {step.Name}" +
                         (step.Restarts ? " (restart: " + string.Join("; ", step.Changes.Where(c => c.Name is "restart" or "start").Select(c => c.After)) + ")" : ""));
                     live = await provider.ApplyAsync(spec, step.Diff, run, ct);
                     changed++;
+                    if (spec is ServiceSpec && step.Restarts && s.State.PendingRestarts.Contains($"{host}:{step.Name}"))
+                        await UpdatePendingAsync(s, add: [], remove: [$"{host}:{step.Name}"], ct);
                 }
                 if (live is not null)
                     records.Add(new ResourceRecord(step.Urn, step.Type, host, step.Name, spec.Identity, live.Props));
@@ -495,6 +522,9 @@ public sealed class PlanSession(ISiteProgram site, StackState state) : IAsyncDis
     internal ConcurrentDictionary<string, LiveState?> Live { get; } = new();
     internal ConcurrentBag<string> Missing { get; } = [];
     internal ImmutableDictionary<string, HostDesired> Desired { get; set; } = ImmutableDictionary<string, HostDesired>.Empty;
+
+    /// <summary>Serializes changes to <see cref="State"/> and its writes.</summary>
+    internal SemaphoreSlim StateGate { get; } = new(1, 1);
 
     public async ValueTask DisposeAsync()
     {
