@@ -7,7 +7,10 @@ namespace Deploy.Core.Model;
 /// <param name="Kind">"sip-options", "command" or "tcp".</param>
 public sealed record HealthCheckSpec(string Host, string Nf, string Kind, ImmutableSortedDictionary<string, string> Args)
 {
-    public string Describe() => $"{Nf} {Kind} " + string.Join(" ", Args.Select(a => $"{a.Key}={a.Value}"));
+    /// <summary>For reports: what is checked where (credentials and identities of the check itself are left out).</summary>
+    public string Describe() => $"{Nf} {Kind} " + string.Join(" ", Args
+        .Where(a => !a.Key.StartsWith("tls_", StringComparison.Ordinal) && !a.Key.StartsWith("origin_", StringComparison.Ordinal))
+        .Select(a => $"{a.Key}={a.Value}"));
 }
 
 public sealed record HealthResult(bool Healthy, string Detail);
