@@ -6,6 +6,7 @@ using Deploy.Core.State;
 using Deploy.Lab;
 using Deploy.Resources.Health;
 using Deploy.Resources.Providers;
+using Deploy.Site;
 using Deploy.Site.Compile;
 using Deploy.Site.Model;
 using Deploy.Transport;
@@ -27,12 +28,17 @@ public static class ExitCodes
 public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int parallelism, bool verbose)
 {
     private readonly FileStateStore _state = new(ws.ProjectDir);
+    private ImmutableArray<string> _secrets = [];
+
+    /// <summary>Secret settings' values never reach an output: any that would are replaced by [secret].</summary>
+    public string Redact(string text) => _secrets.Aggregate(text, (t, v) => t.Replace(v, "[secret]", StringComparison.Ordinal));
 
     public async Task<SiteProgram> LoadSiteAsync(string stack, CancellationToken ct, bool offline = false)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using var http = new HttpClient();
         var site = await SiteLoader.LoadAsync(ws.ProjectDir, stack, new HttpKeyFetcher(ws.KeyCacheDir, http, offline), EnsureLabKeyAsync, ct);
+        _secrets = site.Config.SecretValues;
         if (verbose) stderr.WriteLine($"loaded the site in {clock.ElapsedMilliseconds} ms");
         return site;
     }
@@ -51,7 +57,7 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
 
     private DeployEngine Engine(DockerLabProvider? lab, KnownHosts knownHosts)
     {
-        var log = new ConsoleLog(stderr, verbose);
+        var log = new ConsoleLog(stderr, verbose, Redact);
         var connector = new SshHostConnector(knownHosts, new SshConnectOptions
         {
             OnRetry = n => log.Host(n.Host, $"connect to {n.Endpoint} failed ({n.Error.Message}); retry {n.Attempt} in {n.Delay.TotalSeconds:0.0}s"),
@@ -71,7 +77,7 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
         await using var session = await engine.PlanAsync(site, state, ct);
         var plan = session.Plan!;
-        stdout.Write(json ? PlanPrinter.Json(plan) + "\n" : $"Previewing update ({stack}):\n\n" + PlanPrinter.Text(plan, showSames));
+        stdout.Write(Redact(json ? PlanPrinter.Json(plan) + "\n" : $"Previewing update ({stack}):\n\n" + PlanPrinter.Text(plan, showSames)));
         if (!plan.Problems.IsEmpty) return ExitCodes.Failed;
         if (expectNoChanges && plan.HasChanges)
         {
@@ -91,7 +97,7 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
         await using var session = await engine.PlanAsync(site, state, ct);
         var plan = session.Plan!;
-        if (!json) stdout.Write($"Updating ({stack}):\n\n" + PlanPrinter.Text(plan, false));
+        if (!json) stdout.Write(Redact($"Updating ({stack}):\n\n" + PlanPrinter.Text(plan, false)));
         if (!yes)
         {
             if (Console.IsInputRedirected) throw new DeployException("up needs --yes when not run from a terminal");
@@ -99,14 +105,14 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
             if (Console.ReadLine()?.Trim().ToLowerInvariant() is not ("y" or "yes")) { stdout.WriteLine("cancelled"); return ExitCodes.Failed; }
         }
         var report = await engine.ApplyAsync(session, ct);
-        if (json) stdout.Write(PlanPrinter.Json(report.Plan) + "\n");
+        if (json) stdout.Write(Redact(PlanPrinter.Json(report.Plan) + "\n"));
         stdout.WriteLine();
         foreach (var h in report.Hosts)
-            stdout.WriteLine($"{h.Host}: {(h.Ok ? "ok" : "FAILED")}, {h.Changed} changed" +
+            stdout.WriteLine(Redact($"{h.Host}: {(h.Ok ? "ok" : "FAILED")}, {h.Changed} changed" +
                 (h.Error is null ? "" : $": {h.Error}") +
                 (h.Health.IsEmpty ? "" : h.Health.All(x => x.Result.Healthy) ? ", healthy" :
-                    ", unhealthy: " + string.Join("; ", h.Health.Where(x => !x.Result.Healthy).Select(x => $"{x.Check.Describe()}: {x.Result.Detail}"))));
-        foreach (var p in report.Plan.Problems) stdout.WriteLine($"{p.Host}: FAILED: {p.Message}");
+                    ", unhealthy: " + string.Join("; ", h.Health.Where(x => !x.Result.Healthy).Select(x => $"{x.Check.Describe()}: {x.Result.Detail}")))));
+        foreach (var p in report.Plan.Problems) stdout.WriteLine(Redact($"{p.Host}: FAILED: {p.Message}"));
         return report.Ok ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
@@ -121,7 +127,7 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
         stdout.WriteLine($"Refreshing ({stack}):");
         if (report.Drifts.IsEmpty) stdout.WriteLine("    no drift: the hosts match the last applied state");
         foreach (var d in report.Drifts)
-            stdout.WriteLine($"    drift {d.Host}: {d.Name}: " + string.Join("; ", d.Changes.Select(c => $"{c.Name} {c.Before ?? "∅"} → {c.After ?? "∅"}")));
+            stdout.WriteLine(Redact($"    drift {d.Host}: {d.Name}: " + string.Join("; ", d.Changes.Select(c => $"{c.Name} {c.Before ?? "∅"} → {c.After ?? "∅"}"))));
         foreach (var p in report.Problems) stdout.WriteLine($"    {p.Host}: error: {p.Message}");
         if (!report.Problems.IsEmpty) return ExitCodes.Failed;
         return expectNoChanges && !report.Drifts.IsEmpty ? ExitCodes.Changes : ExitCodes.Ok;
@@ -162,9 +168,12 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
         return ExitCodes.Ok;
     }
 
-    public int ConfigSet(string stack, string key, string value)
+    public int ConfigSet(string stack, string key, string value, bool secret = false)
     {
-        StackConfig.Edit(ws.ProjectDir, ProjectFile.Load(ws.ProjectDir), stack, key, value);
+        if (secret)
+            StackConfig.EditSecret(ws.ProjectDir, ProjectFile.Load(ws.ProjectDir), stack, key, value, Site.Secrets.PassphraseCrypter.PassphraseFromEnvironment());
+        else
+            StackConfig.Edit(ws.ProjectDir, ProjectFile.Load(ws.ProjectDir), stack, key, value);
         return ExitCodes.Ok;
     }
 

@@ -3,7 +3,7 @@ using Deploy.Core.Engine;
 namespace Deploy.Cli;
 
 /// <summary>Progress on stderr (stdout stays clean for --json), one line per event, safe from many threads.</summary>
-public sealed class ConsoleLog(TextWriter writer, bool verbose) : IRunLog
+public sealed class ConsoleLog(TextWriter writer, bool verbose, Func<string, string>? redact = null) : IRunLog
 {
     private readonly Lock _gate = new();
 
@@ -15,6 +15,7 @@ public sealed class ConsoleLog(TextWriter writer, bool verbose) : IRunLog
 
     private void Write(string line)
     {
+        line = redact?.Invoke(line) ?? line;
         lock (_gate) writer.WriteLine(line);
     }
 }

@@ -15,40 +15,41 @@ var outOpt = new Option<string>("--out", "-o") { Description = "Folder to render
 var keyArg = new Argument<string>("key") { Description = "Setting name, as declared in Pulumi.yaml" };
 var valueArg = new Argument<string>("value") { Description = "Value (YAML: [a, b] is a list)" };
 var optionalKeyArg = new Argument<string?>("key") { Description = "Setting name", Arity = ArgumentArity.ZeroOrOne };
+var secretOpt = new Option<bool>("--secret") { Description = "Store the value encrypted (Pulumi's secure: form; passphrase from PULUMI_CONFIG_PASSPHRASE[_FILE])" };
 
 App AppFor(ParseResult r) =>
     new(Workspace.Find(r.GetValue(cwdOpt)), Console.Out, Console.Error, Math.Max(1, r.GetValue(parallelOpt)), r.GetValue(verboseOpt));
 
 var preview = new Command("preview", "Read the hosts and show what `up` would change, with diffs") { stackOpt, jsonOpt, expectOpt, showSamesOpt };
-preview.SetAction((r, ct) => Run(() => AppFor(r).PreviewAsync(r.GetValue(stackOpt)!, r.GetValue(jsonOpt), r.GetValue(expectOpt), r.GetValue(showSamesOpt), ct)));
+preview.SetAction((r, ct) => Run(r, app => app.PreviewAsync(r.GetValue(stackOpt)!, r.GetValue(jsonOpt), r.GetValue(expectOpt), r.GetValue(showSamesOpt), ct)));
 
 var up = new Command("up", "Create or update the site's resources (lab hosts included)") { stackOpt, yesOpt, jsonOpt };
-up.SetAction((r, ct) => Run(() => AppFor(r).UpAsync(r.GetValue(stackOpt)!, r.GetValue(yesOpt), r.GetValue(jsonOpt), ct)));
+up.SetAction((r, ct) => Run(r, app => app.UpAsync(r.GetValue(stackOpt)!, r.GetValue(yesOpt), r.GetValue(jsonOpt), ct)));
 
 var refresh = new Command("refresh", "Read the hosts and report drift from the last applied state") { stackOpt, expectOpt };
-refresh.SetAction((r, ct) => Run(() => AppFor(r).RefreshAsync(r.GetValue(stackOpt)!, r.GetValue(expectOpt), ct)));
+refresh.SetAction((r, ct) => Run(r, app => app.RefreshAsync(r.GetValue(stackOpt)!, r.GetValue(expectOpt), ct)));
 
 var destroy = new Command("destroy", "Delete every resource of the stack; lab hosts are removed") { stackOpt, yesOpt };
-destroy.SetAction((r, ct) => Run(() => AppFor(r).DestroyAsync(r.GetValue(stackOpt)!, r.GetValue(yesOpt), ct)));
+destroy.SetAction((r, ct) => Run(r, app => app.DestroyAsync(r.GetValue(stackOpt)!, r.GetValue(yesOpt), ct)));
 
 var render = new Command("render", "Render every host's files offline (no host is contacted)") { stackOpt, outOpt };
-render.SetAction((r, ct) => Run(() => AppFor(r).RenderAsync(r.GetValue(stackOpt)!, r.GetValue(outOpt)!, ct)));
+render.SetAction((r, ct) => Run(r, app => app.RenderAsync(r.GetValue(stackOpt)!, r.GetValue(outOpt)!, ct)));
 
-var configSet = new Command("set", "Set a stack setting") { keyArg, valueArg, stackOpt };
-configSet.SetAction((r, ct) => Run(() => Task.FromResult(AppFor(r).ConfigSet(r.GetValue(stackOpt)!, r.GetValue(keyArg)!, r.GetValue(valueArg)!))));
+var configSet = new Command("set", "Set a stack setting") { keyArg, valueArg, stackOpt, secretOpt };
+configSet.SetAction((r, ct) => Run(r, app => Task.FromResult(app.ConfigSet(r.GetValue(stackOpt)!, r.GetValue(keyArg)!, r.GetValue(valueArg)!, r.GetValue(secretOpt)))));
 var configGet = new Command("get", "Print a stack setting") { keyArg, stackOpt };
-configGet.SetAction((r, ct) => Run(() => Task.FromResult(AppFor(r).ConfigGet(r.GetValue(stackOpt)!, r.GetValue(keyArg)))));
+configGet.SetAction((r, ct) => Run(r, app => Task.FromResult(app.ConfigGet(r.GetValue(stackOpt)!, r.GetValue(keyArg)))));
 var configRm = new Command("rm", "Remove a stack setting (its default applies)") { keyArg, stackOpt };
-configRm.SetAction((r, ct) => Run(() => Task.FromResult(AppFor(r).ConfigRm(r.GetValue(stackOpt)!, r.GetValue(keyArg)!))));
+configRm.SetAction((r, ct) => Run(r, app => Task.FromResult(app.ConfigRm(r.GetValue(stackOpt)!, r.GetValue(keyArg)!))));
 var config = new Command("config", "Show or change the stack's settings") { configSet, configGet, configRm, stackOpt, optionalKeyArg };
-config.SetAction((r, ct) => Run(() => Task.FromResult(AppFor(r).ConfigGet(r.GetValue(stackOpt)!, r.GetValue(optionalKeyArg)))));
+config.SetAction((r, ct) => Run(r, app => Task.FromResult(app.ConfigGet(r.GetValue(stackOpt)!, r.GetValue(optionalKeyArg)))));
 
 var stackLs = new Command("ls", "List the stacks");
-stackLs.SetAction((r, ct) => Run(() => Task.FromResult(AppFor(r).StackList())));
+stackLs.SetAction((r, ct) => Run(r, app => Task.FromResult(app.StackList())));
 var stackCmd = new Command("stack", "Stacks of the project") { stackLs };
 
 var cancel = new Command("cancel", "Break the lock left by a run that died (kill -9, power loss)") { stackOpt, yesOpt };
-cancel.SetAction((r, ct) => Run(() => Task.FromResult(AppFor(r).Cancel(r.GetValue(stackOpt)!))));
+cancel.SetAction((r, ct) => Run(r, app => Task.FromResult(app.Cancel(r.GetValue(stackOpt)!))));
 
 var root = new RootCommand("nf-deploy: deploy telecom network functions (Kamailio, Open5GS, freeDiameter) over SSH, the Pulumi way")
 {
@@ -56,16 +57,18 @@ var root = new RootCommand("nf-deploy: deploy telecom network functions (Kamaili
 };
 return await root.Parse(args).InvokeAsync();
 
-// User errors print one clear message, never a stack trace.
-static async Task<int> Run(Func<Task<int>> action)
+// User errors print one clear message, never a stack trace (and never a secret).
+async Task<int> Run(ParseResult r, Func<App, Task<int>> action)
 {
+    App? app = null;
     try
     {
-        return await action();
+        app = AppFor(r);
+        return await action(app);
     }
     catch (DeployException e)
     {
-        Console.Error.WriteLine("error: " + e.Message);
+        Console.Error.WriteLine("error: " + (app?.Redact(e.Message) ?? e.Message));
         return ExitCodes.Failed;
     }
     catch (OperationCanceledException)

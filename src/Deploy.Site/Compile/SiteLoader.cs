@@ -14,7 +14,7 @@ public static class SiteLoader
     public static async Task<SiteProgram> LoadAsync(string projectDir, string stack, IKeyFetcher keys, Func<string, CancellationToken, Task<string>>? labKey, CancellationToken ct)
     {
         var project = ProjectFile.Load(projectDir);
-        var config = StackConfig.Load(projectDir, project, stack);
+        var config = StackConfig.Load(projectDir, project, stack).Decrypted(Secrets.PassphraseCrypter.PassphraseFromEnvironment());
         var templates = new TemplateEngine(projectDir);
         var inventoryName = config.Values.GetValueOrDefault("inventory") as string is { Length: > 0 } inv ? inv : stack;
         var inventory = Inventory.Load(projectDir, inventoryName, config, templates);

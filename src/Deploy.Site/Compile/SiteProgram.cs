@@ -179,13 +179,14 @@ public sealed class SiteProgram : ISiteProgram
                     else content = R(f.Content!);
                     Add(new FileSpec(path, content, f.User, f.Group, f.Mode)
                     {
+                        // a file that holds a secret setting is a secret file: never diffed, never shown
                         Host = h.Name,
                         Name = f.Block is null ? path : $"{path}#{f.Block}",
                         DeclaredBy = nf.Name,
                         Validate = f.Validate is null ? null : R(f.Validate).Trim(),
                         Block = f.Block,
                         Notify = f.Notify,
-                        Secret = f.Secret,
+                        Secret = f.Secret || Config.SecretValues.Any(v => content.Contains(v, StringComparison.Ordinal)),
                     }, nf.File, f.Line);
                 }
                 foreach (var s in nf.Services)

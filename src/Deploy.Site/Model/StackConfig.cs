@@ -12,6 +12,30 @@ namespace Deploy.Site.Model;
 /// </summary>
 public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedDictionary<string, object?> Values)
 {
+    /// <summary>Pulumi's <c>encryptionsalt</c> of the stack file, present once a secret was set.</summary>
+    public string? EncryptionSalt { get; init; }
+
+    /// <summary>The plaintexts of the secret settings, once decrypted (to keep them out of every output).</summary>
+    public ImmutableArray<string> SecretValues { get; init; } = [];
+
+    public bool HasSecrets => Values.Values.Any(v => v is SecureValue);
+
+    /// <summary>The settings with their secrets decrypted by the passphrase (PULUMI_CONFIG_PASSPHRASE[_FILE]).</summary>
+    public StackConfig Decrypted(string? passphrase)
+    {
+        if (!HasSecrets) return this;
+        if (passphrase is null)
+            throw new DeployException($"stack {Stack} has secret settings: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to its passphrase");
+        if (EncryptionSalt is null) throw new DeployException($"stack {Stack} has secret settings but no encryptionsalt in {FilePath}");
+        var crypter = Secrets.PassphraseCrypter.Open(passphrase, EncryptionSalt, Stack);
+        var plain = Values.ToImmutableSortedDictionary(kv => kv.Key,
+            kv => kv.Value is SecureValue s ? (object?)crypter.Decrypt(s.Ciphertext, $"stack {Stack}: setting '{kv.Key}'") : kv.Value, StringComparer.Ordinal);
+        return this with
+        {
+            Values = plain,
+            SecretValues = [.. Values.Where(kv => kv.Value is SecureValue).Select(kv => (string)plain[kv.Key]!).Where(v => v.Length > 0)],
+        };
+    }
     public static string PathFor(string projectDir, ProjectFile project, string stack) =>
         Path.Combine(projectDir, project.StackConfigDir, $"Pulumi.{stack}.yaml");
 
@@ -41,7 +65,7 @@ public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedD
                 if (err is not null) throw y.Error(value, err);
                 values[key] = v;
             }
-        return new StackConfig(stack, path, values.ToImmutable());
+        return new StackConfig(stack, path, values.ToImmutable()) { EncryptionSalt = y.Str(y.Root, "encryptionsalt") };
     }
 
     public static IEnumerable<string> List(string projectDir, ProjectFile project)
@@ -55,6 +79,28 @@ public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedD
     private static string? StripNamespace(ProjectFile project, string key) =>
         key.StartsWith(project.Name + ":", StringComparison.Ordinal) ? key[(project.Name.Length + 1)..]
         : key.Contains(':') ? null : key;
+
+    /// <summary>Sets a secret setting: encrypted with the stack's passphrase (Pulumi's <c>secure:</c> form).</summary>
+    public static void EditSecret(string projectDir, ProjectFile project, string stack, string key, string value, string? passphrase)
+    {
+        if (!project.Settings.TryGetValue(key, out var setting))
+            throw new DeployException($"unknown setting '{key}' (declared in {ProjectFile.FileName}: {string.Join(", ", project.Settings.Keys)})");
+        if (setting.Type != "string") throw new DeployException($"'{key}' is of type {setting.Type}: only string settings can be secret");
+        if (passphrase is null) throw new DeployException("a secret needs a passphrase: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE)");
+        var path = PathFor(projectDir, project, stack);
+        var salt = File.Exists(path) ? Load(projectDir, project, stack).EncryptionSalt : null;
+        Secrets.PassphraseCrypter crypter;
+        if (salt is null)
+        {
+            (crypter, salt) = Secrets.PassphraseCrypter.Create(passphrase);
+            var lines = File.Exists(path) ? File.ReadAllLines(path).ToList() : [];
+            lines.Insert(0, $"encryptionsalt: {salt}");
+            WriteLines(path, lines);
+        }
+        else crypter = Secrets.PassphraseCrypter.Open(passphrase, salt, stack);
+        Edit(projectDir, project, stack, key, null);
+        Insert(path, $"  {project.Name}:{key}:\n    secure: {crypter.Encrypt(value)}");
+    }
 
     /// <summary>Sets (or with a null value removes) one setting in the stack file, keeping the rest of the file as it is.</summary>
     public static void Edit(string projectDir, ProjectFile project, string stack, string key, string? yamlValue)
@@ -91,6 +137,24 @@ public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedD
             while (insertAt > configAt + 1 && lines[insertAt - 1].Length == 0) insertAt--;
         }
         if (yamlValue is not null) lines.Insert(insertAt, $"  {full}: {Render(setting, yamlValue)}");
+        WriteLines(path, lines);
+    }
+
+    /// <summary>Adds a setting's text at the end of the config block.</summary>
+    private static void Insert(string path, string text)
+    {
+        var lines = File.ReadAllLines(path).ToList();
+        var configAt = lines.FindIndex(l => l.TrimEnd() == "config:");
+        if (configAt < 0) { lines.Add("config:"); configAt = lines.Count - 1; }
+        var at = configAt + 1;
+        while (at < lines.Count && (lines[at].StartsWith(' ') || lines[at].Length == 0)) at++;
+        while (at > configAt + 1 && lines[at - 1].Length == 0) at--;
+        lines.Insert(at, text);
+        WriteLines(path, lines);
+    }
+
+    private static void WriteLines(string path, IEnumerable<string> lines)
+    {
         var tmp = path + ".tmp";
         File.WriteAllText(tmp, string.Join('\n', lines) + "\n", new UTF8Encoding(false));
         File.Move(tmp, path, overwrite: true);

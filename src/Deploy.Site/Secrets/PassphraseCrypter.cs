@@ -1,0 +1,85 @@
+using System.Security.Cryptography;
+using System.Text;
+using Deploy.Core.Model;
+
+namespace Deploy.Site.Secrets;
+
+/// <summary>
+/// Pulumi's passphrase secrets provider: a key derived from the passphrase (PBKDF2-SHA256, 1,000,000 iterations) and
+/// the stack's salt; values sealed with AES-256-GCM as <c>v1:&lt;nonce&gt;:&lt;ciphertext+tag&gt;</c> (base64). The stack
+/// file keeps <c>encryptionsalt: v1:&lt;salt&gt;:&lt;"pulumi" sealed&gt;</c>, which tells a wrong passphrase at once.
+/// </summary>
+public sealed class PassphraseCrypter
+{
+    private const int Iterations = 1_000_000;
+    private const string Check = "pulumi";
+    private readonly byte[] _key;
+
+    private PassphraseCrypter(byte[] key) => _key = key;
+
+    /// <summary>The passphrase from PULUMI_CONFIG_PASSPHRASE or the file named by PULUMI_CONFIG_PASSPHRASE_FILE.</summary>
+    public static string? PassphraseFromEnvironment()
+    {
+        var phrase = Environment.GetEnvironmentVariable("PULUMI_CONFIG_PASSPHRASE");
+        if (phrase is not null) return phrase;
+        var file = Environment.GetEnvironmentVariable("PULUMI_CONFIG_PASSPHRASE_FILE");
+        if (string.IsNullOrEmpty(file)) return null;
+        try { return File.ReadAllText(file).TrimEnd('\n', '\r'); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DeployException($"cannot read PULUMI_CONFIG_PASSPHRASE_FILE {file}: {e.Message}");
+        }
+    }
+
+    /// <summary>A new salt for a stack that has no secrets yet, and its encryptionsalt line value.</summary>
+    public static (PassphraseCrypter Crypter, string EncryptionSalt) Create(string passphrase)
+    {
+        var salt = RandomNumberGenerator.GetBytes(8);
+        var crypter = new PassphraseCrypter(Derive(passphrase, salt));
+        return (crypter, $"v1:{Convert.ToBase64String(salt)}:{crypter.Encrypt(Check)}");
+    }
+
+    /// <summary>Opens a stack's encryptionsalt with the passphrase; a wrong passphrase is a clear error.</summary>
+    public static PassphraseCrypter Open(string passphrase, string encryptionSalt, string stack)
+    {
+        var parts = encryptionSalt.Split(':', 3);
+        if (parts.Length != 3 || parts[0] != "v1") throw new DeployException($"stack {stack}: encryptionsalt is not of the form v1:<salt>:<check>");
+        var crypter = new PassphraseCrypter(Derive(passphrase, Convert.FromBase64String(parts[1])));
+        if (crypter.TryDecrypt(parts[2]) != Check)
+            throw new DeployException($"stack {stack}: incorrect passphrase (PULUMI_CONFIG_PASSPHRASE does not open this stack's secrets)");
+        return crypter;
+    }
+
+    private static byte[] Derive(string passphrase, byte[] salt) =>
+        Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(passphrase), salt, Iterations, HashAlgorithmName.SHA256, 32);
+
+    public string Encrypt(string plaintext)
+    {
+        var nonce = RandomNumberGenerator.GetBytes(12);
+        var data = Encoding.UTF8.GetBytes(plaintext);
+        var sealedBytes = new byte[data.Length + 16];
+        using var gcm = new AesGcm(_key, 16);
+        gcm.Encrypt(nonce, data, sealedBytes.AsSpan(0, data.Length), sealedBytes.AsSpan(data.Length));
+        return $"v1:{Convert.ToBase64String(nonce)}:{Convert.ToBase64String(sealedBytes)}";
+    }
+
+    public string Decrypt(string ciphertext, string what) =>
+        TryDecrypt(ciphertext) ?? throw new DeployException($"{what}: cannot decrypt (a value sealed with another passphrase?)");
+
+    private string? TryDecrypt(string ciphertext)
+    {
+        var parts = ciphertext.Split(':');
+        if (parts.Length != 3 || parts[0] != "v1") return null;
+        try
+        {
+            var nonce = Convert.FromBase64String(parts[1]);
+            var sealedBytes = Convert.FromBase64String(parts[2]);
+            if (nonce.Length != 12 || sealedBytes.Length < 16) return null;
+            var plain = new byte[sealedBytes.Length - 16];
+            using var gcm = new AesGcm(_key, 16);
+            gcm.Decrypt(nonce, sealedBytes.AsSpan(0, plain.Length), sealedBytes.AsSpan(plain.Length), plain);
+            return Encoding.UTF8.GetString(plain);
+        }
+        catch (Exception e) when (e is FormatException or CryptographicException) { return null; }
+    }
+}
