@@ -364,17 +364,25 @@ public sealed class DeployEngine(EngineDeps deps)
                 var live = s.Live.GetValueOrDefault(spec.Key);
                 // No lost restarts: before a file changes, the restarts it causes are written to the state, so that a run
                 // that dies before them still restarts the services next time (Ansible loses its handlers there).
+                string[] due = [];
                 if (step.Op != StepOp.Same && spec is FileSpec { Notify.Length: > 0 } notifying)
                 {
-                    var due = steps.Where(o => o.Desired is ServiceSpec svc && notifying.Notify.Contains(svc.Name) && o.Restarts)
-                        .Select(o => $"{host}:{o.Name}").ToArray();
+                    due = [.. steps.Where(o => o.Desired is ServiceSpec svc && notifying.Notify.Contains(svc.Name) && o.Restarts)
+                        .Select(o => $"{host}:{o.Name}").Except(s.State.PendingRestarts)];
                     if (due.Length > 0) await UpdatePendingAsync(s, add: due, remove: [], ct);
                 }
                 if (step.Op != StepOp.Same)
                 {
                     deps.Log.Host(host, $"{step.Op.Symbol()} {step.Type} {step.Name}" +
                         (step.Restarts ? " (restart: " + string.Join("; ", step.Changes.Where(c => c.Name is "restart" or "start").Select(c => c.After)) + ")" : ""));
-                    live = await provider.ApplyAsync(spec, step.Diff, run, ct);
+                    try { live = await provider.ApplyAsync(spec, step.Diff, run, ct); }
+                    catch (ResourceException) when (due.Length > 0)
+                    {
+                        // the host said no (validation failed...): the file did not change, so neither restart is due.
+                        // A lost connection is not this: whether the file changed is unknown, and the restart stays pending.
+                        await UpdatePendingAsync(s, add: [], remove: due, ct);
+                        throw;
+                    }
                     changed++;
                     if (spec is ServiceSpec && step.Restarts && s.State.PendingRestarts.Contains($"{host}:{step.Name}"))
                         await UpdatePendingAsync(s, add: [], remove: [$"{host}:{step.Name}"], ct);
