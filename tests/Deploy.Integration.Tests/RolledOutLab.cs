@@ -9,6 +9,9 @@ public sealed class RolledOutLab : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
+        // a run that was killed leaves its lab behind, reachable only with that run's key: start clean
+        using (var docker = new Deploy.Lab.DockerLabProvider())
+            await docker.DestroyAsync(Site.Stack, TestContext.Current.CancellationToken);
         FirstUp = await Site.Up();
     }
 
