@@ -101,4 +101,31 @@ public sealed class FailureSpecs(RolledOutLab lab)
         finally { Site.Write("templates/kamailio/kamailio.cfg.sbn", template); }
         (await Site.Preview(expectNoChanges: true)).Exit.Should().Be(0);
     }
+
+    [Fact]
+    public async Task A_template_that_breaks_the_service_is_rolled_back_on_the_first_node_and_the_others_are_not_touched()
+    {
+        var template = Site.Read("templates/kamailio/kamailio.cfg.sbn");
+        var before = await PidsAsync();
+        var cfg1 = await Site.Sh("kamailio-1", "sha256sum < /etc/kamailio/kamailio.cfg");
+        try
+        {
+            // passes kamailio -c and kamailio-check, but the node no longer answers OPTIONS with 200
+            Site.Write("templates/kamailio/kamailio.cfg.sbn", template.Replace("sl_send_reply(\"200\", \"Keepalive\");", "sl_send_reply(\"503\", \"Broken on purpose\");"));
+            var up = await Site.Up();
+            up.Exit.Should().Be(1);
+            up.Out.Should().Contain("kamailio-1: FAILED").And.Contain("rolled back to the previous files, healthy again");
+            up.Out.Should().Contain("kamailio-2: FAILED, 0 changed: not touched: the rollout of group kamailio stopped after 1 of 3 hosts failed")
+                .And.Contain("kamailio-3: FAILED, 0 changed: not touched: the rollout of group kamailio stopped after 1 of 3 hosts failed");
+
+            (await Site.Sh("kamailio-1", "sha256sum < /etc/kamailio/kamailio.cfg")).Should().Be(cfg1, "kamailio-1 has its previous config again");
+            var status = await Deploy.Resources.Health.SipOptionsProbe.PingAsync(System.Net.IPAddress.Parse(LabSite.Kamailio[0].Ip), 5060, TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
+            status.Should().StartWith("SIP/2.0 200", "kamailio-1 serves again on the old config");
+            var after = (await PidsAsync()).Split(',');
+            after[1].Should().Be(before.Split(',')[1], "kamailio-2 was not touched");
+            after[2].Should().Be(before.Split(',')[2], "kamailio-3 was not touched");
+        }
+        finally { Site.Write("templates/kamailio/kamailio.cfg.sbn", template); }
+        (await Site.Preview(expectNoChanges: true)).Exit.Should().Be(0, "the state tells the truth: kamailio-1 has the previous config");
+    }
 }

@@ -130,6 +130,17 @@ public sealed class DiffSpecs
         steps[1].Restarts.Should().BeTrue();
     }
 
+    [Theory]
+    [InlineData("1", 3, 1)]
+    [InlineData("2", 5, 2)]
+    [InlineData("50%", 5, 3)]
+    [InlineData("10%", 3, 1)]
+    [InlineData("nonsense", 3, 1)]
+    public void Rolling_batches_are_a_count_or_a_percentage_of_the_group(string batch, int hosts, int size)
+    {
+        new RolloutPolicy("kamailio", batch, 0).BatchSize(hosts).Should().Be(size);
+    }
+
     [Fact]
     public void Urns_follow_pulumis_shape()
     {

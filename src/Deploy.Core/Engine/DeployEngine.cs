@@ -303,7 +303,32 @@ public sealed class DeployEngine(EngineDeps deps)
         var stateGate = session.StateGate;
         var hostsWithSteps = session.Site.Hosts.Where(h => session.Transports.ContainsKey(h.Name)).ToArray();
 
-        await System.Threading.Tasks.Parallel.ForEachAsync(hostsWithSteps, Options(ct), async (host, token) =>
+        // Hosts whose running services this run restarts roll out in batches per group (a cluster never loses all its
+        // members at once); the others (nothing to restart, or new hosts) go all at once.
+        bool RestartsRunning(HostTarget h) => plan.Steps.Any(st => st.Host == h.Name && st.Restarts && st.Op == StepOp.Update);
+        var waves = hostsWithSteps.Where(h => !RestartsRunning(h)).Select(h => (IReadOnlyList<HostTarget>)[h])
+            .Concat(hostsWithSteps.Where(RestartsRunning).GroupBy(h => h.Rollout.Group).Select(g => (IReadOnlyList<HostTarget>)[.. g]))
+            .ToArray();
+        await System.Threading.Tasks.Parallel.ForEachAsync(waves, Options(ct), async (wave, token) =>
+        {
+            var batch = wave[0].Rollout.BatchSize(wave.Count);
+            var failed = 0;
+            for (var i = 0; i < wave.Count; i += batch)
+            {
+                var hosts = wave.Skip(i).Take(batch).ToArray();
+                if (wave.Count > 1 && failed * 100 > wave[0].Rollout.MaxFailPercent * wave.Count)
+                {
+                    foreach (var h in hosts)
+                        outcomes.Add(new HostOutcome(h.Name, 0, $"not touched: the rollout of group {h.Rollout.Group} stopped after {failed} of {wave.Count} hosts failed", []));
+                    continue;
+                }
+                var results = await Task.WhenAll(hosts.Select(h => ApplyAndRecordAsync(h, token)));
+                failed += results.Count(ok => !ok);
+            }
+        });
+        return new ApplyReport(plan, [.. outcomes.OrderBy(o => o.Host)]);
+
+        async Task<bool> ApplyAndRecordAsync(HostTarget host, CancellationToken token)
         {
             var outcome = await ApplyHostAsync(session, host.Name, plan.Steps.Where(st => st.Host == host.Name).ToArray(), token);
             outcomes.Add(outcome.Outcome);
@@ -319,8 +344,8 @@ public sealed class DeployEngine(EngineDeps deps)
                 }
             }
             finally { stateGate.Release(); }
-        });
-        return new ApplyReport(plan, [.. outcomes.OrderBy(o => o.Host)]);
+            return outcome.Outcome.Ok;
+        }
     }
 
     private sealed record HostApply(HostOutcome Outcome, ImmutableArray<ResourceRecord> Records);
@@ -405,14 +430,30 @@ public sealed class DeployEngine(EngineDeps deps)
             .OfType<ResourceRecord>()
             .ToImmutableArray();
 
-        var health = ImmutableArray<(HealthCheckSpec, HealthResult)>.Empty;
+        var health = ImmutableArray<(HealthCheckSpec Check, HealthResult Result)>.Empty;
         if (error is null)
         {
-            var checks = s.Desired[host].Health;
-            var results = await Task.WhenAll(checks.Select(async c => (c, await deps.Health.CheckAsync(c, run.Transport, deps.Options.HealthTimeout, ct))));
-            health = [.. results];
-            foreach (var (c, r) in results)
-                deps.Log.Host(host, (r.Healthy ? "healthy: " : "UNHEALTHY: ") + c.Describe() + (r.Healthy ? "" : " — " + r.Detail));
+            health = await CheckHealthAsync(s, host, run, ct);
+            // Health-gated rollback: a rollout that leaves the host unhealthy is undone (files restored from this run's
+            // backups, the services restarted on them) and the host counts as failed.
+            var sick = health.Where(h => !h.Result.Healthy).ToList();
+            if (sick.Count > 0 && !run.Written.IsEmpty && deps.Providers.GetValueOrDefault(ResourceTypes.File) is IRollback rollback)
+            {
+                var why = string.Join("; ", sick.Select(h => $"{h.Check.Describe()}: {h.Result.Detail}"));
+                deps.Log.Warn(host, $"unhealthy after the rollout ({why}): rolling back");
+                try
+                {
+                    await rollback.RollbackAsync(run, ct);
+                    foreach (var st in steps.Where(st => st.Desired is ServiceSpec && st.Restarts))
+                        await Provider(st.Type).ApplyAsync(st.Desired!, new ResourceDiff(StepOp.Update, [new PropertyChange("restart", null, "rollback")]), run, ct);
+                    health = await CheckHealthAsync(s, host, run, ct);
+                    error = $"unhealthy after the rollout ({why}); rolled back to the previous files, " +
+                        (health.All(h => h.Result.Healthy) ? "healthy again" : "still unhealthy");
+                }
+                catch (DeployException e) { error = $"unhealthy after the rollout ({why}); the rollback failed: {e.Message}"; }
+                records.Clear(); // the state keeps what the host has again: the previous records
+                ordered = [.. steps.Where(st => st.Type != ResourceTypes.LabHost).Select(st => s.State.Find(st.Urn)).OfType<ResourceRecord>()];
+            }
         }
         return new HostApply(new HostOutcome(host, changed, error, health), ordered);
     }
@@ -424,6 +465,15 @@ public sealed class DeployEngine(EngineDeps deps)
         return a.Hosts.TryGetValue(host, out var ha) && b.Hosts.TryGetValue(host, out var hb) && ha.Lab == hb.Lab && ha.Facts.SameAs(hb.Facts)
             && ra.Count == rb.Count
             && ra.Zip(rb).All(p => p.First.Urn == p.Second.Urn && p.First.Outputs.SequenceEqual(p.Second.Outputs) && p.First.Identity.SequenceEqual(p.Second.Identity));
+    }
+
+    private async Task<ImmutableArray<(HealthCheckSpec Check, HealthResult Result)>> CheckHealthAsync(PlanSession s, string host, HostRun run, CancellationToken ct)
+    {
+        var checks = s.Desired[host].Health;
+        var results = await Task.WhenAll(checks.Select(async c => (c, await deps.Health.CheckAsync(c, run.Transport, deps.Options.HealthTimeout, ct))));
+        foreach (var (c, r) in results)
+            deps.Log.Host(host, (r.Healthy ? "healthy: " : "UNHEALTHY: ") + c.Describe() + (r.Healthy ? "" : " — " + r.Detail));
+        return [.. results];
     }
 
     private static StackState MergeHost(StackState state, HostTarget host, HostFacts facts, ImmutableArray<ResourceRecord> records) =>

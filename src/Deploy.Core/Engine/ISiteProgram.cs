@@ -9,7 +9,25 @@ namespace Deploy.Core.Engine;
 /// <summary>A host of the site: how to reach it, and whether this program creates it as a lab host.</summary>
 /// <param name="AssumedFacts">Facts known without asking the host (lab hosts, inventory-declared facts), used for
 /// offline rendering and for hosts that do not exist yet.</param>
-public sealed record HostTarget(string Name, HostConnection Connection, LabHostSpec? Lab, HostFacts? AssumedFacts);
+public sealed record HostTarget(string Name, HostConnection Connection, LabHostSpec? Lab, HostFacts? AssumedFacts)
+{
+    /// <summary>How the host's group rolls out changes that restart running services.</summary>
+    public RolloutPolicy Rollout { get; init; } = RolloutPolicy.Default(Name);
+}
+
+/// <summary>
+/// Rolling batches: the hosts of one group whose services a run restarts go <paramref name="Batch"/> at a time
+/// ("1", or a percentage like "50%"); the rollout of the group stops when more than <paramref name="MaxFailPercent"/>
+/// of its hosts failed. Hosts that restart nothing (and new hosts) are not batched.
+/// </summary>
+public sealed record RolloutPolicy(string Group, string Batch, int MaxFailPercent)
+{
+    public static RolloutPolicy Default(string host) => new(host, "1", 0);
+
+    public int BatchSize(int hosts) =>
+        Batch.EndsWith('%') && int.TryParse(Batch[..^1], out var pct) ? Math.Max(1, (int)Math.Ceiling(hosts * pct / 100.0))
+        : int.TryParse(Batch, out var n) && n > 0 ? n : 1;
+}
 
 /// <summary>Everything one host must have: resources in apply order, and the health checks of its NFs.</summary>
 public sealed record HostDesired(string Host, ImmutableArray<ResourceSpec> Resources, ImmutableArray<HealthCheckSpec> Health);

@@ -45,9 +45,18 @@ public sealed class HostRun(IHostTransport transport, HostFacts facts)
     public IHostTransport Transport { get; } = transport;
     public HostFacts Facts { get; } = facts;
 
+    /// <summary>Names this run's backups (<c>&lt;file&gt;.&lt;RunId&gt;.nfd~</c>), so that a rollback finds them.</summary>
+    public string RunId { get; init; } = DateTime.UtcNow.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>Set when a key or repository changed: the next package install runs apt-get update first.</summary>
     public bool AptIndexStale { get; set; }
+
+    /// <summary>Files this run wrote, in order, with what a rollback needs.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<FileChange> Written { get; } = new();
 }
+
+/// <summary>A file written by a run: restored from <see cref="Backup"/>, or removed when it did not exist before.</summary>
+public sealed record FileChange(string Path, string? Backup, bool InPlace);
 
 /// <summary>
 /// A resource type's provider: Read (a probe that runs inside the host's single read round trip), a pure Diff,
@@ -82,4 +91,10 @@ public interface IResourceProvider
 
     /// <summary>Removes the resource identified by <paramref name="identity"/> (from the state file).</summary>
     Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct);
+}
+
+/// <summary>A provider that can put back what a run wrote (the file provider: backups restored, new files removed).</summary>
+public interface IRollback
+{
+    Task RollbackAsync(HostRun run, CancellationToken ct);
 }

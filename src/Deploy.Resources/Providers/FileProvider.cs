@@ -10,7 +10,7 @@ namespace Deploy.Resources.Providers;
 /// mode, the old file backed up, then moved into place. With a block, only a marked block of the file is managed,
 /// edited in place (so bind-mounted files like a container's /etc/hosts work).
 /// </summary>
-public sealed class FileProvider(string type) : IResourceProvider
+public sealed class FileProvider(string type) : IResourceProvider, IRollback
 {
     public string Type { get; } = type;
 
@@ -129,12 +129,29 @@ public sealed class FileProvider(string type) : IResourceProvider
     public async Task<LiveState> ApplyAsync(ResourceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
     {
         var f = (FileSpec)desired;
-        var script = f.Block is not null ? BlockScript(f)
+        var backupName = $"{f.Path}.{run.RunId}.nfd~";
+        var script = f.Block is not null ? BlockScript(f, backupName)
             : diff.Op == StepOp.Update && !diff.Has("content") ? MetadataScript(f)
-            : WriteScript(f);
+            : WriteScript(f, backupName);
         var after = await Script.RunAndProbeAsync(run, f.Path, script, Probe(f.Identity), ct);
         if (Type is ResourceTypes.AptKey or ResourceTypes.AptRepository) run.AptIndexStale = true;
+        if (diff.Has("content") || diff.Op == StepOp.Create)
+            run.Written.Enqueue(new FileChange(f.Path, f.Backup && (diff.Op != StepOp.Create || f.Block is not null) ? backupName : null, f.Block is not null));
         return Parse(f, after, run.Facts) ?? throw new ResourceException(run.Transport.HostName, f.Path, "file missing right after it was written");
+    }
+
+    /// <summary>Puts back what this run's file writes replaced (newest first): backups restored, new files removed.</summary>
+    public Task RollbackAsync(HostRun run, CancellationToken ct)
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (var c in run.Written.Reverse())
+        {
+            var p = Sh.Quote(c.Path);
+            if (c.Backup is null) sb.Append($"rm -f {p}\n");
+            else if (c.InPlace) sb.Append($"if [ -f {Sh.Quote(c.Backup)} ]; then cat {Sh.Quote(c.Backup)} > {p}; fi\n");
+            else sb.Append($"if [ -f {Sh.Quote(c.Backup)} ]; then cp -p {Sh.Quote(c.Backup)} {p}.nfd-rb && mv -f {p}.nfd-rb {p}; fi\n");
+        }
+        return Script.RunAsync(run, "rollback", sb.ToString(), ct);
     }
 
     public async Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct)
@@ -153,13 +170,13 @@ public sealed class FileProvider(string type) : IResourceProvider
         if (Type is ResourceTypes.AptKey or ResourceTypes.AptRepository) run.AptIndexStale = true;
     }
 
-    private static string WriteScript(FileSpec f)
+    private static string WriteScript(FileSpec f, string backupName)
     {
         var validate = f.Validate is null ? "" :
             $$"""
             if ! out=$( ( {{f.Validate.Replace("%s", "\"$tmp\"")}} ) 2>&1 ); then printf '%s\n' "$out" >&2; exit {{Script.ValidationFailed}}; fi
             """;
-        var backup = f.Backup ? "if [ -f \"$p\" ]; then cp -p \"$p\" \"$p.$(date +%Y%m%d%H%M%S).nfd~\"; fi" : "";
+        var backup = f.Backup ? $"if [ -f \"$p\" ]; then cp -p \"$p\" {Sh.Quote(backupName)}; fi" : "";
         return $"""
             p={Sh.Quote(f.Path)}
             d=$(dirname "$p"); mkdir -p "$d"
@@ -180,9 +197,9 @@ public sealed class FileProvider(string type) : IResourceProvider
         chmod {NormalMode(f.Mode)} {Sh.Quote(f.Path)}
         """;
 
-    private static string BlockScript(FileSpec f)
+    private static string BlockScript(FileSpec f, string backupName)
     {
-        var backup = f.Backup ? "if [ -s \"$p\" ]; then cp -p \"$p\" \"$p.$(date +%Y%m%d%H%M%S).nfd~\"; fi" : "";
+        var backup = f.Backup ? $"if [ -f \"$p\" ]; then cp -p \"$p\" {Sh.Quote(backupName)}; fi" : "";
         return $$"""
             p={{Sh.Quote(f.Path)}}
             [ -e "$p" ] || touch "$p"

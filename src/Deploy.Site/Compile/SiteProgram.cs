@@ -47,7 +47,13 @@ public sealed class SiteProgram : ISiteProgram
         Managed = [.. inventory.Hosts.Where(h => h.Roles.Length > 0)];
         Hosts = [.. Managed.Select(h => new HostTarget(h.Name, Connection(projectDir, h),
             h.Lab ? new LabHostSpec(h.Name, h.Address, h.User) : null,
-            h.Facts ?? (h.Lab ? HostFacts.Assumed(h.Name, h.Address) : null)))];
+            h.Facts ?? (h.Lab ? HostFacts.Assumed(h.Name, h.Address) : null))
+        {
+            // rolling batches per inventory group: rollout_batch ("1", "50%"), rollout_max_fail (percent of the group)
+            Rollout = new RolloutPolicy(h.Groups.FirstOrDefault() ?? h.Name,
+                Convert.ToString(h.Vars.GetValueOrDefault("rollout_batch") ?? "1", CultureInfo.InvariantCulture) ?? "1",
+                h.Vars.GetValueOrDefault("rollout_max_fail") is long max ? (int)max : 0),
+        })];
         if (inventory.Lab is { } lab && Managed.Any(h => h.Lab))
             Lab = new LabSpec(config.Stack, lab.Network, lab.Subnet, lab.Gateway, lab.Image, lab.AptProxy,
                 labAuthorizedKey ?? "",
