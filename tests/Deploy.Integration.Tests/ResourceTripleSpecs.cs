@@ -223,4 +223,15 @@ public sealed class ResourceTripleSpecs(RolledOutLab lab)
         gone["enabled"].Should().Be("0", "and disables it at boot");
         await t.RunAsync("rm -f /etc/init.d/nfd-triple", ct);
     }
+
+    [Fact]
+    public async Task A_read_only_path_is_a_clear_error_naming_the_host_and_the_file()
+    {
+        await using var t = await ConnectAsync();
+        var spec = new FileSpec("/sys/nfd-test.conf", "x\n", "root", "root", "0644") { Host = Host, Name = "/sys/nfd-test.conf" };
+        var (live, facts) = await ReadAsync(t, spec);
+        var act = () => Providers[spec.Type].ApplyAsync(spec, Providers[spec.Type].Diff(spec, live), new HostRun(t, facts), TestContext.Current.CancellationToken);
+        (await act.Should().ThrowAsync<ResourceException>()).Which.Message.Should()
+            .StartWith($"host {Host}: /sys/nfd-test.conf: failed (exit 1):").And.Contain("Read-only file system");
+    }
 }

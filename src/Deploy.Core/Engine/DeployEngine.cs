@@ -326,7 +326,16 @@ public sealed class DeployEngine(EngineDeps deps)
                 failed += results.Count(ok => !ok);
             }
         });
-        return new ApplyReport(plan, [.. outcomes.OrderBy(o => o.Host)]);
+
+        // site-wide checks (peers open...) once every host is rolled out: reported, never rolled back
+        var final = new ConcurrentBag<HostOutcome>();
+        await System.Threading.Tasks.Parallel.ForEachAsync(outcomes, Options(ct), async (o, token) =>
+        {
+            if (o.Error is not null || !session.Transports.TryGetValue(o.Host, out var t)) { final.Add(o); return; }
+            var site = await CheckHealthAsync(session, o.Host, new HostRun(t, session.Reads[o.Host].Facts), token, siteWide: true);
+            final.Add(o with { Health = o.Health.AddRange(site) });
+        });
+        return new ApplyReport(plan, [.. final.OrderBy(o => o.Host)]);
 
         async Task<bool> ApplyAndRecordAsync(HostTarget host, CancellationToken token)
         {
@@ -467,9 +476,9 @@ public sealed class DeployEngine(EngineDeps deps)
             && ra.Zip(rb).All(p => p.First.Urn == p.Second.Urn && p.First.Outputs.SequenceEqual(p.Second.Outputs) && p.First.Identity.SequenceEqual(p.Second.Identity));
     }
 
-    private async Task<ImmutableArray<(HealthCheckSpec Check, HealthResult Result)>> CheckHealthAsync(PlanSession s, string host, HostRun run, CancellationToken ct)
+    private async Task<ImmutableArray<(HealthCheckSpec Check, HealthResult Result)>> CheckHealthAsync(PlanSession s, string host, HostRun run, CancellationToken ct, bool siteWide = false)
     {
-        var checks = s.Desired[host].Health;
+        var checks = s.Desired[host].Health.Where(c => c.SiteWide == siteWide);
         var results = await Task.WhenAll(checks.Select(async c => (c, await deps.Health.CheckAsync(c, run.Transport, deps.Options.HealthTimeout, ct))));
         foreach (var (c, r) in results)
             deps.Log.Host(host, (r.Healthy ? "healthy: " : "UNHEALTHY: ") + c.Describe() + (r.Healthy ? "" : " — " + r.Detail));

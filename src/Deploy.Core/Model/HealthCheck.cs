@@ -7,6 +7,10 @@ namespace Deploy.Core.Model;
 /// <param name="Kind">"sip-options", "command" or "tcp".</param>
 public sealed record HealthCheckSpec(string Host, string Nf, string Kind, ImmutableSortedDictionary<string, string> Args)
 {
+    /// <summary>A site check depends on other hosts too (peers in STATE_OPEN): it runs once every host is rolled out and
+    /// never triggers a rollback, since a host cannot be healthy alone while its peers are mid-change.</summary>
+    public bool SiteWide { get; init; }
+
     /// <summary>For reports: what is checked where (credentials and identities of the check itself are left out).</summary>
     public string Describe() => $"{Nf} {Kind} " + string.Join(" ", Args
         .Where(a => !a.Key.StartsWith("tls_", StringComparison.Ordinal) && !a.Key.StartsWith("origin_", StringComparison.Ordinal))

@@ -210,7 +210,7 @@ public sealed class SiteProgram : ISiteProgram
                 }
                 foreach (var c in nf.Health.Where(c => c.When is null || Truthy(R(c.When))))
                     health.Add(new HealthCheckSpec(h.Name, nf.Name, c.Kind,
-                        c.Args.ToImmutableSortedDictionary(a => a.Key, a => R(a.Value).Trim(), StringComparer.Ordinal)));
+                        c.Args.ToImmutableSortedDictionary(a => a.Key, a => R(a.Value).Trim(), StringComparer.Ordinal)) { SiteWide = c.SiteWide });
             }
             catch (SiteException e) { errors.Add(e); }
         }

@@ -39,7 +39,7 @@ public sealed record NfCheck(Templated That, Templated Message, int Line);
 
 public sealed record NfPort(string Proto, Templated Address, Templated Port, int Line);
 
-public sealed record NfHealth(string Kind, ImmutableSortedDictionary<string, Templated> Args, Templated? When, int Line);
+public sealed record NfHealth(string Kind, ImmutableSortedDictionary<string, Templated> Args, Templated? When, bool SiteWide, int Line);
 
 /// <summary>
 /// <c>nf/&lt;name&gt;/nf.yaml</c>: one network function, declared. The program compiles it into resources; adding an
@@ -166,14 +166,16 @@ public sealed record NfManifest(
 
         var health = Items(y, y.Seq(root, "health"), "a health check").Select(m =>
         {
-            var kinds = y.Entries(m).Where(e => e.Key != "when").ToList();
+            var kinds = y.Entries(m).Where(e => e.Key is not ("when" or "scope")).ToList();
+            var scope = y.Str(m, "scope") ?? "host";
+            if (scope is not ("host" or "site")) throw y.Error(y.Get(m, "scope"), "a health check's scope is host (the default) or site");
             if (kinds.Count != 1) throw y.Error(m, "a health check is one of: sip-options: {...}, command: {...}, tcp: {...}, diameter: {...} (and an optional when:)");
             var (kind, kn, args) = kinds[0];
             if (kind is not ("sip-options" or "command" or "tcp" or "diameter"))
                 throw y.Error(kn, $"unknown health check '{kind}' (sip-options, command, tcp or diameter)");
             var am = args as YamlMappingNode ?? throw y.Error(args, $"health check '{kind}' needs a mapping of arguments");
             return new NfHealth(kind, y.Entries(am).ToImmutableSortedDictionary(e => e.Key, e => T(e.Value, e.Key), StringComparer.Ordinal),
-                OptT(m, "when"), YamlFile.Line(m));
+                OptT(m, "when"), scope == "site", YamlFile.Line(m));
         }).ToImmutableArray();
 
         return new NfManifest(name, dir, y.DisplayPath, y.Str(root, "description") ?? "", defaults, values,
