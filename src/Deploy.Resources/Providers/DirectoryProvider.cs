@@ -45,7 +45,12 @@ public sealed class DirectoryProvider : IResourceProvider
         return Parse(d, after, run.Facts) ?? throw new ResourceException(run.Transport.HostName, d.Path, "directory missing right after it was made");
     }
 
-    /// <summary>Removes the directory only when it is empty: it may hold what nobody declared.</summary>
-    public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) =>
-        Script.RunAsync(run, identity["path"], $"rmdir {Sh.Quote(identity["path"])} 2>/dev/null || true", ct);
+    /// <summary>Removes the directory only when it is empty (it may hold what nobody declared), unless it is purged:
+    /// then with everything in it (an instance's runtime dir with its sockets, its config dir with backups).</summary>
+    public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct)
+    {
+        var path = identity["path"];
+        var purge = identity.GetValueOrDefault("purge") == "true" && path.StartsWith('/') && path.Count(c => c == '/') >= 2 && !path.Contains("..", StringComparison.Ordinal);
+        return Script.RunAsync(run, path, purge ? $"rm -rf -- {Sh.Quote(path)}" : $"rmdir {Sh.Quote(path)} 2>/dev/null || true", ct);
+    }
 }

@@ -9,6 +9,40 @@ namespace Deploy.Site.Compile;
 /// site files is found here, with file and line, before a host is contacted.</summary>
 public static class SiteLoader
 {
+    /// <summary>A name that can be part of a service name (an init script, a systemd instance) and a path.</summary>
+    private static readonly System.Text.RegularExpressions.Regex InstanceName = new("^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$");
+
+    /// <summary>
+    /// One placement per entry of the role's instances var (a map: instance name → vars overlaying the host's vars).
+    /// Errors name where the map was written (inventory, role or NF defaults) when it came from a site file.
+    /// </summary>
+    private static IEnumerable<NfPlacement> Instances(InventoryHost host, RoleFile role, RoleNf rn, NfManifest nf, ImmutableSortedDictionary<string, object?> vars)
+    {
+        var value = vars.GetValueOrDefault(rn.InstancesVar!);
+        if (value is null)
+            throw new SiteException(role.File, rn.Line, $"NF '{nf.Name}' runs one instance per entry of var '{rn.InstancesVar}', which host {host.Name} does not set");
+        if (value is not Dictionary<string, object?> map)
+            throw new SiteException(role.File, rn.Line, $"var '{rn.InstancesVar}' must map instance names to their vars (host {host.Name})");
+        foreach (var (name, overlay) in map)
+        {
+            var at = Yaml.YamlFile.OriginOf(map, name) ?? (role.File, rn.Line);
+            if (!InstanceName.IsMatch(name))
+                throw new SiteException(at.File, at.Line, $"instance name '{name}' of NF '{nf.Name}' is not a valid service name (letters, digits, '-' and '_', starting with a letter or digit, at most 48)", host.Name);
+            var own = overlay switch
+            {
+                null => new Dictionary<string, object?>(StringComparer.Ordinal),
+                Dictionary<string, object?> d => d,
+                _ => throw new SiteException(at.File, at.Line, $"instance '{name}' of NF '{nf.Name}' must be a mapping of vars", host.Name),
+            };
+            yield return new NfPlacement(nf, role, vars.SetItems(own))
+            {
+                Instance = name,
+                InstanceVars = own.ToImmutableSortedDictionary(StringComparer.Ordinal),
+                InstanceOrigin = Yaml.YamlFile.OriginOf(own) ?? at,
+            };
+        }
+    }
+
     /// <param name="labKey">Given the private key path lab hosts are reached with, returns the public key line to
     /// install on them (making the pair when missing). Called only when the site has lab hosts.</param>
     public static async Task<SiteProgram> LoadAsync(string projectDir, string stack, IKeyFetcher keys, Func<string, CancellationToken, Task<string>>? labKey, CancellationToken ct)
@@ -31,12 +65,19 @@ public static class SiteLoader
                 try
                 {
                     if (!roles.TryGetValue(rr.Role, out var role)) roles[rr.Role] = role = RoleFile.Load(projectDir, rr);
-                    foreach (var (nfName, line) in role.Nfs)
+                    foreach (var rn in role.Nfs)
                     {
+                        var (nfName, line) = rn;
                         if (!nfs.TryGetValue(nfName, out var nf)) nfs[nfName] = nf = NfManifest.Load(projectDir, nfName, role.File, line);
-                        if (list.Any(p => p.Nf.Name == nfName)) continue;
                         var vars = nf.Defaults.SetItems(role.Vars).SetItems(host.Vars);
-                        list.Add(new NfPlacement(nf, role, vars));
+                        if (rn.InstancesVar is null)
+                        {
+                            if (list.Any(p => p.Nf.Name == nfName && p.Instance is null)) continue;
+                            list.Add(new NfPlacement(nf, role, vars));
+                            continue;
+                        }
+                        foreach (var placement in Instances(host, role, rn, nf, vars))
+                            if (!list.Any(p => p.Id == placement.Id)) list.Add(placement);
                     }
                 }
                 catch (SiteException e) { errors.Add(e); }
@@ -44,10 +85,10 @@ public static class SiteLoader
             placements[host.Name] = [.. list];
         }
         // a file may notify a service of another NF on the same host (a P-GW restarts when its Diameter config changes)
-        var services = nfs.Values.SelectMany(n => n.Services.Select(s => s.Name)).ToHashSet();
+        var services = nfs.Values.SelectMany(n => n.Services.Select(s => s.Name.Text)).ToHashSet();
         foreach (var nf in nfs.Values)
             foreach (var f in nf.Files)
-                foreach (var n in f.Notify.Where(n => !services.Contains(n)))
+                foreach (var n in f.Notify.Select(n => n.Text).Where(n => !n.Contains("{{", StringComparison.Ordinal) && !services.Contains(n)))
                     errors.Add(new SiteException(nf.File, f.Line, $"file notifies service '{n}', which no NF of the site declares under services:"));
         if (errors.Count > 0) throw new SiteErrors(errors.DistinctBy(e => e.Message).ToList());
 

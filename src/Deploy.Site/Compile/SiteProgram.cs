@@ -11,8 +11,25 @@ using Scriban.Runtime;
 
 namespace Deploy.Site.Compile;
 
-/// <summary>One NF on one host, with the vars it sees (NF defaults &lt; role vars &lt; inventory vars).</summary>
-public sealed record NfPlacement(NfManifest Nf, RoleFile Role, ImmutableSortedDictionary<string, object?> Vars);
+/// <summary>One NF on one host, with the vars it sees (NF defaults &lt; role vars &lt; inventory vars &lt; the instance's
+/// own vars). An NF a role runs with <c>instances:</c> is placed once per instance.</summary>
+public sealed record NfPlacement(NfManifest Nf, RoleFile Role, ImmutableSortedDictionary<string, object?> Vars)
+{
+    /// <summary>The instance's name when the NF runs as several instances on the host.</summary>
+    public string? Instance { get; init; }
+
+    /// <summary>The instance's own vars (they overlay <see cref="Vars"/>); templates see them, and its name, as <c>instance.*</c>.</summary>
+    public ImmutableSortedDictionary<string, object?> InstanceVars { get; init; } = ImmutableSortedDictionary<string, object?>.Empty;
+
+    /// <summary>Where the instance was declared (for errors about it).</summary>
+    public (string File, int Line)? InstanceOrigin { get; init; }
+
+    /// <summary>The NF, or NF@instance: declares resources, names health checks, keys <c>host.nf</c>.</summary>
+    public string Id => Instance is null ? Nf.Name : $"{Nf.Name}@{Instance}";
+
+    /// <summary>For messages: "NF 'kamailio'" or "instance 'pcscf' of NF 'kamailio-instance'".</summary>
+    public string Describe() => Instance is null ? $"NF '{Nf.Name}'" : $"instance '{Instance}' of NF '{Nf.Name}'";
+}
 
 /// <summary>
 /// A loaded site compiled into per-host NF placements. <see cref="Materialize"/> renders every host's resources
@@ -100,7 +117,7 @@ public sealed class SiteProgram : ISiteProgram
                 try
                 {
                     var nfObj = new ScriptObject();
-                    nfs[p.Nf.Name] = nfObj;
+                    nfs[p.Id] = nfObj;
                     var scope = Scope(h, hostObjs, configObj, p, nfObj);
                     foreach (var (name, expr) in p.Nf.Values)
                         nfObj[name] = _templates.RenderInline(expr.Text, scope, p.Nf.File, expr.Line, h.Name).Trim();
@@ -128,6 +145,7 @@ public sealed class SiteProgram : ISiteProgram
         var resources = new List<ResourceSpec> { new HostnameSpec(h.Name) { Host = h.Name, Name = "hostname" } };
         var health = ImmutableArray.CreateBuilder<HealthCheckSpec>();
         var ports = new List<(string Proto, string Address, int Port, string Nf, string File, int Line)>();
+        string Bound(string proto, string address, int port) => proto == "unix" ? $"unix socket {address}" : $"{proto} {address}:{port}";
         var errors = new List<SiteException>();
         var nfs = (ScriptObject)hostObjs[h.Name]["nf"]!;
 
@@ -135,6 +153,12 @@ public sealed class SiteProgram : ISiteProgram
         {
             var existing = resources.FirstOrDefault(r => r.Key == spec.Key);
             if (existing is null) { resources.Add(spec); return; }
+            // one file declared alike by several instances (a shared certificate) notifies all their services
+            if (existing is FileSpec ef && spec is FileSpec sf && (ef with { Notify = sf.Notify, DeclaredBy = sf.DeclaredBy }) == sf)
+            {
+                resources[resources.IndexOf(existing)] = ef with { Notify = [.. ef.Notify.Union(sf.Notify)] };
+                return;
+            }
             if (existing with { DeclaredBy = spec.DeclaredBy } != spec)
                 throw new SiteException(file, line, $"{spec.Type} '{spec.Name}' is declared differently by NFs '{existing.DeclaredBy}' and '{spec.DeclaredBy}'", h.Name);
         }
@@ -142,7 +166,8 @@ public sealed class SiteProgram : ISiteProgram
         foreach (var p in Placements[h.Name])
         {
             var nf = p.Nf;
-            var scope = Scope(h, hostObjs, configObj, p, (ScriptObject)nfs[nf.Name]!);
+            var scope = Scope(h, hostObjs, configObj, p, (ScriptObject)nfs[p.Id]!);
+            var by = p.Id;
             string R(Templated t) => _templates.RenderInline(t.Text, scope, nf.File, t.Line, h.Name);
             try
             {
@@ -166,8 +191,11 @@ public sealed class SiteProgram : ISiteProgram
                 }
                 foreach (var d in nf.Directories)
                 {
+                    if (d.When is not null && !Truthy(R(d.When))) continue;
                     var path = R(d.Path).Trim();
-                    Add(new DirectorySpec(path, d.User, d.Group, d.Mode) { Host = h.Name, Name = path, DeclaredBy = nf.Name }, nf.File, d.Line);
+                    if (d.Purge && (!path.StartsWith('/') || path.Count(c => c == '/') < 2 || path.Contains("..", StringComparison.Ordinal)))
+                        throw new SiteException(nf.File, d.Line, $"directory '{path}' is purged when no longer wanted: it must be an absolute path at least two levels deep", h.Name);
+                    Add(new DirectorySpec(path, d.User, d.Group, d.Mode) { Host = h.Name, Name = path, DeclaredBy = by, Purge = d.Purge }, nf.File, d.Line);
                 }
                 foreach (var f in nf.Files)
                 {
@@ -183,52 +211,78 @@ public sealed class SiteProgram : ISiteProgram
                     }
                     else if (f.Source is not null) content = File.ReadAllText(f.Source);
                     else content = R(f.Content!);
+                    if (f.Lint is not null && Lint.Check(f.Lint, path, content, CancellationToken.None) is { } problem)
+                    {
+                        // the problem's line is the rendered content's; with a template it is the template's where the template is plain text
+                        var (file, line) = f.Template is not null
+                            ? (Path.GetRelativePath(ProjectDir, _templates.Resolve(f.Template, nf.Name)!), problem.Line)
+                            : (nf.File, f.Line);
+                        throw new SiteException(file, line, $"{path} of {p.Describe()} does not compile with python3: {problem.Message}" +
+                            (f.Template is not null ? $" (line {problem.Line} of the rendered file; declared at {nf.File}:{f.Line})" : ""), h.Name);
+                    }
                     Add(new FileSpec(path, content, f.User, f.Group, f.Mode)
                     {
                         // a file that holds a secret setting is a secret file: never diffed, never shown
                         Host = h.Name,
                         Name = f.Block is null ? path : $"{path}#{f.Block}",
-                        DeclaredBy = nf.Name,
+                        DeclaredBy = by,
                         Validate = f.Validate is null ? null : R(f.Validate).Trim(),
                         Block = f.Block,
-                        Notify = f.Notify,
+                        Notify = [.. f.Notify.Select(n => R(n).Trim())],
                         Secret = f.Secret || Config.SecretValues.Any(v => content.Contains(v, StringComparison.Ordinal)),
                     }, nf.File, f.Line);
                 }
                 foreach (var s in nf.Services)
                 {
                     if (s.When is not null && !Truthy(R(s.When))) continue;
-                    Add(new ServiceSpec(s.Name) { Host = h.Name, Name = s.Name, DeclaredBy = nf.Name, PidFile = s.PidFile, Package = s.Package }, nf.File, s.Line);
+                    var name = R(s.Name).Trim();
+                    Add(new ServiceSpec(name) { Host = h.Name, Name = name, DeclaredBy = by, PidFile = s.PidFile is null ? null : R(s.PidFile).Trim(), Package = s.Package }, nf.File, s.Line);
                 }
                 foreach (var port in nf.Ports)
                 {
+                    if (port.When is not null && !Truthy(R(port.When))) continue;
                     var addr = R(port.Address).Trim();
+                    if (port.Proto == "unix")
+                    {
+                        ports.Add(("unix", addr.StartsWith("unix:", StringComparison.Ordinal) ? addr[5..] : addr, 0, p.Describe(), nf.File, port.Line));
+                        continue;
+                    }
                     var num = R(port.Port).Trim();
                     if (!int.TryParse(num, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n is < 1 or > 65535)
                         throw new SiteException(nf.File, port.Line, $"port '{num}' is not a port number", h.Name);
-                    ports.Add((port.Proto, addr, n, nf.Name, nf.File, port.Line));
+                    ports.Add((port.Proto, addr, n, p.Describe(), nf.File, port.Line));
                 }
                 foreach (var c in nf.Health.Where(c => c.When is null || Truthy(R(c.When))))
-                    health.Add(new HealthCheckSpec(h.Name, nf.Name, c.Kind,
+                    health.Add(new HealthCheckSpec(h.Name, p.Id, c.Kind,
                         c.Args.ToImmutableSortedDictionary(a => a.Key, a => R(a.Value).Trim(), StringComparer.Ordinal)) { SiteWide = c.SiteWide });
             }
             catch (SiteException e) { errors.Add(e); }
         }
 
-        // two NFs (or one twice) binding the same IP:port
+        // two NFs (or two instances of one) binding the same IP:port or unix socket; TLS runs over TCP
+        static string Layer(string proto) => proto is "tls" ? "tcp" : proto;
         for (var i = 0; i < ports.Count; i++)
             for (var j = 0; j < i; j++)
             {
                 var (a, b) = (ports[j], ports[i]);
-                if (a.Proto == b.Proto && a.Port == b.Port && (a.Address == b.Address || a.Address == "0.0.0.0" || b.Address == "0.0.0.0"))
+                if (Layer(a.Proto) == Layer(b.Proto) && a.Port == b.Port && (a.Address == b.Address || a.Address == "0.0.0.0" || b.Address == "0.0.0.0"))
                     errors.Add(new SiteException(b.File, b.Line,
-                        $"{b.Proto} {b.Address}:{b.Port} of NF '{b.Nf}' clashes with {a.Proto} {a.Address}:{a.Port} of NF '{a.Nf}' ({a.File}:{a.Line})", h.Name));
+                        $"{Bound(b.Proto, b.Address, b.Port)} of {b.Nf} clashes with {Bound(a.Proto, a.Address, a.Port)} of {a.Nf}" +
+                        (a.File == b.File && a.Line == b.Line ? "" : $" ({a.File}:{a.Line})") + Where(b.Nf, a.Nf), h.Name));
             }
         if (errors.Count > 0) throw new SiteErrors(errors);
         return new HostDesired(h.Name, [.. resources], health.ToImmutable());
     }
 
     public static string KeyId(NfManifest nf, NfKey k) => $"{nf.Name}/{k.Name}";
+
+    /// <summary>Where clashing instances were declared, when they were (the fix is there, not in the NF).</summary>
+    private string Where(string b, string a)
+    {
+        var origins = Placements.Values.SelectMany(x => x).Where(x => x.InstanceOrigin is not null && (x.Describe() == a || x.Describe() == b))
+            .Select(x => $"{x.Instance} at {x.InstanceOrigin!.Value.File}:{x.InstanceOrigin.Value.Line}").Distinct().ToList();
+        return origins.Count == 0 ? "" : $"; instances declared: {string.Join(", ", origins)}";
+    }
 
     private static bool Truthy(string s) => s.Trim() is not ("" or "false" or "False" or "0" or "no");
 
@@ -241,6 +295,7 @@ public sealed class SiteProgram : ISiteProgram
             ["config"] = configObj,
             ["vars"] = TemplateEngine.FromDictionary(p.Vars.Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value))),
             ["nf"] = nfObj,
+            ["instance"] = p.Instance is null ? null : Instance(p),
             ["hosts"] = new ScriptArray(Managed.Select(x => hostObjs[x.Name])),
             ["groups"] = Groups(hostObjs),
             ["site"] = new ScriptObject { ["stack"] = Stack, ["project"] = Project.Name },
@@ -263,6 +318,13 @@ public sealed class SiteProgram : ISiteProgram
         scope.Import("nf_hosts", new Func<string, ScriptArray>(name =>
             new ScriptArray(Managed.Where(x => Placements[x.Name].Any(pl => pl.Nf.Name == name)).Select(x => hostObjs[x.Name]))));
         return scope;
+    }
+
+    private static ScriptObject Instance(NfPlacement p)
+    {
+        var o = TemplateEngine.FromDictionary(p.InstanceVars.Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value)));
+        o["name"] = p.Instance;
+        return o;
     }
 
     private ScriptObject Groups(Dictionary<string, ScriptObject> hostObjs)

@@ -149,7 +149,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                 if (y.Map(gm, "vars") is not { } gvars) continue;
                 foreach (var (k, kn, v) in y.Entries(gvars))
                 {
-                    var value = YamlFile.ToData(v);
+                    var value = y.Data(v);
                     if (fromGroup.TryGetValue(k, out var prev) && !hostVars.ContainsKey(k) && Json(prev.Value) != Json(value))
                         throw y.Error(kn, $"host '{h}' is in groups '{prev.Group}' (line {YamlFile.Line(prev.Node)}) and '{g}', which set '{k}' differently " +
                             $"({Json(prev.Value)} vs {Json(value)}); set '{k}' on the host to choose");
@@ -206,7 +206,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
 
     private static Dictionary<string, object?> Vars(YamlFile y, YamlMappingNode node) =>
         y.Map(node, "vars") is { } v
-            ? y.Entries(v).ToDictionary(e => e.Key, e => YamlFile.ToData(e.Value), StringComparer.Ordinal)
+            ? y.Entries(v).ToDictionary(e => e.Key, e => y.Data(e.Value), StringComparer.Ordinal)
             : new Dictionary<string, object?>(StringComparer.Ordinal);
 
     private static string Json(object? v) => JsonSerializer.Serialize(v);

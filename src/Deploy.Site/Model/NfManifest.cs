@@ -12,7 +12,8 @@ public sealed record NfKey(string Name, Templated? Url, string? SourceFile, stri
 
 public sealed record NfRepository(string Name, Templated Entry, string Path, int Line);
 
-public sealed record NfDirectory(Templated Path, string User, string Group, string Mode, int Line);
+/// <param name="Purge">Removed with everything in it when no longer wanted (a runtime or config dir of an instance).</param>
+public sealed record NfDirectory(Templated Path, string User, string Group, string Mode, int Line, Templated? When = null, bool Purge = false);
 
 /// <summary>A file: from a template, a static source file, or inline content.</summary>
 public sealed record NfFile(
@@ -25,19 +26,25 @@ public sealed record NfFile(
     string Mode,
     Templated? Validate,
     string? Block,
-    ImmutableArray<string> Notify,
+    ImmutableArray<Templated> Notify,
     Templated? When,
     bool Secret,
-    int Line);
+    int Line)
+{
+    /// <summary>A check of the rendered content made on the controller when the site is compiled (before any host is
+    /// touched): <c>python</c> = it must compile with python3.</summary>
+    public string? Lint { get; init; }
+}
 
-public sealed record NfService(string Name, string? Package, string? PidFile, Templated? When, int Line);
+public sealed record NfService(Templated Name, string? Package, Templated? PidFile, Templated? When, int Line);
 
 public sealed record NfPackage(Templated Name, Templated? When, int Line);
 
 /// <summary>A condition checked per host when the site is compiled; failing, it stops everything with its message.</summary>
 public sealed record NfCheck(Templated That, Templated Message, int Line);
 
-public sealed record NfPort(string Proto, Templated Address, Templated Port, int Line);
+/// <summary>Something an NF binds on a host: an IP:port (udp, tcp, tls, sctp), or a unix socket (<c>proto: unix</c>, the path in <c>address</c>).</summary>
+public sealed record NfPort(string Proto, Templated Address, Templated Port, int Line, Templated? When = null);
 
 public sealed record NfHealth(string Kind, ImmutableSortedDictionary<string, Templated> Args, Templated? When, bool SiteWide, int Line);
 
@@ -81,7 +88,7 @@ public sealed record NfManifest(
         Templated? OptT(YamlMappingNode m, string key) => y.Get(m, key) is { } n ? T(n, key) : null;
 
         var defaults = y.Map(root, "defaults") is { } d
-            ? y.Entries(d).ToImmutableSortedDictionary(e => e.Key, e => YamlFile.ToData(e.Value), StringComparer.Ordinal)
+            ? y.Entries(d).ToImmutableSortedDictionary(e => e.Key, e => y.Data(e.Value), StringComparer.Ordinal)
             : ImmutableSortedDictionary<string, object?>.Empty;
         var values = y.Map(root, "values") is { } v
             ? y.Entries(v).Select(e => (e.Key, T(e.Value, $"value '{e.Key}'"))).ToImmutableArray()
@@ -127,14 +134,17 @@ public sealed record NfManifest(
 
         var dirs = Items(y, y.Seq(root, "directories"), "a directory").Select(m =>
         {
-            y.AllowOnly(m, "a directory", "path", "owner", "group", "mode");
+            y.AllowOnly(m, "a directory", "path", "owner", "group", "mode", "when", "purge");
             return new NfDirectory(T(y.Get(m, "path") ?? throw y.Error(m, "a directory needs 'path'"), "path"),
-                y.Str(m, "owner") ?? "root", y.Str(m, "group") ?? "root", Mode(y, m, "0755"), YamlFile.Line(m));
+                y.Str(m, "owner") ?? "root", y.Str(m, "group") ?? "root", Mode(y, m, "0755"), YamlFile.Line(m), OptT(m, "when"),
+                y.Str(m, "purge") is "true" or "yes");
         }).ToImmutableArray();
 
         var files = Items(y, y.Seq(root, "files"), "a file").Select(m =>
         {
-            y.AllowOnly(m, "a file", "path", "template", "source", "content", "owner", "group", "mode", "validate", "block", "notify", "when", "secret");
+            y.AllowOnly(m, "a file", "path", "template", "source", "content", "owner", "group", "mode", "validate", "block", "notify", "when", "secret", "lint");
+            var lint = y.Str(m, "lint");
+            if (lint is not (null or "python")) throw y.Error(y.Get(m, "lint"), $"unknown lint '{lint}' (python: the content must compile with python3)");
             var template = y.Str(m, "template");
             var source = y.Str(m, "source");
             var content = OptT(m, "content");
@@ -142,26 +152,29 @@ public sealed record NfManifest(
                 throw y.Error(m, "a file needs exactly one of 'template', 'source' or 'content'");
             if (source is not null && !System.IO.File.Exists(Path.Combine(dir, "files", source)))
                 throw y.Error(y.Get(m, "source"), $"source file nf/{name}/files/{source} not found");
-            var notify = (y.Seq(m, "notify")?.Children ?? []).Select(n => y.Scalar(n, "a service name")).ToImmutableArray();
+            var notify = (y.Seq(m, "notify")?.Children ?? []).Select(n => T(n, "a service name")).ToImmutableArray();
             return new NfFile(T(y.Get(m, "path") ?? throw y.Error(m, "a file needs 'path'"), "path"), template,
                 source is null ? null : Path.Combine(dir, "files", source), content,
                 y.Str(m, "owner") ?? "root", y.Str(m, "group") ?? "root", Mode(y, m, "0644"), OptT(m, "validate"),
-                y.Str(m, "block"), notify, OptT(m, "when"), y.Str(m, "secret") is "true" or "yes", YamlFile.Line(m));
+                y.Str(m, "block"), notify, OptT(m, "when"), y.Str(m, "secret") is "true" or "yes", YamlFile.Line(m)) { Lint = lint };
         }).ToImmutableArray();
 
         var services = Items(y, y.Seq(root, "services"), "a service").Select(m =>
         {
             y.AllowOnly(m, "a service", "name", "package", "pidfile", "when");
-            return new NfService(y.Required(m, "name", "a service"), y.Str(m, "package"), y.Str(m, "pidfile"), OptT(m, "when"), YamlFile.Line(m));
+            y.Required(m, "name", "a service");
+            return new NfService(T(y.Get(m, "name")!, "name"), y.Str(m, "package"), OptT(m, "pidfile"), OptT(m, "when"), YamlFile.Line(m));
         }).ToImmutableArray();
 
         var ports = Items(y, y.Seq(root, "ports"), "a port").Select(m =>
         {
-            y.AllowOnly(m, "a port", "proto", "address", "port");
+            y.AllowOnly(m, "a port", "proto", "address", "port", "path", "when");
             var proto = y.Str(m, "proto") ?? "udp";
-            if (proto is not ("udp" or "tcp" or "tls" or "sctp")) throw y.Error(m, $"port proto must be udp, tcp, tls or sctp, not '{proto}'");
+            if (proto is not ("udp" or "tcp" or "tls" or "sctp" or "unix")) throw y.Error(m, $"port proto must be udp, tcp, tls, sctp or unix, not '{proto}'");
+            if (proto == "unix")
+                return new NfPort(proto, T(y.Get(m, "path") ?? throw y.Error(m, "a unix socket needs 'path'"), "path"), new Templated("0", YamlFile.Line(m)), YamlFile.Line(m), OptT(m, "when"));
             return new NfPort(proto, OptT(m, "address") ?? new Templated("0.0.0.0", YamlFile.Line(m)),
-                T(y.Get(m, "port") ?? throw y.Error(m, "a port needs 'port'"), "port"), YamlFile.Line(m));
+                T(y.Get(m, "port") ?? throw y.Error(m, "a port needs 'port'"), "port"), YamlFile.Line(m), OptT(m, "when"));
         }).ToImmutableArray();
 
         var health = Items(y, y.Seq(root, "health"), "a health check").Select(m =>

@@ -113,14 +113,36 @@ public sealed class YamlFile
     }
 
     /// <summary>A YAML value as plain data: dictionaries, lists, strings, longs, doubles, booleans, null.</summary>
-    public static object? ToData(YamlNode node) => node switch
+    public static object? ToData(YamlNode node) => ToData(node, null);
+
+    /// <summary>As <see cref="ToData(YamlNode)"/>, remembering where each mapping's keys came from (see <see cref="OriginOf"/>),
+    /// so that errors about data that travelled through vars can still name the site file and line.</summary>
+    public object? Data(YamlNode node) => ToData(node, DisplayPath);
+
+    private static object? ToData(YamlNode node, string? file)
     {
-        YamlMappingNode m => m.Children.ToDictionary(
-            c => ((YamlScalarNode)c.Key).Value ?? "", c => ToData(c.Value), StringComparer.Ordinal),
-        YamlSequenceNode s => s.Children.Select(ToData).ToList(),
-        YamlScalarNode sc => Scalar(sc),
-        _ => null,
-    };
+        switch (node)
+        {
+            case YamlMappingNode m:
+                var d = m.Children.ToDictionary(c => ((YamlScalarNode)c.Key).Value ?? "", c => ToData(c.Value, file), StringComparer.Ordinal);
+                if (file is not null)
+                    Origins.AddOrUpdate(d, new Origin(file, Line(m), m.Children.ToDictionary(c => ((YamlScalarNode)c.Key).Value ?? "", c => Line(c.Key), StringComparer.Ordinal)));
+                return d;
+            case YamlSequenceNode s: return s.Children.Select(c => ToData(c, file)).ToList();
+            case YamlScalarNode sc: return Scalar(sc);
+            default: return null;
+        }
+    }
+
+    private sealed record Origin(string File, int Line, Dictionary<string, int> Keys);
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, Origin> Origins = new();
+
+    /// <summary>Where a mapping read with <see cref="Data"/> (or one of its keys) was written: file and line, if known.</summary>
+    public static (string File, int Line)? OriginOf(object? mapping, string? key = null) =>
+        mapping is not null && Origins.TryGetValue(mapping, out var o)
+            ? (o.File, key is not null && o.Keys.TryGetValue(key, out var l) ? l : o.Line)
+            : null;
 
     private static object? Scalar(YamlScalarNode s)
     {
