@@ -8,7 +8,8 @@ namespace Deploy.Resources.Health;
 
 /// <summary>
 /// The health checks an NF may declare:
-/// <c>sip-options</c> (address, port: a 200 to OPTIONS from the controller),
+/// <c>sip-options</c> (address, port, transport udp/tcp/tls, tls_ca, server_name: a 200 to OPTIONS from the controller;
+/// over TLS after a handshake whose chain verifies against tls_ca),
 /// <c>command</c> (command, optional expect regex: run on the host, exit 0 and output matching),
 /// <c>tcp</c> (address, port: a TCP connect from the controller),
 /// <c>diameter</c> (address, port: a CER from the controller answered by a CEA, 2001 or 3010).
@@ -36,12 +37,16 @@ public sealed class HealthChecker : IHealthChecker
         {
             case "sip-options":
             {
+                // transport udp (default), tcp or tls; over TLS the server's chain must verify against tls_ca (and its
+                // name against server_name, when given) or the check fails at the handshake
                 var ip = IPAddress.Parse(check.Args["address"]);
-                var port = int.Parse(check.Args.GetValueOrDefault("port", "5060"));
-                var status = await SipOptionsProbe.PingAsync(ip, port, TimeSpan.FromSeconds(2), ct);
-                return status is not null && status.StartsWith("SIP/2.0 200", StringComparison.Ordinal)
-                    ? new HealthResult(true, status)
-                    : new HealthResult(false, status ?? $"no answer to OPTIONS from {ip}:{port}");
+                var proto = check.Args.GetValueOrDefault("transport", "udp");
+                var port = int.Parse(check.Args.GetValueOrDefault("port", proto == "tls" ? "5061" : "5060"));
+                var tls = proto == "tls" && check.Args.GetValueOrDefault("tls_ca") is { Length: > 0 } ca
+                    ? SipTls.FromFile(ca, check.Args.GetValueOrDefault("server_name"))
+                    : null;
+                var r = await SipOptionsProbe.ProbeAsync(ip, port, proto, tls, TimeSpan.FromSeconds(2), ct);
+                return new HealthResult(r.Ok, r.Detail);
             }
             case "command":
             {

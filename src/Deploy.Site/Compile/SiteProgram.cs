@@ -203,10 +203,12 @@ public sealed class SiteProgram : ISiteProgram
                     var path = R(f.Path).Trim();
                     if (!path.StartsWith('/')) throw new SiteException(nf.File, f.Path.Line, $"file path '{path}' must be absolute", h.Name);
                     string content;
-                    if (f.Template is not null)
+                    // a template's name may come from vars (an instance's own config or script)
+                    var template = f.Template is { } tn && tn.Contains("{{", StringComparison.Ordinal) ? R(new Templated(tn, f.Line)).Trim() : f.Template;
+                    if (template is not null)
                     {
-                        var full = _templates.Resolve(f.Template, nf.Name)
-                            ?? throw new SiteException(nf.File, f.Line, $"template '{f.Template}' not found (looked in nf/{nf.Name}/templates/ and templates/)", h.Name);
+                        var full = _templates.Resolve(template, nf.Name)
+                            ?? throw new SiteException(nf.File, f.Line, $"template '{template}' not found (looked in nf/{nf.Name}/templates/ and templates/)", h.Name);
                         content = _templates.RenderFile(full, scope, h.Name);
                     }
                     else if (f.Source is not null) content = File.ReadAllText(f.Source);
@@ -214,11 +216,11 @@ public sealed class SiteProgram : ISiteProgram
                     if (f.Lint is not null && Lint.Check(f.Lint, path, content, CancellationToken.None) is { } problem)
                     {
                         // the problem's line is the rendered content's; with a template it is the template's where the template is plain text
-                        var (file, line) = f.Template is not null
-                            ? (Path.GetRelativePath(ProjectDir, _templates.Resolve(f.Template, nf.Name)!), problem.Line)
+                        var (file, line) = template is not null
+                            ? (Path.GetRelativePath(ProjectDir, _templates.Resolve(template, nf.Name)!), problem.Line)
                             : (nf.File, f.Line);
                         throw new SiteException(file, line, $"{path} of {p.Describe()} does not compile with python3: {problem.Message}" +
-                            (f.Template is not null ? $" (line {problem.Line} of the rendered file; declared at {nf.File}:{f.Line})" : ""), h.Name);
+                            (template is not null ? $" (line {problem.Line} of the rendered file; declared at {nf.File}:{f.Line})" : ""), h.Name);
                     }
                     Add(new FileSpec(path, content, f.User, f.Group, f.Mode)
                     {

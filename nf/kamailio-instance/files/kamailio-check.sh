@@ -1,0 +1,1 @@
+../../kamailio/files/kamailio-check.sh
