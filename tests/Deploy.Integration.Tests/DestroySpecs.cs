@@ -19,7 +19,7 @@ public sealed class DestroySpecs
     [Fact]
     public async Task Destroy_removes_the_lab_hosts_their_network_and_the_stack_state()
     {
-        using var site = new LabSite("nfd-it-destroy", "10.214.0", "it-destroy");
+        using var site = new LabSite("nfd-it-destroy", "10.214.0", "it-destroy", groups: ["kamailio", "pcrf", "pgw"]);
         // a one-host site with a small NF, so the spec is quick
         site.Write("nf/motd/nf.yaml", """
             description: message of the day

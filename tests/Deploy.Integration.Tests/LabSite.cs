@@ -17,14 +17,41 @@ public sealed class LabSite : IDisposable
 
     public static readonly (string Name, string Ip)[] Kamailio = [("kamailio-1", "10.212.0.11"), ("kamailio-2", "10.212.0.12"), ("kamailio-3", "10.212.0.13")];
 
-    public LabSite(string network = "nfd-it", string subnetPrefix = "10.212.0", string stack = "it")
+    /// <param name="groups">The inventory groups of the lab site to keep (with their hosts); null keeps them all.</param>
+    public LabSite(string network = "nfd-it", string subnetPrefix = "10.212.0", string stack = "it", string[]? groups = null)
     {
         Stack = stack;
+        SubnetPrefix = subnetPrefix;
         var repo = RepoRoot();
         foreach (var sub in new[] { "roles", "nf", "templates", "stacks", "inventory" }) CopyDir(Path.Combine(repo, sub), Path.Combine(Dir, sub));
         File.Copy(Path.Combine(repo, "Pulumi.yaml"), Path.Combine(Dir, "Pulumi.yaml"));
         Write($"stacks/Pulumi.{Stack}.yaml", Read("stacks/Pulumi.lab.yaml").Replace("nf-deploy:inventory: lab", $"nf-deploy:inventory: {Stack}").Replace("10.211.0", subnetPrefix));
-        Write($"inventory/{Stack}.yaml", Read("inventory/lab.yaml").Replace("network: nfd-lab", $"network: {network}").Replace("10.211.0", subnetPrefix));
+        var inventory = Read("inventory/lab.yaml").Replace("network: nfd-lab", $"network: {network}").Replace("10.211.0", subnetPrefix);
+        Write($"inventory/{Stack}.yaml", groups is null ? inventory : OnlyGroups(inventory, groups));
+    }
+
+    /// <summary>The first three octets of the lab network (every 10.211.0.x address of the lab site is moved there).</summary>
+    public string SubnetPrefix { get; }
+
+    /// <summary>The inventory with only the given groups and the hosts they list.</summary>
+    private static string OnlyGroups(string inventory, string[] keep)
+    {
+        var yaml = new YamlDotNet.RepresentationModel.YamlStream();
+        yaml.Load(new StringReader(inventory));
+        var root = (YamlDotNet.RepresentationModel.YamlMappingNode)yaml.Documents[0].RootNode;
+        var groups = (YamlDotNet.RepresentationModel.YamlMappingNode)root["groups"];
+        var hosts = (YamlDotNet.RepresentationModel.YamlMappingNode)root["hosts"];
+        var kept = new HashSet<string>();
+        foreach (var g in groups.Children.Keys.Select(k => k.ToString()).ToList())
+        {
+            if (!keep.Contains(g)) { groups.Children.Remove(g); continue; }
+            if (((YamlDotNet.RepresentationModel.YamlMappingNode)groups[g]).Children.TryGetValue("hosts", out var list))
+                foreach (var h in (YamlDotNet.RepresentationModel.YamlSequenceNode)list) kept.Add(h.ToString());
+        }
+        foreach (var h in hosts.Children.Keys.Select(k => k.ToString()).Where(h => !kept.Contains(h)).ToList()) hosts.Children.Remove(h);
+        var w = new StringWriter();
+        yaml.Save(w, assignAnchors: false);
+        return w.ToString();
     }
 
     public static string RepoRoot()

@@ -4,7 +4,7 @@ namespace Deploy.Integration.Tests;
 /// leaves it converged. Destroyed at the end.</summary>
 public sealed class RolledOutLab : IAsyncLifetime
 {
-    public LabSite Site { get; } = new();
+    public LabSite Site { get; } = new(groups: ["kamailio", "pcrf", "pgw"]);
     public LabSite.Run FirstUp { get; private set; } = new(-1, "", "");
 
     public async ValueTask InitializeAsync()
