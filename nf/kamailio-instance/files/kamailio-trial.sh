@@ -20,7 +20,7 @@ owner=
 id kamailio >/dev/null 2>&1 && owner=kamailio
 
 # the replacements, each in its own folder under its own name (app_python3 imports a script by its file name)
-subst=
+subst="-e s/^//"   # a no-op, so that sed always has a script
 i=0
 for r in "$@"; do
   path=${r%%=*}; new=${r#*=}
