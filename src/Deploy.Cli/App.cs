@@ -61,6 +61,7 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
         var connector = new SshHostConnector(knownHosts, new SshConnectOptions
         {
             OnRetry = n => log.Host(n.Host, $"connect to {n.Endpoint} failed ({n.Error.Message}); retry {n.Attempt} in {n.Delay.TotalSeconds:0.0}s"),
+            OnResume = n => log.Warn(n.Host, $"{n.Error.Message}; reconnecting to run the step again (attempt {n.Attempt}) in {n.Delay.TotalSeconds:0.0}s"),
         });
         return new DeployEngine(new EngineDeps(connector, lab, knownHosts, ResourceProviders.All(), new HealthChecker(), _state, log,
             new EngineOptions { Parallelism = parallelism }));

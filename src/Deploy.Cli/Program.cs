@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Deploy.Cli;
 using Deploy.Core.Model;
 
@@ -55,7 +56,20 @@ var root = new RootCommand("nf-deploy: deploy telecom network functions (Kamaili
 {
     preview, up, refresh, destroy, render, config, stackCmd, cancel, cwdOpt, parallelOpt, verboseOpt,
 };
-return await root.Parse(args).InvokeAsync();
+// Ctrl-C and SIGTERM cancel the run through its token: the current step finishes or is abandoned (files on the
+// hosts are replaced atomically), the state is saved and the lock released. A second signal ends the process at once.
+using var interrupt = new CancellationTokenSource();
+var signals = 0;
+void OnSignal(PosixSignalContext c)
+{
+    if (Interlocked.Increment(ref signals) > 1) return; // default handling: the process ends now
+    c.Cancel = true;
+    Console.Error.WriteLine($"{(c.Signal == PosixSignal.SIGTERM ? "SIGTERM" : "interrupted")}: finishing the current step, saving the state and releasing the lock (again to stop at once)");
+    interrupt.Cancel();
+}
+using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, interrupt.Token);
 
 // User errors print one clear message, never a stack trace (and never a secret).
 async Task<int> Run(ParseResult r, Func<App, Task<int>> action)
@@ -73,7 +87,7 @@ async Task<int> Run(ParseResult r, Func<App, Task<int>> action)
     }
     catch (OperationCanceledException)
     {
-        Console.Error.WriteLine("error: cancelled");
+        Console.Error.WriteLine("error: cancelled: what was applied is recorded in the state; run the verb again to finish");
         return ExitCodes.Failed;
     }
 }

@@ -42,6 +42,15 @@ public sealed record SshConnectOptions
     /// <summary>Cipher offered first: AES-GCM runs on the CPU's AES instructions through .NET. Null keeps SSH.NET's order.</summary>
     public string? PreferredCipher { get; init; } = "aes128-gcm@openssh.com";
 
+    /// <summary>
+    /// Times a script is run again, on a new connection, after its connection dropped while it ran (jittered
+    /// exponential backoff from <see cref="RetryBaseDelay"/>). 0 turns resuming off. Default 2.
+    /// </summary>
+    public int MaxResumeAttempts { get; init; } = 2;
+
+    /// <summary>Called before a script is run again on a new connection (for logging); must not throw.</summary>
+    public Action<SshRetryNotice>? OnResume { get; init; }
+
     /// <summary>Called before each retry (for logging); must not throw.</summary>
     public Action<SshRetryNotice>? OnRetry { get; init; }
 
@@ -55,6 +64,8 @@ public sealed record SshConnectOptions
             throw new ArgumentOutOfRangeException(nameof(RetryBaseDelay), RetryBaseDelay, "must not be negative");
         if (RetryMaxDelay < RetryBaseDelay)
             throw new ArgumentOutOfRangeException(nameof(RetryMaxDelay), RetryMaxDelay, "must not be below RetryBaseDelay");
+        if (MaxResumeAttempts < 0)
+            throw new ArgumentOutOfRangeException(nameof(MaxResumeAttempts), MaxResumeAttempts, "must not be negative");
         if (MaxConcurrentScripts < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxConcurrentScripts), MaxConcurrentScripts, "must be at least 1");
     }

@@ -41,9 +41,16 @@ public sealed class SshHostConnector : IHostConnector
 
     public SshConnectOptions Options => _options;
 
+    /// <summary>Connects (with retries); the connection is opened again if it drops while a script runs.</summary>
     public async Task<IHostTransport> ConnectAsync(HostConnection connection, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(connection);
+        var first = await ConnectOnceAsync(connection, ct).ConfigureAwait(false);
+        return new ResumingTransport(first, token => ConnectOnceAsync(connection, token), _options);
+    }
+
+    private async Task<SshHostTransport> ConnectOnceAsync(HostConnection connection, CancellationToken ct)
+    {
         var host = connection.HostName;
         var target = connection.Endpoint;
         var keys = new List<PrivateKeyFile>();

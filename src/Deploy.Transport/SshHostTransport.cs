@@ -16,7 +16,8 @@ namespace Deploy.Transport;
 /// signals on root logins, so there (as with <c>ssh host cmd</c> and Ctrl-C) commands already started on the host
 /// run to their end.
 /// </para>
-/// <para>A connection that breaks while a script runs gives <see cref="HostUnreachableException"/> ("connection lost").</para>
+/// <para>A connection that breaks while a script runs gives <see cref="ConnectionLostException"/>: <see cref="ResumingTransport"/>
+/// opens it again and runs the script again.</para>
 /// </summary>
 internal sealed class SshHostTransport : IHostTransport
 {
@@ -45,6 +46,9 @@ internal sealed class SshHostTransport : IHostTransport
 
     public string HostName { get; }
 
+    /// <summary>False once the connection is known to be broken.</summary>
+    public bool IsAlive => Volatile.Read(ref _disposed) == 0 && _client.IsConnected;
+
     public async Task<ExecResult> RunAsync(string script, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(script);
@@ -57,7 +61,7 @@ internal sealed class SshHostTransport : IHostTransport
         }
         catch (Exception e) when (IsConnectionLoss(e) && !ct.IsCancellationRequested)
         {
-            throw new HostUnreachableException(HostName, $"connection lost: {e.Message}", e);
+            throw new ConnectionLostException($"connection lost: {e.Message}", e);
         }
         finally
         {
@@ -94,6 +98,10 @@ internal sealed class SshHostTransport : IHostTransport
             {
                 exitCode = 128 + SignalNumber(signal);
                 stderr += $"{(stderr.Length == 0 || stderr.EndsWith('\n') ? "" : "\n")}(killed by signal {signal})\n";
+            }
+            else if (!_client.IsConnected)
+            {
+                throw new ConnectionLostException("connection lost: the session ended without an exit status", null);
             }
             else
             {

@@ -234,4 +234,33 @@ public sealed class ResourceTripleSpecs(RolledOutLab lab)
         (await act.Should().ThrowAsync<ResourceException>()).Which.Message.Should()
             .StartWith($"host {Host}: /sys/nfd-test.conf: failed (exit 1):").And.Contain("Read-only file system");
     }
+
+    [Fact]
+    public async Task A_full_disk_is_a_clear_error_naming_the_host_and_the_file_and_the_old_file_is_kept_whole()
+    {
+        // /dev/shm is a 64 MB tmpfs in every container: filled up, it is a full disk for the files under it
+        await using var t = await ConnectAsync();
+        var ct = TestContext.Current.CancellationToken;
+        const string path = "/dev/shm/nfd/app.conf";
+        var old = new FileSpec(path, "version=1\n", "root", "root", "0644") { Host = Host, Name = path };
+        await TripleAsync(t, old, StepOp.Create);
+        try
+        {
+            (await t.RunAsync("dd if=/dev/zero of=/dev/shm/nfd-fill bs=1M 2>/dev/null; df --output=avail /dev/shm | tail -1", ct)).Stdout.Trim().Should().Be("0");
+            var bigger = old with { Content = "version=2\n" + new string('x', 64 * 1024) + "\n" };
+            var (live, facts) = await ReadAsync(t, bigger);
+            var act = () => Providers[bigger.Type].ApplyAsync(bigger, Providers[bigger.Type].Diff(bigger, live), new HostRun(t, facts), ct);
+
+            (await act.Should().ThrowAsync<ResourceException>()).Which.Message.Should()
+                .StartWith($"host {Host}: {path}: failed (exit 1):").And.Contain("No space left on device");
+            (await t.RunAsync($"cat {path}; ls -A /dev/shm/nfd", ct)).Stdout.Should().Be("version=1\napp.conf\n", "the old file is whole and no temp file is left");
+
+            await t.RunAsync("rm -f /dev/shm/nfd-fill", ct);
+            await TripleAsync(t, bigger, StepOp.Update);
+        }
+        finally
+        {
+            await t.RunAsync("rm -rf /dev/shm/nfd-fill /dev/shm/nfd", ct);
+        }
+    }
 }

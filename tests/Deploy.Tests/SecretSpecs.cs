@@ -84,4 +84,25 @@ public sealed class SecretSpecs : IDisposable
         act.Should().Throw<DeployException>().Which.Message.Should().StartWith("a secret needs a passphrase");
         site.Read("stacks/Pulumi.lab.yaml").Should().Be(before);
     }
+
+    /// <summary>The encryptionsalt of pulumi/pulumi's own passphrase-manager tests (pkg/secrets/passphrase), made by
+    /// the real Pulumi CLI code with the passphrase "password": the same derivation and sealing must open it.</summary>
+    private const string PulumiMadeSalt = "v1:fozI5u6B030=:v1:F+6ZduKKd8G0/V7L:PGMFeIzwobWRKmEAzUdaQHqC5mMRIQ==";
+
+    [Fact]
+    public void A_salt_written_by_pulumi_itself_opens_with_its_passphrase_and_refuses_another()
+    {
+        var open = () => Deploy.Site.Secrets.PassphraseCrypter.Open("password", PulumiMadeSalt, "pulumi-made");
+        open.Should().NotThrow();
+
+        var wrong = () => Deploy.Site.Secrets.PassphraseCrypter.Open("password123", PulumiMadeSalt, "pulumi-made");
+        wrong.Should().Throw<DeployException>().WithMessage("stack pulumi-made: incorrect passphrase (PULUMI_CONFIG_PASSPHRASE does not open this stack's secrets)");
+    }
+
+    [Fact]
+    public void An_empty_passphrase_counts_as_none_as_in_pulumi()
+    {
+        Environment.SetEnvironmentVariable("PULUMI_CONFIG_PASSPHRASE", "");
+        Deploy.Site.Secrets.PassphraseCrypter.PassphraseFromEnvironment().Should().BeNull();
+    }
 }

@@ -316,6 +316,11 @@ public sealed class DeployEngine(EngineDeps deps)
             for (var i = 0; i < wave.Count; i += batch)
             {
                 var hosts = wave.Skip(i).Take(batch).ToArray();
+                if (token.IsCancellationRequested)
+                {
+                    foreach (var h in hosts) outcomes.Add(new HostOutcome(h.Name, 0, "not touched: the run was cancelled", []));
+                    continue;
+                }
                 if (wave.Count > 1 && failed * 100 > wave[0].Rollout.MaxFailPercent * wave.Count)
                 {
                     foreach (var h in hosts)
@@ -341,7 +346,8 @@ public sealed class DeployEngine(EngineDeps deps)
         {
             var outcome = await ApplyHostAsync(session, host.Name, plan.Steps.Where(st => st.Host == host.Name).ToArray(), token);
             outcomes.Add(outcome.Outcome);
-            await stateGate.WaitAsync(token);
+            // What was applied is recorded even when the run is being cancelled (a local write of a few ms).
+            await stateGate.WaitAsync(CancellationToken.None);
             try
             {
                 var merged = MergeHost(session.State, host, session.Reads[host.Name].Facts, outcome.Records);
@@ -349,7 +355,7 @@ public sealed class DeployEngine(EngineDeps deps)
                 if (!SameHost(session.State, merged, host.Name))
                 {
                     session.State = merged;
-                    await deps.State.SaveAsync(session.State with { Updated = DateTimeOffset.UtcNow }, token);
+                    await deps.State.SaveAsync(session.State with { Updated = DateTimeOffset.UtcNow }, CancellationToken.None);
                 }
             }
             finally { stateGate.Release(); }
@@ -359,15 +365,17 @@ public sealed class DeployEngine(EngineDeps deps)
 
     private sealed record HostApply(HostOutcome Outcome, ImmutableArray<ResourceRecord> Records);
 
-    private async Task UpdatePendingAsync(PlanSession s, IReadOnlyList<string> add, IReadOnlyList<string> remove, CancellationToken ct)
+    /// <summary>Records restarts that became due (before the file that causes them changes) or were made. Not
+    /// cancellable: once a step started, what it means for the next run must reach the state file.</summary>
+    private async Task UpdatePendingAsync(PlanSession s, IReadOnlyList<string> add, IReadOnlyList<string> remove)
     {
-        await s.StateGate.WaitAsync(ct);
+        await s.StateGate.WaitAsync(CancellationToken.None);
         try
         {
             var pending = s.State.PendingRestarts.Except(remove).Union(add).ToImmutableArray();
             if (pending.SequenceEqual(s.State.PendingRestarts)) return;
             s.State = s.State with { PendingRestarts = pending };
-            await deps.State.SaveAsync(s.State with { Updated = DateTimeOffset.UtcNow }, ct);
+            await deps.State.SaveAsync(s.State with { Updated = DateTimeOffset.UtcNow }, CancellationToken.None);
         }
         finally { s.StateGate.Release(); }
     }
@@ -403,23 +411,23 @@ public sealed class DeployEngine(EngineDeps deps)
                 {
                     due = [.. steps.Where(o => o.Desired is ServiceSpec svc && notifying.Notify.Contains(svc.Name) && o.Restarts)
                         .Select(o => $"{host}:{o.Name}").Except(s.State.PendingRestarts)];
-                    if (due.Length > 0) await UpdatePendingAsync(s, add: due, remove: [], ct);
+                    if (due.Length > 0) await UpdatePendingAsync(s, add: due, remove: []);
                 }
                 if (step.Op != StepOp.Same)
                 {
                     deps.Log.Host(host, $"{step.Op.Symbol()} {step.Type} {step.Name}" +
                         (step.Restarts ? " (restart: " + string.Join("; ", step.Changes.Where(c => c.Name is "restart" or "start").Select(c => c.After)) + ")" : ""));
                     try { live = await provider.ApplyAsync(spec, step.Diff, run, ct); }
-                    catch (ResourceException) when (due.Length > 0)
+                    catch (ResourceException) when (due.Length > 0 && !ct.IsCancellationRequested)
                     {
                         // the host said no (validation failed...): the file did not change, so neither restart is due.
                         // A lost connection is not this: whether the file changed is unknown, and the restart stays pending.
-                        await UpdatePendingAsync(s, add: [], remove: due, ct);
+                        await UpdatePendingAsync(s, add: [], remove: due);
                         throw;
                     }
                     changed++;
                     if (spec is ServiceSpec && step.Restarts && s.State.PendingRestarts.Contains($"{host}:{step.Name}"))
-                        await UpdatePendingAsync(s, add: [], remove: [$"{host}:{step.Name}"], ct);
+                        await UpdatePendingAsync(s, add: [], remove: [$"{host}:{step.Name}"]);
                 }
                 if (live is not null)
                     records.Add(new ResourceRecord(step.Urn, step.Type, host, step.Name, spec.Identity, live.Props));
@@ -428,6 +436,14 @@ public sealed class DeployEngine(EngineDeps deps)
             {
                 error = e.Message;
                 deps.Log.Warn(host, e.Message);
+                break;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // Ctrl-C / SIGTERM: this step is abandoned (a file on the host is replaced whole or not at all) and
+                // the steps after it are not started; the restarts it made due stay pending in the state.
+                error = $"cancelled during {step.Type} {step.Name}";
+                deps.Log.Warn(host, error);
                 break;
             }
         }
@@ -440,9 +456,15 @@ public sealed class DeployEngine(EngineDeps deps)
             .ToImmutableArray();
 
         var health = ImmutableArray<(HealthCheckSpec Check, HealthResult Result)>.Empty;
+        if (error is null && ct.IsCancellationRequested) error = "cancelled before the health checks";
         if (error is null)
         {
-            health = await CheckHealthAsync(s, host, run, ct);
+            try { health = await CheckHealthAsync(s, host, run, ct); }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                error = "cancelled during the health checks";
+                return new HostApply(new HostOutcome(host, changed, error, []), ordered);
+            }
             // Health-gated rollback: a rollout that leaves the host unhealthy is undone (files restored from this run's
             // backups, the services restarted on them) and the host counts as failed.
             var sick = health.Where(h => !h.Result.Healthy).ToList();
@@ -450,12 +472,15 @@ public sealed class DeployEngine(EngineDeps deps)
             {
                 var why = string.Join("; ", sick.Select(h => $"{h.Check.Describe()}: {h.Result.Detail}"));
                 deps.Log.Warn(host, $"unhealthy after the rollout ({why}): rolling back");
+                // A rollback is not abandoned half way because of Ctrl-C: the host would be left on the bad files
+                // (a second signal still ends the process).
+                var none = CancellationToken.None;
                 try
                 {
-                    await rollback.RollbackAsync(run, ct);
+                    await rollback.RollbackAsync(run, none);
                     foreach (var st in steps.Where(st => st.Desired is ServiceSpec && st.Restarts))
-                        await Provider(st.Type).ApplyAsync(st.Desired!, new ResourceDiff(StepOp.Update, [new PropertyChange("restart", null, "rollback")]), run, ct);
-                    health = await CheckHealthAsync(s, host, run, ct);
+                        await Provider(st.Type).ApplyAsync(st.Desired!, new ResourceDiff(StepOp.Update, [new PropertyChange("restart", null, "rollback")]), run, none);
+                    health = await CheckHealthAsync(s, host, run, none);
                     error = $"unhealthy after the rollout ({why}); rolled back to the previous files, " +
                         (health.All(h => h.Result.Healthy) ? "healthy again" : "still unhealthy");
                 }

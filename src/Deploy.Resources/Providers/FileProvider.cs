@@ -176,7 +176,7 @@ public sealed class FileProvider(string type) : IResourceProvider, IRollback
             $$"""
             if ! out=$( ( {{f.Validate.Replace("%s", "\"$tmp\"")}} ) 2>&1 ); then printf '%s\n' "$out" >&2; exit {{Script.ValidationFailed}}; fi
             """;
-        var backup = f.Backup ? $"if [ -f \"$p\" ]; then cp -p \"$p\" {Sh.Quote(backupName)}; fi" : "";
+        var backup = f.Backup ? $"if [ -f \"$p\" ] && [ ! -e {Sh.Quote(backupName)} ]; then cp -p \"$p\" {Sh.Quote(backupName)}; fi" : "";
         return $"""
             p={Sh.Quote(f.Path)}
             d=$(dirname "$p"); mkdir -p "$d"
@@ -199,7 +199,7 @@ public sealed class FileProvider(string type) : IResourceProvider, IRollback
 
     private static string BlockScript(FileSpec f, string backupName)
     {
-        var backup = f.Backup ? $"if [ -f \"$p\" ]; then cp -p \"$p\" {Sh.Quote(backupName)}; fi" : "";
+        var backup = f.Backup ? $"if [ -f \"$p\" ] && [ ! -e {Sh.Quote(backupName)} ]; then cp -p \"$p\" {Sh.Quote(backupName)}; fi" : "";
         return $$"""
             p={{Sh.Quote(f.Path)}}
             [ -e "$p" ] || touch "$p"

@@ -20,11 +20,12 @@ public sealed class PassphraseCrypter
     /// <summary>The passphrase from PULUMI_CONFIG_PASSPHRASE or the file named by PULUMI_CONFIG_PASSPHRASE_FILE.</summary>
     public static string? PassphraseFromEnvironment()
     {
+        // as in Pulumi, an empty passphrase counts as none
         var phrase = Environment.GetEnvironmentVariable("PULUMI_CONFIG_PASSPHRASE");
-        if (phrase is not null) return phrase;
+        if (!string.IsNullOrEmpty(phrase)) return phrase;
         var file = Environment.GetEnvironmentVariable("PULUMI_CONFIG_PASSPHRASE_FILE");
         if (string.IsNullOrEmpty(file)) return null;
-        try { return File.ReadAllText(file).TrimEnd('\n', '\r'); }
+        try { var fromFile = File.ReadAllText(file).TrimEnd('\n', '\r'); return fromFile.Length == 0 ? null : fromFile; }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new DeployException($"cannot read PULUMI_CONFIG_PASSPHRASE_FILE {file}: {e.Message}");
