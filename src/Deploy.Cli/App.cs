@@ -37,7 +37,7 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using var http = new HttpClient();
-        var site = await SiteLoader.LoadAsync(ws.ProjectDir, stack, new HttpKeyFetcher(ws.KeyCacheDir, http, offline), EnsureLabKeyAsync, ct);
+        var site = await SiteLoader.LoadAsync(ws.ProjectDir, stack, new HttpKeyFetcher(ws.KeyCacheDir, http, offline), EnsureLabKeyAsync, ct, ws.Passphrase);
         _secrets = site.Config.SecretValues;
         if (verbose) stderr.WriteLine($"loaded the site in {clock.ElapsedMilliseconds} ms");
         return site;
@@ -172,7 +172,7 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
     public int ConfigSet(string stack, string key, string value, bool secret = false)
     {
         if (secret)
-            StackConfig.EditSecret(ws.ProjectDir, ProjectFile.Load(ws.ProjectDir), stack, key, value, Site.Secrets.PassphraseCrypter.PassphraseFromEnvironment());
+            StackConfig.EditSecret(ws.ProjectDir, ProjectFile.Load(ws.ProjectDir), stack, key, value, ws.Passphrase());
         else
             StackConfig.Edit(ws.ProjectDir, ProjectFile.Load(ws.ProjectDir), stack, key, value);
         return ExitCodes.Ok;

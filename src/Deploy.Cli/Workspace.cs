@@ -15,6 +15,9 @@ public sealed record Workspace(string ProjectDir)
         throw new DeployException($"no {ProjectFile.FileName} in {dir} or its parents: run ./deploy from the nf-deploy project (or pass --cwd)");
     }
 
+    /// <summary>The passphrase of the stacks' secrets: PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE, as Pulumi.</summary>
+    public Func<string?> Passphrase { get; init; } = Site.Secrets.PassphraseCrypter.PassphraseFromEnvironment;
+
     public string DataDir => Path.Combine(ProjectDir, ".nf-deploy");
     public string KnownHostsFile => Path.Combine(DataDir, "known_hosts");
     public string KeyCacheDir => Path.Combine(DataDir, "cache", "keys");

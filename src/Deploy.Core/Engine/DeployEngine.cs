@@ -183,8 +183,8 @@ public sealed class DeployEngine(EngineDeps deps)
             if (step.Desired is not ServiceSpec svc || step.Op == StepOp.Delete) { yield return step; continue; }
             var changes = step.Changes.ToList();
             var notifiers = hostSteps
-                .Where(o => o.Op is StepOp.Create or StepOp.Update or StepOp.Replace && o.Desired is FileSpec f && f.Notify.Contains(svc.Name))
-                .Select(o => ((FileSpec)o.Desired!).Path)
+                .Where(o => o.Op is StepOp.Create or StepOp.Update or StepOp.Replace && o.Desired is INotifying n && n.Notify.Contains(svc.Name))
+                .Select(o => o.Desired is FileSpec f ? f.Path : $"{o.Type} {o.Name}")
                 .ToList();
             if (notifiers.Count > 0 && step.Op != StepOp.Create)
                 changes.Add(new PropertyChange("restart", null, string.Join(", ", notifiers) + " changed"));
@@ -407,7 +407,7 @@ public sealed class DeployEngine(EngineDeps deps)
                 // No lost restarts: before a file changes, the restarts it causes are written to the state, so that a run
                 // that dies before them still restarts the services next time (Ansible loses its handlers there).
                 string[] due = [];
-                if (step.Op != StepOp.Same && spec is FileSpec { Notify.Length: > 0 } notifying)
+                if (step.Op != StepOp.Same && spec is INotifying { Notify.Length: > 0 } notifying)
                 {
                     due = [.. steps.Where(o => o.Desired is ServiceSpec svc && notifying.Notify.Contains(svc.Name) && o.Restarts)
                         .Select(o => $"{host}:{o.Name}").Except(s.State.PendingRestarts)];

@@ -45,4 +45,7 @@ public sealed class ResourceException(string host, string resource, string messa
 {
     public string Host { get; } = host;
     public string Resource { get; } = resource;
+
+    /// <summary>The message without the host and resource.</summary>
+    public string Reason { get; } = message;
 }

@@ -36,6 +36,9 @@ public static class ResourceTypes
     public const string Hostname = "nfdeploy:host:Hostname";
     public const string Service = "nfdeploy:svc:Service";
     public const string LabHost = "nfdeploy:lab:Host";
+    public const string SqlSchema = "nfdeploy:sql:Schema";
+    public const string SqlUser = "nfdeploy:sql:User";
+    public const string SqlRow = "nfdeploy:sql:Row";
 }
 
 internal static class Ids
@@ -49,7 +52,7 @@ internal static class Ids
 /// <param name="Validate">Shell command run on the new content before it replaces the old; <c>%s</c> is the
 /// temporary file's path. Non-zero exit keeps the old file.</param>
 /// <param name="Secret">Content never printed in diffs or logs.</param>
-public sealed record FileSpec(string Path, string Content, string User, string Group, string Mode) : ResourceSpec
+public sealed record FileSpec(string Path, string Content, string User, string Group, string Mode) : ResourceSpec, INotifying
 {
     public string? Validate { get; init; }
     public string? Block { get; init; }
@@ -110,4 +113,46 @@ public sealed record ServiceSpec(string Service) : ResourceSpec
 
     public override string Type => ResourceTypes.Service;
     public override ImmutableSortedDictionary<string, string> Identity => Ids.Of(("service", Service), ("pidfile", PidFile));
+}
+
+/// <summary>A resource whose change restarts services of its host (a config file, a database row the daemon reads at start).</summary>
+public interface INotifying
+{
+    /// <summary>Services (by resource name) to restart when this resource changes.</summary>
+    ImmutableArray<string> Notify { get; }
+}
+
+/// <summary>
+/// A named SQL script applied to a MySQL/MariaDB database on the host (tables with their version rows, as Kamailio's
+/// <c>*-create.sql</c>): the database is created if missing, the script runs when its text changed or a table it
+/// creates is missing. Its text must be re-runnable (<c>CREATE TABLE IF NOT EXISTS</c>, <c>INSERT IGNORE</c>).
+/// </summary>
+/// <param name="Tables">Tables the script creates: one missing means the schema must be applied again.</param>
+public sealed record SqlSchemaSpec(string Database, string Schema, string Sql, ImmutableArray<string> Tables) : ResourceSpec
+{
+    public override string Type => ResourceTypes.SqlSchema;
+    public override ImmutableSortedDictionary<string, string> Identity => Ids.Of(("database", Database), ("schema", Schema));
+    public string Sha256 => Hashing.Sha256Hex(Sql);
+}
+
+/// <summary>A database account with its password (a secret: compared on the host, never shown) and its grants.</summary>
+/// <param name="Grants">Each as in <c>GRANT &lt;grant&gt; TO …</c>, e.g. <c>ALL PRIVILEGES ON kamailio.*</c>.</param>
+public sealed record SqlUserSpec(string User, string From, string Password, ImmutableArray<string> Grants) : ResourceSpec
+{
+    public override string Type => ResourceTypes.SqlUser;
+    public override ImmutableSortedDictionary<string, string> Identity => Ids.Of(("user", User), ("from", From));
+}
+
+/// <summary>
+/// One row of a table, found by its key column, managed like a file: created, updated column by column, deleted when no
+/// longer declared. Secret columns are compared on the host by hash and shown as <c>[secret]</c>.
+/// </summary>
+public sealed record SqlRowSpec(string Database, string Table, string KeyColumn, string KeyValue, ImmutableSortedDictionary<string, string> Columns)
+    : ResourceSpec, INotifying
+{
+    public ImmutableArray<string> SecretColumns { get; init; } = [];
+    public ImmutableArray<string> Notify { get; init; } = [];
+    public override string Type => ResourceTypes.SqlRow;
+    public override ImmutableSortedDictionary<string, string> Identity =>
+        Ids.Of(("database", Database), ("table", Table), ("key", KeyColumn), ("value", KeyValue));
 }

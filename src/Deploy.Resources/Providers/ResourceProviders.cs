@@ -16,5 +16,8 @@ public static class ResourceProviders
             new PackageProvider(),
             new HostnameProvider(),
             new ServiceProvider(),
+            new SqlSchemaProvider(),
+            new SqlUserProvider(),
+            new SqlRowProvider(),
         }.ToImmutableDictionary(p => p.Type);
 }

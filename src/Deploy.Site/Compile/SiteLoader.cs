@@ -45,10 +45,11 @@ public static class SiteLoader
 
     /// <param name="labKey">Given the private key path lab hosts are reached with, returns the public key line to
     /// install on them (making the pair when missing). Called only when the site has lab hosts.</param>
-    public static async Task<SiteProgram> LoadAsync(string projectDir, string stack, IKeyFetcher keys, Func<string, CancellationToken, Task<string>>? labKey, CancellationToken ct)
+    public static async Task<SiteProgram> LoadAsync(string projectDir, string stack, IKeyFetcher keys, Func<string, CancellationToken, Task<string>>? labKey, CancellationToken ct,
+        Func<string?>? passphrase = null)
     {
         var project = ProjectFile.Load(projectDir);
-        var config = StackConfig.Load(projectDir, project, stack).Decrypted(Secrets.PassphraseCrypter.PassphraseFromEnvironment());
+        var config = StackConfig.Load(projectDir, project, stack).Decrypted((passphrase ?? Secrets.PassphraseCrypter.PassphraseFromEnvironment)());
         var templates = new TemplateEngine(projectDir);
         var inventoryName = config.Values.GetValueOrDefault("inventory") as string is { Length: > 0 } inv ? inv : stack;
         var inventory = Inventory.Load(projectDir, inventoryName, config, templates);

@@ -222,7 +222,8 @@ public sealed class SiteProgram : ISiteProgram
                         throw new SiteException(file, line, $"{path} of {p.Describe()} does not compile with python3: {problem.Message}" +
                             (template is not null ? $" (line {problem.Line} of the rendered file; declared at {nf.File}:{f.Line})" : ""), h.Name);
                     }
-                    Add(new FileSpec(path, content, f.User, f.Group, f.Mode)
+                    var secret = f.Secret || Config.SecretValues.Any(v => content.Contains(v, StringComparison.Ordinal));
+                    Add(new FileSpec(path, content, f.User, f.Group, secret ? PrivateMode(f.Mode) : f.Mode)
                     {
                         // a file that holds a secret setting is a secret file: never diffed, never shown
                         Host = h.Name,
@@ -231,7 +232,7 @@ public sealed class SiteProgram : ISiteProgram
                         Validate = f.Validate is null ? null : R(f.Validate).Trim(),
                         Block = f.Block,
                         Notify = [.. f.Notify.Select(n => R(n).Trim())],
-                        Secret = f.Secret || Config.SecretValues.Any(v => content.Contains(v, StringComparison.Ordinal)),
+                        Secret = secret,
                     }, nf.File, f.Line);
                 }
                 foreach (var s in nf.Services)
@@ -240,6 +241,7 @@ public sealed class SiteProgram : ISiteProgram
                     var name = R(s.Name).Trim();
                     Add(new ServiceSpec(name) { Host = h.Name, Name = name, DeclaredBy = by, PidFile = s.PidFile is null ? null : R(s.PidFile).Trim(), Package = s.Package }, nf.File, s.Line);
                 }
+                AddSql(h, p, nf, scope, by, R, Add);
                 foreach (var port in nf.Ports)
                 {
                     if (port.When is not null && !Truthy(R(port.When))) continue;
@@ -278,6 +280,63 @@ public sealed class SiteProgram : ISiteProgram
 
     public static string KeyId(NfManifest nf, NfKey k) => $"{nf.Name}/{k.Name}";
 
+    /// <summary>An NF's database resources: schemas, users, and rows made from the items of a list setting.</summary>
+    private void AddSql(InventoryHost h, NfPlacement p, NfManifest nf, ScriptObject scope, string by, Func<Templated, string> r, Action<ResourceSpec, string, int> add)
+    {
+        foreach (var sc in nf.SqlSchemas.Where(x => x.When is null || Truthy(r(x.When))))
+        {
+            var full = _templates.Resolve(sc.Template, nf.Name)
+                ?? throw new SiteException(nf.File, sc.Line, $"template '{sc.Template}' not found (looked in nf/{nf.Name}/templates/ and templates/)", h.Name);
+            var db = r(sc.Database).Trim();
+            add(new SqlSchemaSpec(db, sc.Name, _templates.RenderFile(full, scope, h.Name), sc.Tables) { Host = h.Name, Name = $"{db}/{sc.Name}", DeclaredBy = by }, nf.File, sc.Line);
+        }
+        foreach (var u in nf.SqlUsers.Where(x => x.When is null || Truthy(r(x.When))))
+        {
+            var (user, from, password) = (r(u.User).Trim(), r(u.From).Trim(), r(u.Password));
+            if (password.Length == 0 || !Config.SecretValues.Contains(password))
+                throw new SiteException(nf.File, u.Line, $"the password of database user '{user}' must come from a secret setting (./deploy config set KEY VALUE --secret)", h.Name);
+            add(new SqlUserSpec(user, from, password, [.. u.Grants.Select(g => r(g).Trim())]) { Host = h.Name, Name = $"{user}@{from}", DeclaredBy = by }, nf.File, u.Line);
+        }
+        foreach (var rows in nf.SqlRows.Where(x => x.When is null || Truthy(r(x.When))))
+        {
+            if (!Config.Values.TryGetValue(rows.Each, out var list))
+                throw new SiteException(nf.File, rows.Line, $"rows of {rows.Table}: 'each: {rows.Each}' is not a setting of the project", h.Name);
+            if (list is not List<object?> itemsList)
+                throw new SiteException(nf.File, rows.Line, $"rows of {rows.Table}: setting '{rows.Each}' must be a list of mappings", h.Name);
+            var db = r(rows.Database).Trim();
+            var lines = Config.ItemLines.GetValueOrDefault(rows.Each);
+            var keys = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (var i = 0; i < itemsList.Count; i++)
+            {
+                // an item's mistakes are the stack file's, at the item's line
+                var (file, line) = lines.IsDefault || i >= lines.Length ? (Config.DisplayPath, Config.KeyLines.GetValueOrDefault(rows.Each)) : (Config.DisplayPath, lines[i]);
+                if (itemsList[i] is not Dictionary<string, object?> item)
+                    throw new SiteException(file, line, $"{rows.Each}[{i}]: must be a mapping (a {rows.Table} row)");
+                var itemScope = (ScriptObject)scope.Clone(false);
+                itemScope["item"] = TemplateEngine.FromDictionary(item);
+                string Ri(Templated t) => _templates.RenderInline(t.Text, itemScope, nf.File, t.Line, h.Name);
+                var label = item.TryGetValue(rows.Key, out var kv) && kv is not null ? $"{rows.Each}[{i}] ({rows.Key} {kv})" : $"{rows.Each}[{i}]";
+                foreach (var c in rows.Checks)
+                    if (!Truthy(Ri(c.That))) throw new SiteException(file, line, $"{label}: {Ri(c.Message).Trim()}");
+                var cols = rows.Columns.Where(c => c.Value.When is null || Truthy(Ri(c.Value.When)))
+                    .ToImmutableSortedDictionary(c => c.Key, c => Ri(c.Value.Value).Trim(), StringComparer.Ordinal);
+                foreach (var sc in rows.SecretColumns)
+                    if (cols.TryGetValue(sc, out var v) && v.Length > 0 && !Config.SecretValues.Contains(v))
+                        throw new SiteException(file, line, $"{label}: column {sc} must come from a secret setting (./deploy config set KEY VALUE --secret)");
+                var key = cols[rows.Key];
+                if (key.Length == 0) throw new SiteException(file, line, $"{label}: {rows.Key} is empty");
+                if (keys.TryGetValue(key, out var first))
+                    throw new SiteException(file, line, $"{label}: {rows.Key} '{key}' is already used by {rows.Each}[{first}]");
+                keys[key] = i;
+                add(new SqlRowSpec(db, rows.Table, rows.Key, key, cols)
+                {
+                    Host = h.Name, Name = $"{db}.{rows.Table}/{key}", DeclaredBy = by, SecretColumns = rows.SecretColumns,
+                    Notify = [.. rows.Notify.Select(n => Ri(n).Trim()).Where(n => n.Length > 0)],
+                }, nf.File, rows.Line);
+            }
+        }
+    }
+
     /// <summary>Where clashing instances were declared, when they were (the fix is there, not in the NF).</summary>
     private string Where(string b, string a)
     {
@@ -285,6 +344,9 @@ public sealed class SiteProgram : ISiteProgram
             .Select(x => $"{x.Instance} at {x.InstanceOrigin!.Value.File}:{x.InstanceOrigin.Value.Line}").Distinct().ToList();
         return origins.Count == 0 ? "" : $"; instances declared: {string.Join(", ", origins)}";
     }
+
+    /// <summary>A file holding a secret is never readable by others: 0644 becomes 0640 (its owner and group keep theirs).</summary>
+    private static string PrivateMode(string mode) => mode.Length == 0 ? mode : mode[..^1] + "0";
 
     private static bool Truthy(string s) => s.Trim() is not ("" or "false" or "False" or "0" or "no");
 

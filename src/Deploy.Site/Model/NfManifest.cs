@@ -46,6 +46,31 @@ public sealed record NfCheck(Templated That, Templated Message, int Line);
 /// <summary>Something an NF binds on a host: an IP:port (udp, tcp, tls, sctp), or a unix socket (<c>proto: unix</c>, the path in <c>address</c>).</summary>
 public sealed record NfPort(string Proto, Templated Address, Templated Port, int Line, Templated? When = null);
 
+/// <summary>A SQL script applied to a database of the host's MySQL/MariaDB (tables and their version rows).</summary>
+public sealed record NfSqlSchema(Templated Database, string Name, string Template, ImmutableArray<string> Tables, Templated? When, int Line);
+
+/// <summary>A database account: its password (a secret setting), where it may connect from, its grants.</summary>
+public sealed record NfSqlUser(Templated User, Templated From, Templated Password, ImmutableArray<Templated> Grants, Templated? When, int Line);
+
+/// <summary>A column of a declared row: its value, and a condition (a column a table version lacks).</summary>
+public sealed record NfSqlColumn(Templated Value, Templated? When);
+
+/// <summary>
+/// Rows of a table, one per item of a list setting of the stack (<c>each:</c>); every column is a template that sees the
+/// item as <c>item.*</c>. Item checks fail with the line of the item in the stack file.
+/// </summary>
+public sealed record NfSqlRows(
+    Templated Database,
+    string Table,
+    string Key,
+    string Each,
+    ImmutableSortedDictionary<string, NfSqlColumn> Columns,
+    ImmutableArray<string> SecretColumns,
+    ImmutableArray<NfCheck> Checks,
+    ImmutableArray<Templated> Notify,
+    Templated? When,
+    int Line);
+
 public sealed record NfHealth(string Kind, ImmutableSortedDictionary<string, Templated> Args, Templated? When, bool SiteWide, int Line);
 
 /// <summary>
@@ -69,6 +94,10 @@ public sealed record NfManifest(
     ImmutableArray<NfHealth> Health,
     ImmutableArray<NfCheck> Checks)
 {
+    public ImmutableArray<NfSqlSchema> SqlSchemas { get; init; } = [];
+    public ImmutableArray<NfSqlUser> SqlUsers { get; init; } = [];
+    public ImmutableArray<NfSqlRows> SqlRows { get; init; } = [];
+
     public static IEnumerable<string> Known(string projectDir) =>
         Directory.Exists(Path.Combine(projectDir, "nf"))
             ? Directory.GetDirectories(Path.Combine(projectDir, "nf")).Where(d => System.IO.File.Exists(Path.Combine(d, "nf.yaml"))).Select(Path.GetFileName).OfType<string>().Order()
@@ -82,7 +111,7 @@ public sealed record NfManifest(
             throw new SiteException(referencedFrom, line, $"unknown network function '{name}' (nf/: {string.Join(", ", Known(projectDir))})");
         var y = YamlFile.Load(path, projectDir);
         var root = y.Root;
-        y.AllowOnly(root, "an NF manifest", "description", "defaults", "values", "checks", "apt", "packages", "directories", "files", "services", "ports", "health");
+        y.AllowOnly(root, "an NF manifest", "description", "defaults", "values", "checks", "apt", "packages", "directories", "files", "services", "ports", "health", "sql");
 
         Templated T(YamlNode n, string what) => new(y.Scalar(n, what), YamlFile.Line(n));
         Templated? OptT(YamlMappingNode m, string key) => y.Get(m, key) is { } n ? T(n, key) : null;
@@ -191,8 +220,57 @@ public sealed record NfManifest(
                 OptT(m, "when"), scope == "site", YamlFile.Line(m));
         }).ToImmutableArray();
 
+        ImmutableArray<NfSqlSchema> schemas = [];
+        ImmutableArray<NfSqlUser> users = [];
+        ImmutableArray<NfSqlRows> rows = [];
+        if (y.Map(root, "sql") is { } sql)
+        {
+            y.AllowOnly(sql, "sql", "schemas", "users", "rows");
+            schemas = [.. Items(y, y.Seq(sql, "schemas"), "a schema").Select(m =>
+            {
+                y.AllowOnly(m, "a schema", "database", "name", "template", "tables", "when");
+                var tables = (y.Seq(m, "tables")?.Children ?? []).Select(n => y.Scalar(n, "a table name")).ToImmutableArray();
+                if (tables.IsEmpty) throw y.Error(m, "a schema needs 'tables': the tables its script creates");
+                return new NfSqlSchema(T(y.Get(m, "database") ?? throw y.Error(m, "a schema needs 'database'"), "database"),
+                    y.Required(m, "name", "a schema"), y.Required(m, "template", "a schema"), tables, OptT(m, "when"), YamlFile.Line(m));
+            })];
+            users = [.. Items(y, y.Seq(sql, "users"), "a database user").Select(m =>
+            {
+                y.AllowOnly(m, "a database user", "user", "from", "password", "grants", "when");
+                return new NfSqlUser(T(y.Get(m, "user") ?? throw y.Error(m, "a database user needs 'user'"), "user"),
+                    OptT(m, "from") ?? new Templated("localhost", YamlFile.Line(m)),
+                    T(y.Get(m, "password") ?? throw y.Error(m, "a database user needs 'password' (from a secret setting)"), "password"),
+                    [.. (y.Seq(m, "grants")?.Children ?? []).Select(n => T(n, "a grant"))], OptT(m, "when"), YamlFile.Line(m));
+            })];
+            rows = [.. Items(y, y.Seq(sql, "rows"), "rows").Select(m =>
+            {
+                y.AllowOnly(m, "rows", "database", "table", "key", "each", "columns", "secret_columns", "checks", "notify", "when");
+                var columns = y.Map(m, "columns") ?? throw y.Error(m, "rows need 'columns' (column: template)");
+                var cols = y.Entries(columns).ToImmutableSortedDictionary(e => e.Key, e =>
+                {
+                    if (e.Value is not YamlMappingNode cm) return new NfSqlColumn(T(e.Value, e.Key), null);
+                    y.AllowOnly(cm, "a column", "value", "when");
+                    return new NfSqlColumn(T(y.Get(cm, "value") ?? throw y.Error(cm, $"column '{e.Key}' needs 'value'"), e.Key), OptT(cm, "when"));
+                }, StringComparer.Ordinal);
+                var key = y.Required(m, "key", "rows");
+                if (!cols.ContainsKey(key)) throw y.Error(y.Get(m, "key"), $"key column '{key}' is not among the columns");
+                var secret = (y.Seq(m, "secret_columns")?.Children ?? []).Select(n => y.Scalar(n, "a column name")).ToImmutableArray();
+                foreach (var c in secret.Where(c => !cols.ContainsKey(c))) throw y.Error(y.Get(m, "secret_columns"), $"secret column '{c}' is not among the columns");
+                var itemChecks = Items(y, y.Seq(m, "checks"), "a check").Select(c =>
+                {
+                    y.AllowOnly(c, "a check", "that", "message");
+                    return new NfCheck(T(y.Get(c, "that") ?? throw y.Error(c, "a check needs 'that' (a condition)"), "that"),
+                        T(y.Get(c, "message") ?? throw y.Error(c, "a check needs 'message'"), "message"), YamlFile.Line(c));
+                }).ToImmutableArray();
+                return new NfSqlRows(T(y.Get(m, "database") ?? throw y.Error(m, "rows need 'database'"), "database"),
+                    y.Required(m, "table", "rows"), key, y.Required(m, "each", "rows"), cols, secret, itemChecks,
+                    [.. (y.Seq(m, "notify")?.Children ?? []).Select(n => T(n, "a service name"))], OptT(m, "when"), YamlFile.Line(m));
+            })];
+        }
+
         return new NfManifest(name, dir, y.DisplayPath, y.Str(root, "description") ?? "", defaults, values,
-            keys.ToImmutable(), repos.ToImmutable(), packages, dirs, files, services, ports, health, checks);
+            keys.ToImmutable(), repos.ToImmutable(), packages, dirs, files, services, ports, health, checks)
+        { SqlSchemas = schemas, SqlUsers = users, SqlRows = rows };
     }
 
     private static IEnumerable<YamlMappingNode> Items(YamlFile y, YamlSequenceNode? seq, string what) =>

@@ -20,6 +20,15 @@ public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedD
 
     public bool HasSecrets => Values.Values.Any(v => v is SecureValue);
 
+    /// <summary>The stack file as errors name it (relative to the project).</summary>
+    public string DisplayPath { get; init; } = "";
+
+    /// <summary>For list settings set in the stack file: the line of each item (errors about an item point at it).</summary>
+    public ImmutableSortedDictionary<string, ImmutableArray<int>> ItemLines { get; init; } = ImmutableSortedDictionary<string, ImmutableArray<int>>.Empty;
+
+    /// <summary>The line of a setting in the stack file, 0 when it is not set there (its default applies).</summary>
+    public ImmutableSortedDictionary<string, int> KeyLines { get; init; } = ImmutableSortedDictionary<string, int>.Empty;
+
     /// <summary>The settings with their secrets decrypted by the passphrase (PULUMI_CONFIG_PASSPHRASE[_FILE]).</summary>
     public StackConfig Decrypted(string? passphrase)
     {
@@ -47,6 +56,8 @@ public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedD
                 $"(stacks: {string.Join(", ", List(projectDir, project))})");
         var y = YamlFile.Load(path, projectDir);
         var values = ImmutableSortedDictionary.CreateBuilder<string, object?>(StringComparer.Ordinal);
+        var itemLines = ImmutableSortedDictionary.CreateBuilder<string, ImmutableArray<int>>(StringComparer.Ordinal);
+        var keyLines = ImmutableSortedDictionary.CreateBuilder<string, int>(StringComparer.Ordinal);
         foreach (var s in project.Settings.Values) values[s.Key] = s.Default;
         if (y.Map(y.Root, "config") is { } config)
             foreach (var (rawKey, keyNode, value) in y.Entries(config))
@@ -55,6 +66,8 @@ public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedD
                     ?? throw y.Error(keyNode, $"'{rawKey}': settings of this project are named '{project.Name}:<key>'");
                 if (!project.Settings.TryGetValue(key, out var setting))
                     throw y.Error(keyNode, $"unknown setting '{key}' (declared settings: {string.Join(", ", project.Settings.Keys)})");
+                keyLines[key] = YamlFile.Line(keyNode);
+                if (value is YamlSequenceNode items) itemLines[key] = [.. items.Children.Select(YamlFile.Line)];
                 var data = YamlFile.ToData(value);
                 if (data is Dictionary<string, object?> d && d.Count == 1 && d.ContainsKey("secure"))
                 {
@@ -65,7 +78,11 @@ public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedD
                 if (err is not null) throw y.Error(value, err);
                 values[key] = v;
             }
-        return new StackConfig(stack, path, values.ToImmutable()) { EncryptionSalt = y.Str(y.Root, "encryptionsalt") };
+        return new StackConfig(stack, path, values.ToImmutable())
+        {
+            EncryptionSalt = y.Str(y.Root, "encryptionsalt"), DisplayPath = y.DisplayPath,
+            ItemLines = itemLines.ToImmutable(), KeyLines = keyLines.ToImmutable(),
+        };
     }
 
     public static IEnumerable<string> List(string projectDir, ProjectFile project)
