@@ -275,6 +275,103 @@ public sealed class FaultCatalogueSpecs : IDisposable
         Faults.Length.Should().BeGreaterThanOrEqualTo(40);
     }
 
+    // ---- through ./deploy itself: exit code 1, one `error:` line, no stack trace, nothing changed
+
+    /// <summary>A verb, how the project is broken first, and the exact stderr of ./deploy.</summary>
+    public sealed record VerbFault(string Story, Action<SiteFixture> Break, string[] Args, string Stderr);
+
+    private static readonly VerbFault[] VerbFaults =
+    [
+        new("Config_set_of_a_bad_value_exits_1_and_leaves_the_stack_file_as_it_was", _ => { },
+            ["config", "set", "pgwCount", "five", "--stack", "lab"],
+            "error: 'pgwCount' must be an integer, not 'five'\n"),
+        new("A_verb_outside_any_project_says_where_it_looked", s => File.Delete(Path.Combine(s.Dir, "Pulumi.yaml")),
+            ["preview", "--stack", "lab"],
+            "error: no Pulumi.yaml in {dir} or its parents: run ./deploy from the nf-deploy project (or pass --cwd)\n"),
+        new("Up_on_a_malformed_role_file_exits_1_before_locking_or_connecting", s => s.Write("roles/sip-proxy.yaml", "nfs: [kamailio\n"),
+            ["up", "--stack", "lab", "--yes"],
+            "error: roles/sip-proxy.yaml:2: malformed YAML: While parsing a flow sequence, did not find expected ',' or ']'.\n"),
+        new("Render_with_a_corrupt_state_file_names_its_backup", s => s.Write(".pulumi/stacks/nf-deploy/prod-example.json", "{ not json"),
+            ["render", "--stack", "prod-example", "--out", "out"],
+            "error: .pulumi/stacks/nf-deploy/prod-example.json: the state file is not a valid checkpoint (line 1, byte 3); restore it from .pulumi/stacks/nf-deploy/prod-example.json.bak\n"),
+        new("Up_on_a_stack_locked_by_a_live_run_says_to_wait", s => LoopbackSite(s).Write(".pulumi/locks/nf-deploy/prod-example.json", Lock(Environment.ProcessId)),
+            ["up", "--stack", "prod-example", "--yes"],
+            $"error: stack prod-example is locked by 'up' (pid {Environment.ProcessId} on {Environment.MachineName}, since 2026-11-29 00:00:00Z); wait for it to finish.\n"),
+        new("Up_on_a_stack_locked_by_a_dead_run_names_the_command_that_breaks_the_lock", s => LoopbackSite(s).Write(".pulumi/locks/nf-deploy/prod-example.json", Lock(999999)),
+            ["up", "--stack", "prod-example", "--yes"],
+            $"error: stack prod-example is locked by 'up' (pid 999999 on {Environment.MachineName}, since 2026-11-29 00:00:00Z); that process is gone: break the stale lock with `./deploy cancel --stack prod-example`.\n"),
+        new("Up_with_a_corrupt_state_file_releases_its_lock_and_keeps_the_file", s => LoopbackSite(s).Write(".pulumi/stacks/nf-deploy/prod-example.json", "[]"),
+            ["up", "--stack", "prod-example", "--yes"],
+            "error: .pulumi/stacks/nf-deploy/prod-example.json: the state file is not a valid checkpoint (line 1, byte 2); restore it from .pulumi/stacks/nf-deploy/prod-example.json.bak\n"),
+    ];
+
+    public static TheoryData<string> VerbStories => [.. VerbFaults.Select(f => f.Story)];
+
+    [Theory]
+    [MemberData(nameof(VerbStories))]
+    public async Task A_failing_verb_prints_one_error_line_exits_1_and_changes_nothing(string story)
+    {
+        var fault = VerbFaults.Single(f => f.Story == story);
+        using var site = SiteFixture.FromRepo();
+        fault.Break(site);
+        var before = Snapshot(site.Dir);
+
+        var (exit, stdout, stderr) = await DeployAsync(site, fault.Args);
+
+        stderr.Should().Be(Expected(site, fault.Stderr));
+        exit.Should().Be(ExitCodes.Failed);
+        stdout.Should().BeEmpty();
+        Snapshot(site.Dir).Should().Equal(before, "a failed command changes no file: site files, state and lock stay as they were");
+    }
+
+    /// <summary>prod-example with its machines on loopback addresses and its apt key in the controller's cache: a verb
+    /// that went wrong could reach no other machine, and no key is fetched.</summary>
+    private static SiteFixture LoopbackSite(SiteFixture site)
+    {
+        var inventory = Regex.Replace(site.Read("inventory/prod-example.yaml"), @"address: (192\.0\.2|198\.51\.100)\.(\d+)", "address: 127.0.0.$2");
+        var url = "http://deb.kamailio.org/kamailiodebkey.gpg";
+        var cached = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(url)))[..24] + ".asc";
+        return site.Write("inventory/prod-example.yaml", inventory)
+            .Write(".nf-deploy/cache/keys/" + cached, "-----BEGIN PGP PUBLIC KEY BLOCK-----\ncached\n-----END PGP PUBLIC KEY BLOCK-----\n");
+    }
+
+    private static string Lock(int pid) =>
+        $"{{\"pid\": {pid}, \"host\": \"{Environment.MachineName}\", \"operation\": \"up\", \"since\": \"2026-11-29T00:00:00Z\"}}";
+
+    /// <summary>Runs ./deploy (the nf-deploy program built beside the tests) in the project folder.</summary>
+    private static async Task<(int Exit, string Stdout, string Stderr)> DeployAsync(SiteFixture site, string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = site.Dir,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "nf-deploy.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var v in new[] { "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "NF_DEPLOY_PROJECT" }) psi.Environment.Remove(v);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        p.StandardInput.Close();
+        var ct = TestContext.Current.CancellationToken;
+        var stdout = p.StandardOutput.ReadToEndAsync(ct);
+        var stderr = p.StandardError.ReadToEndAsync(ct);
+        await p.WaitForExitAsync(ct);
+        return (p.ExitCode, await stdout, await stderr);
+    }
+
+    [Fact]
+    public async Task A_host_var_settles_a_conflict_between_its_groups()
+    {
+        using var site = SiteFixture.FromRepo();
+        site.Edit("inventory/lab.yaml", "kamailio-2: { address: 10.211.0.12, lab: true, ssh: { user: deploy } }",
+                "kamailio-2: { address: 10.211.0.12, lab: true, ssh: { user: deploy }, vars: { listen_interface: eth0 } }")
+            .Append("inventory/lab.yaml", "  edge:\n    hosts: [kamailio-2]\n    vars:\n      listen_interface: eth1\n");
+        var hosts = await site.RenderAsync();
+        hosts["kamailio-2"].Resources.Should().NotBeEmpty();
+    }
+
     // ---- helpers
 
     private static Task ConfigSet(SiteFixture site, string key, string value, bool secret = false)
