@@ -144,6 +144,11 @@ public sealed class SiteProgram : ISiteProgram
             var nf = p.Nf;
             var scope = Scope(h, hostObjs, configObj, p, (ScriptObject)nfs[nf.Name]!);
             string R(Templated t) => _templates.RenderInline(t.Text, scope, nf.File, t.Line, h.Name);
+            bool Truthy(Templated t, string key)
+            {
+                var text = R(t);
+                return Boolean(text) ?? throw new SiteException(nf.File, t.Line, $"'{key}' must be true or false, not '{text.Trim()}'", h.Name);
+            }
             try
             {
                 foreach (var k in nf.Keys)
@@ -156,11 +161,11 @@ public sealed class SiteProgram : ISiteProgram
                 foreach (var r in nf.Repositories)
                     Add(new FileSpec(r.Path, R(r.Entry).Trim() + "\n", "root", "root", "0644") { Host = h.Name, Name = r.Path, DeclaredBy = nf.Name, Kind = ResourceTypes.AptRepository, Backup = false }, nf.File, r.Line);
                 foreach (var c in nf.Checks)
-                    if (!Truthy(R(c.That)))
+                    if (!Truthy(c.That, "that"))
                         throw new SiteException(nf.File, c.Line, R(c.Message).Trim(), h.Name);
                 foreach (var pkg in nf.Packages)
                 {
-                    if (pkg.When is not null && !Truthy(R(pkg.When))) continue;
+                    if (pkg.When is not null && !Truthy(pkg.When, "when")) continue;
                     var name = R(pkg.Name).Trim();
                     Add(new PackageSpec(name) { Host = h.Name, Name = name, DeclaredBy = nf.Name }, nf.File, pkg.Line);
                 }
@@ -171,7 +176,7 @@ public sealed class SiteProgram : ISiteProgram
                 }
                 foreach (var f in nf.Files)
                 {
-                    if (f.When is not null && !Truthy(R(f.When))) continue;
+                    if (f.When is not null && !Truthy(f.When, "when")) continue;
                     var path = R(f.Path).Trim();
                     if (!path.StartsWith('/')) throw new SiteException(nf.File, f.Path.Line, $"file path '{path}' must be absolute", h.Name);
                     string content;
@@ -197,7 +202,7 @@ public sealed class SiteProgram : ISiteProgram
                 }
                 foreach (var s in nf.Services)
                 {
-                    if (s.When is not null && !Truthy(R(s.When))) continue;
+                    if (s.When is not null && !Truthy(s.When, "when")) continue;
                     Add(new ServiceSpec(s.Name) { Host = h.Name, Name = s.Name, DeclaredBy = nf.Name, PidFile = s.PidFile, Package = s.Package }, nf.File, s.Line);
                 }
                 foreach (var port in nf.Ports)
@@ -208,7 +213,7 @@ public sealed class SiteProgram : ISiteProgram
                         throw new SiteException(nf.File, port.Line, $"port '{num}' is not a port number", h.Name);
                     ports.Add((port.Proto, addr, n, nf.Name, nf.File, port.Line));
                 }
-                foreach (var c in nf.Health.Where(c => c.When is null || Truthy(R(c.When))))
+                foreach (var c in nf.Health.Where(c => c.When is null || Truthy(c.When, "when")))
                     health.Add(new HealthCheckSpec(h.Name, nf.Name, c.Kind,
                         c.Args.ToImmutableSortedDictionary(a => a.Key, a => R(a.Value).Trim(), StringComparer.Ordinal)) { SiteWide = c.SiteWide });
             }
@@ -230,7 +235,13 @@ public sealed class SiteProgram : ISiteProgram
 
     public static string KeyId(NfManifest nf, NfKey k) => $"{nf.Name}/{k.Name}";
 
-    private static bool Truthy(string s) => s.Trim() is not ("" or "false" or "False" or "0" or "no");
+    /// <summary>A rendered condition (<c>when:</c>, a check's <c>that:</c>); null when it is neither true nor false.</summary>
+    private static bool? Boolean(string s) => s.Trim() switch
+    {
+        "true" or "True" or "yes" or "1" => true,
+        "" or "false" or "False" or "no" or "0" => false,
+        _ => null,
+    };
 
     private ScriptObject Scope(InventoryHost h, Dictionary<string, ScriptObject> hostObjs, ScriptObject configObj, NfPlacement p, ScriptObject nfObj)
     {

@@ -18,6 +18,9 @@ public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedD
     /// <summary>The plaintexts of the secret settings, once decrypted (to keep them out of every output).</summary>
     public ImmutableArray<string> SecretValues { get; init; } = [];
 
+    /// <summary>The stack file's path relative to the project (for messages).</summary>
+    public string DisplayPath { get; init; } = FilePath;
+
     public bool HasSecrets => Values.Values.Any(v => v is SecureValue);
 
     /// <summary>The settings with their secrets decrypted by the passphrase (PULUMI_CONFIG_PASSPHRASE[_FILE]).</summary>
@@ -26,7 +29,7 @@ public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedD
         if (!HasSecrets) return this;
         if (passphrase is null)
             throw new DeployException($"stack {Stack} has secret settings: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to its passphrase");
-        if (EncryptionSalt is null) throw new DeployException($"stack {Stack} has secret settings but no encryptionsalt in {FilePath}");
+        if (EncryptionSalt is null) throw new DeployException($"stack {Stack} has secret settings but no encryptionsalt in {DisplayPath}");
         var crypter = Secrets.PassphraseCrypter.Open(passphrase, EncryptionSalt, Stack);
         var plain = Values.ToImmutableSortedDictionary(kv => kv.Key,
             kv => kv.Value is SecureValue s ? (object?)crypter.Decrypt(s.Ciphertext, $"stack {Stack}: setting '{kv.Key}'") : kv.Value, StringComparer.Ordinal);
@@ -65,7 +68,7 @@ public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedD
                 if (err is not null) throw y.Error(value, err);
                 values[key] = v;
             }
-        return new StackConfig(stack, path, values.ToImmutable()) { EncryptionSalt = y.Str(y.Root, "encryptionsalt") };
+        return new StackConfig(stack, path, values.ToImmutable()) { EncryptionSalt = y.Str(y.Root, "encryptionsalt"), DisplayPath = y.DisplayPath };
     }
 
     public static IEnumerable<string> List(string projectDir, ProjectFile project)
