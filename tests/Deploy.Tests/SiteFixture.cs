@@ -39,6 +39,23 @@ public sealed class SiteFixture : IDisposable
 
     public string Read(string relPath) => File.ReadAllText(Path.Combine(Dir, relPath));
 
+    /// <summary>Replaces text in a file; the text must be there (a test must not pass because its edit missed).</summary>
+    public SiteFixture Edit(string relPath, string from, string to)
+    {
+        var text = Read(relPath);
+        if (!text.Contains(from, StringComparison.Ordinal)) throw new InvalidOperationException($"'{from}' is not in {relPath}");
+        return Write(relPath, text.Replace(from, to, StringComparison.Ordinal));
+    }
+
+    public SiteFixture Edit(string relPath, System.Text.RegularExpressions.Regex from, string to)
+    {
+        var text = Read(relPath);
+        if (!from.IsMatch(text)) throw new InvalidOperationException($"/{from}/ matches nothing in {relPath}");
+        return Write(relPath, from.Replace(text, to, 1));
+    }
+
+    public SiteFixture Append(string relPath, string text) => Write(relPath, Read(relPath) + text);
+
     public Task<SiteProgram> LoadAsync(string stack = "lab") =>
         SiteLoader.LoadAsync(Dir, stack, new FakeKeys(), (_, _) => Task.FromResult("ssh-ed25519 AAAATEST lab"), CancellationToken.None);
 

@@ -289,35 +289,7 @@ public sealed class SshHostConnectorTests(SshFixture lab) : IClassFixture<SshFix
             .Should().Contain("host behind (jump host 127.0.0.1:" + bastion.Port + ")");
     }
 
-    [Fact]
-    public async Task An_unreachable_host_fails_after_bounded_retries()
-    {
-        var port = Tool.FreeLoopbackPort();
-        var notices = new List<SshRetryNotice>();
-        var connector = NewConnector(options: Fast(n => { lock (notices) notices.Add(n); }, attempts: 3));
-        var clock = Stopwatch.StartNew();
 
-        var connect = () => connector.ConnectAsync(new HostConnection("ghost", new SshEndpoint("127.0.0.1", port, "root", lab.Ed25519Key)), Ct);
-
-        var error = (await connect.Should().ThrowAsync<HostUnreachableException>()).Which;
-        error.Host.Should().Be("ghost");
-        error.Message.Should().Be($"host ghost: unreachable: 127.0.0.1:{port}: connection refused (gave up after 3 attempts)");
-        notices.Select(n => n.Attempt).Should().Equal(1, 2);
-        clock.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5));
-    }
-
-    [Fact]
-    public async Task An_unreachable_jump_host_is_named_in_the_error()
-    {
-        var port = Tool.FreeLoopbackPort();
-        var connection = new HostConnection("inner", lab.Endpoint(lab.Server),
-            Jump: new SshEndpoint("127.0.0.1", port, "root", lab.Ed25519Key));
-
-        var connect = () => NewConnector().ConnectAsync(connection, Ct);
-
-        (await connect.Should().ThrowAsync<HostUnreachableException>()).Which.Message
-            .Should().StartWith($"host inner: unreachable: jump host 127.0.0.1:{port}: connection refused");
-    }
 
     [Fact]
     public async Task A_target_the_jump_host_cannot_reach_is_reported_unreachable()
@@ -345,38 +317,8 @@ public sealed class SshHostConnectorTests(SshFixture lab) : IClassFixture<SshFix
             .Should().Contain($"via jump host 127.0.0.1:{bastion.Port}");
     }
 
-    [Fact]
-    public async Task A_key_the_host_does_not_accept_fails_at_once_with_a_clear_error()
-    {
-        var retries = 0;
-        var connector = NewConnector(options: Fast(_ => retries++));
 
-        var connect = () => ConnectMainAsync(connector, lab.UnauthorizedKey);
 
-        (await connect.Should().ThrowAsync<DeployException>()).Which.Message.Should().Be(
-            $"host main (127.0.0.1:{lab.Server.Port}): SSH authentication failed for user root with key {lab.UnauthorizedKey}");
-        retries.Should().Be(0);
-    }
-
-    [Fact]
-    public async Task A_missing_key_file_is_reported_clearly()
-    {
-        var missing = Path.Combine(lab.Dir, "no-such-key");
-
-        var connect = () => ConnectMainAsync(NewConnector(), missing);
-
-        (await connect.Should().ThrowAsync<DeployException>()).Which.Message
-            .Should().StartWith($"host main: cannot read SSH key {missing}: ");
-    }
-
-    [Fact]
-    public async Task A_file_that_is_not_a_private_key_is_reported_clearly()
-    {
-        var connect = () => ConnectMainAsync(NewConnector(), lab.Ed25519Key + ".pub");
-
-        (await connect.Should().ThrowAsync<DeployException>()).Which.Message
-            .Should().StartWith($"host main: cannot read SSH key {lab.Ed25519Key}.pub: not a usable private key");
-    }
 
     [Fact]
     public async Task Connections_opened_in_parallel_pin_each_host_once()

@@ -42,7 +42,9 @@ public sealed class FileStateStore(string projectDir) : IStateStore
         }
         catch (JsonException e)
         {
-            throw new DeployException($"{path}: the state file is not valid ({e.Message}); restore it from {path}.bak", e);
+            var shown = Path.GetRelativePath(projectDir, path);
+            throw new DeployException($"{shown}: the state file is not a valid checkpoint (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}); " +
+                $"restore it from {shown}.bak", e);
         }
     }
 

@@ -169,6 +169,11 @@ public sealed class SiteProgram : ISiteProgram
             var scope = Scope(h, hostObjs, configObj, p, (ScriptObject)nfs[p.Id]!);
             var by = p.Id;
             string R(Templated t) => _templates.RenderInline(t.Text, scope, nf.File, t.Line, h.Name);
+            bool Truthy(Templated t, string key)
+            {
+                var text = R(t);
+                return Boolean(text) ?? throw new SiteException(nf.File, t.Line, $"'{key}' must be true or false, not '{text.Trim()}'", h.Name);
+            }
             try
             {
                 foreach (var k in nf.Keys)
@@ -181,17 +186,17 @@ public sealed class SiteProgram : ISiteProgram
                 foreach (var r in nf.Repositories)
                     Add(new FileSpec(r.Path, R(r.Entry).Trim() + "\n", "root", "root", "0644") { Host = h.Name, Name = r.Path, DeclaredBy = nf.Name, Kind = ResourceTypes.AptRepository, Backup = false }, nf.File, r.Line);
                 foreach (var c in nf.Checks)
-                    if (!Truthy(R(c.That)))
+                    if (!Truthy(c.That, "that"))
                         throw new SiteException(nf.File, c.Line, R(c.Message).Trim(), h.Name);
                 foreach (var pkg in nf.Packages)
                 {
-                    if (pkg.When is not null && !Truthy(R(pkg.When))) continue;
+                    if (pkg.When is not null && !Truthy(pkg.When, "when")) continue;
                     var name = R(pkg.Name).Trim();
                     Add(new PackageSpec(name) { Host = h.Name, Name = name, DeclaredBy = nf.Name }, nf.File, pkg.Line);
                 }
                 foreach (var d in nf.Directories)
                 {
-                    if (d.When is not null && !Truthy(R(d.When))) continue;
+                    if (d.When is not null && !Truthy(d.When, "when")) continue;
                     var path = R(d.Path).Trim();
                     if (d.Purge && (!path.StartsWith('/') || path.Count(c => c == '/') < 2 || path.Contains("..", StringComparison.Ordinal)))
                         throw new SiteException(nf.File, d.Line, $"directory '{path}' is purged when no longer wanted: it must be an absolute path at least two levels deep", h.Name);
@@ -199,7 +204,7 @@ public sealed class SiteProgram : ISiteProgram
                 }
                 foreach (var f in nf.Files)
                 {
-                    if (f.When is not null && !Truthy(R(f.When))) continue;
+                    if (f.When is not null && !Truthy(f.When, "when")) continue;
                     var path = R(f.Path).Trim();
                     if (!path.StartsWith('/')) throw new SiteException(nf.File, f.Path.Line, $"file path '{path}' must be absolute", h.Name);
                     string content;
@@ -237,14 +242,14 @@ public sealed class SiteProgram : ISiteProgram
                 }
                 foreach (var s in nf.Services)
                 {
-                    if (s.When is not null && !Truthy(R(s.When))) continue;
+                    if (s.When is not null && !Truthy(s.When, "when")) continue;
                     var name = R(s.Name).Trim();
                     Add(new ServiceSpec(name) { Host = h.Name, Name = name, DeclaredBy = by, PidFile = s.PidFile is null ? null : R(s.PidFile).Trim(), Package = s.Package }, nf.File, s.Line);
                 }
-                AddSql(h, p, nf, scope, by, R, Add);
+                AddSql(h, nf, scope, by, R, Truthy, Add);
                 foreach (var port in nf.Ports)
                 {
-                    if (port.When is not null && !Truthy(R(port.When))) continue;
+                    if (port.When is not null && !Truthy(port.When, "when")) continue;
                     var addr = R(port.Address).Trim();
                     if (port.Proto == "unix")
                     {
@@ -256,7 +261,7 @@ public sealed class SiteProgram : ISiteProgram
                         throw new SiteException(nf.File, port.Line, $"port '{num}' is not a port number", h.Name);
                     ports.Add((port.Proto, addr, n, p.Describe(), nf.File, port.Line));
                 }
-                foreach (var c in nf.Health.Where(c => c.When is null || Truthy(R(c.When))))
+                foreach (var c in nf.Health.Where(c => c.When is null || Truthy(c.When, "when")))
                     health.Add(new HealthCheckSpec(h.Name, p.Id, c.Kind,
                         c.Args.ToImmutableSortedDictionary(a => a.Key, a => R(a.Value).Trim(), StringComparer.Ordinal)) { SiteWide = c.SiteWide });
             }
@@ -281,23 +286,23 @@ public sealed class SiteProgram : ISiteProgram
     public static string KeyId(NfManifest nf, NfKey k) => $"{nf.Name}/{k.Name}";
 
     /// <summary>An NF's database resources: schemas, users, and rows made from the items of a list setting.</summary>
-    private void AddSql(InventoryHost h, NfPlacement p, NfManifest nf, ScriptObject scope, string by, Func<Templated, string> r, Action<ResourceSpec, string, int> add)
+    private void AddSql(InventoryHost h, NfManifest nf, ScriptObject scope, string by, Func<Templated, string> r, Func<Templated, string, bool> truthy, Action<ResourceSpec, string, int> add)
     {
-        foreach (var sc in nf.SqlSchemas.Where(x => x.When is null || Truthy(r(x.When))))
+        foreach (var sc in nf.SqlSchemas.Where(x => x.When is null || truthy(x.When, "when")))
         {
             var full = _templates.Resolve(sc.Template, nf.Name)
                 ?? throw new SiteException(nf.File, sc.Line, $"template '{sc.Template}' not found (looked in nf/{nf.Name}/templates/ and templates/)", h.Name);
             var db = r(sc.Database).Trim();
             add(new SqlSchemaSpec(db, sc.Name, _templates.RenderFile(full, scope, h.Name), sc.Tables) { Host = h.Name, Name = $"{db}/{sc.Name}", DeclaredBy = by }, nf.File, sc.Line);
         }
-        foreach (var u in nf.SqlUsers.Where(x => x.When is null || Truthy(r(x.When))))
+        foreach (var u in nf.SqlUsers.Where(x => x.When is null || truthy(x.When, "when")))
         {
             var (user, from, password) = (r(u.User).Trim(), r(u.From).Trim(), r(u.Password));
             if (password.Length == 0 || !Config.SecretValues.Contains(password))
                 throw new SiteException(nf.File, u.Line, $"the password of database user '{user}' must come from a secret setting (./deploy config set KEY VALUE --secret)", h.Name);
             add(new SqlUserSpec(user, from, password, [.. u.Grants.Select(g => r(g).Trim())]) { Host = h.Name, Name = $"{user}@{from}", DeclaredBy = by }, nf.File, u.Line);
         }
-        foreach (var rows in nf.SqlRows.Where(x => x.When is null || Truthy(r(x.When))))
+        foreach (var rows in nf.SqlRows.Where(x => x.When is null || truthy(x.When, "when")))
         {
             if (!Config.Values.TryGetValue(rows.Each, out var list))
                 throw new SiteException(nf.File, rows.Line, $"rows of {rows.Table}: 'each: {rows.Each}' is not a setting of the project", h.Name);
@@ -317,8 +322,8 @@ public sealed class SiteProgram : ISiteProgram
                 string Ri(Templated t) => _templates.RenderInline(t.Text, itemScope, nf.File, t.Line, h.Name);
                 var label = item.TryGetValue(rows.Key, out var kv) && kv is not null ? $"{rows.Each}[{i}] ({rows.Key} {kv})" : $"{rows.Each}[{i}]";
                 foreach (var c in rows.Checks)
-                    if (!Truthy(Ri(c.That))) throw new SiteException(file, line, $"{label}: {Ri(c.Message).Trim()}");
-                var cols = rows.Columns.Where(c => c.Value.When is null || Truthy(Ri(c.Value.When)))
+                    if (!(Boolean(Ri(c.That)) ?? throw new SiteException(nf.File, c.Line, "'that' must be true or false", h.Name))) throw new SiteException(file, line, $"{label}: {Ri(c.Message).Trim()}");
+                var cols = rows.Columns.Where(c => c.Value.When is null || (Boolean(Ri(c.Value.When)) ?? throw new SiteException(nf.File, rows.Line, $"'when' of column {c.Key} must be true or false", h.Name)))
                     .ToImmutableSortedDictionary(c => c.Key, c => Ri(c.Value.Value).Trim(), StringComparer.Ordinal);
                 foreach (var sc in rows.SecretColumns)
                     if (cols.TryGetValue(sc, out var v) && v.Length > 0 && !Config.SecretValues.Contains(v))
@@ -348,7 +353,13 @@ public sealed class SiteProgram : ISiteProgram
     /// <summary>A file holding a secret is never readable by others: 0644 becomes 0640 (its owner and group keep theirs).</summary>
     private static string PrivateMode(string mode) => mode.Length == 0 ? mode : mode[..^1] + "0";
 
-    private static bool Truthy(string s) => s.Trim() is not ("" or "false" or "False" or "0" or "no");
+    /// <summary>A rendered condition (<c>when:</c>, a check's <c>that:</c>); null when it is neither true nor false.</summary>
+    private static bool? Boolean(string s) => s.Trim() switch
+    {
+        "true" or "True" or "yes" or "1" => true,
+        "" or "false" or "False" or "no" or "0" => false,
+        _ => null,
+    };
 
     private ScriptObject Scope(InventoryHost h, Dictionary<string, ScriptObject> hostObjs, ScriptObject configObj, NfPlacement p, ScriptObject nfObj)
     {

@@ -18,10 +18,11 @@ public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedD
     /// <summary>The plaintexts of the secret settings, once decrypted (to keep them out of every output).</summary>
     public ImmutableArray<string> SecretValues { get; init; } = [];
 
+    /// <summary>The stack file's path relative to the project (for messages).</summary>
+    public string DisplayPath { get; init; } = FilePath;
+
     public bool HasSecrets => Values.Values.Any(v => v is SecureValue);
 
-    /// <summary>The stack file as errors name it (relative to the project).</summary>
-    public string DisplayPath { get; init; } = "";
 
     /// <summary>For list settings set in the stack file: the line of each item (errors about an item point at it).</summary>
     public ImmutableSortedDictionary<string, ImmutableArray<int>> ItemLines { get; init; } = ImmutableSortedDictionary<string, ImmutableArray<int>>.Empty;
@@ -35,7 +36,7 @@ public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedD
         if (!HasSecrets) return this;
         if (passphrase is null)
             throw new DeployException($"stack {Stack} has secret settings: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to its passphrase");
-        if (EncryptionSalt is null) throw new DeployException($"stack {Stack} has secret settings but no encryptionsalt in {FilePath}");
+        if (EncryptionSalt is null) throw new DeployException($"stack {Stack} has secret settings but no encryptionsalt in {DisplayPath}");
         var crypter = Secrets.PassphraseCrypter.Open(passphrase, EncryptionSalt, Stack);
         var plain = Values.ToImmutableSortedDictionary(kv => kv.Key,
             kv => kv.Value is SecureValue s ? (object?)crypter.Decrypt(s.Ciphertext, $"stack {Stack}: setting '{kv.Key}'") : kv.Value, StringComparer.Ordinal);

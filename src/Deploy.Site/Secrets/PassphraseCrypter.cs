@@ -44,8 +44,12 @@ public sealed class PassphraseCrypter
     public static PassphraseCrypter Open(string passphrase, string encryptionSalt, string stack)
     {
         var parts = encryptionSalt.Split(':', 3);
-        if (parts.Length != 3 || parts[0] != "v1") throw new DeployException($"stack {stack}: encryptionsalt is not of the form v1:<salt>:<check>");
-        var crypter = new PassphraseCrypter(Derive(passphrase, Convert.FromBase64String(parts[1])));
+        byte[]? salt = null;
+        if (parts.Length == 3 && parts[0] == "v1")
+            try { salt = Convert.FromBase64String(parts[1]); }
+            catch (FormatException) { }
+        if (salt is null) throw new DeployException($"stack {stack}: encryptionsalt is not of the form v1:<salt>:<check>");
+        var crypter = new PassphraseCrypter(Derive(passphrase, salt));
         if (crypter.TryDecrypt(parts[2]) != Check)
             throw new DeployException($"stack {stack}: incorrect passphrase (PULUMI_CONFIG_PASSPHRASE does not open this stack's secrets)");
         return crypter;
