@@ -24,7 +24,8 @@ public sealed class CliProcess : IDisposable
         psi.ArgumentList.Add("--cwd");
         psi.ArgumentList.Add(projectDir);
         foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment.Remove("PULUMI_CONFIG_PASSPHRASE");
+        psi.Environment["PULUMI_CONFIG_PASSPHRASE"] = LabSite.LabPassphrase; // the lab stack's secrets
+        psi.Environment.Remove("PULUMI_CONFIG_PASSPHRASE_FILE");
         foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         _p = new Process { StartInfo = psi };
         _p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_gate) _out.Append(e.Data).Append('\n'); };

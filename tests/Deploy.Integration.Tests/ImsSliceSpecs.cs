@@ -11,7 +11,7 @@ namespace Deploy.Integration.Tests;
 /// shared by the IMS specs, destroyed at the end.</summary>
 public sealed class ImsLab : IAsyncLifetime
 {
-    public LabSite Site { get; } = new(network: "nfd-ims", subnetPrefix: "10.215.0", stack: "ims", groups: ["ims"]);
+    public LabSite Site { get; } = new(network: "nfd-ims", subnetPrefix: "10.215.0", stack: "ims", groups: ["ims", "trunk"]);
     public LabSite.Run FirstUp { get; private set; } = new(-1, "", "");
     public string Ip => Site.SubnetPrefix + ".21";
 

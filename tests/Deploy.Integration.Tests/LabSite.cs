@@ -54,6 +54,9 @@ public sealed class LabSite : IDisposable
         return w.ToString();
     }
 
+    /// <summary>The passphrase of the lab stack's secrets (lab only; scripts/lab-up uses it too).</summary>
+    public const string LabPassphrase = "nf-deploy-lab";
+
     public static string RepoRoot()
     {
         for (var d = AppContext.BaseDirectory; d is not null; d = Path.GetDirectoryName(d))
@@ -80,7 +83,7 @@ public sealed class LabSite : IDisposable
         var o = new StringWriter();
         var e = new StringWriter();
         int exit;
-        try { exit = await verb(new App(new Workspace(Dir), o, e, 16, true), TestContext.Current.CancellationToken); }
+        try { exit = await verb(new App(new Workspace(Dir) { Passphrase = () => LabPassphrase }, o, e, 16, true), TestContext.Current.CancellationToken); }
         catch (DeployException ex) { e.WriteLine("error: " + ex.Message); exit = ExitCodes.Failed; }
         return new Run(exit, o.ToString(), e.ToString());
     }

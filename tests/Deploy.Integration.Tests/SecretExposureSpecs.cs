@@ -14,7 +14,7 @@ public sealed class SecretExposureSpecs(RolledOutLab lab)
 {
     private LabSite Site => lab.Site;
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
-    private static readonly Dictionary<string, string> Passphrase = new() { ["PULUMI_CONFIG_PASSPHRASE"] = "lab passphrase, not a secret of the site" };
+    private static readonly Dictionary<string, string> Passphrase = new() { ["PULUMI_CONFIG_PASSPHRASE"] = LabSite.LabPassphrase };
     private const string SecretFile = "/etc/kamailio/nfd-trunk-secret.conf";
 
     private Task<(int Exit, string Out, string Err)> Cli(params string[] args) => CliProcess.RunAsync(Site.Dir, Passphrase, Ct, args);

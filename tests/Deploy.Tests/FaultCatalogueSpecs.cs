@@ -24,9 +24,10 @@ public sealed class PassphraseEnvironment
 [Collection(PassphraseEnvironment.Name)]
 public sealed class FaultCatalogueSpecs : IDisposable
 {
-    private const string Passphrase = "correct horse";
+    private const string Passphrase = SiteFixture.LabPassphrase;
 
-    public FaultCatalogueSpecs() => SetPassphrase(null);
+    // the lab stack has secrets: the environment holds its passphrase unless a row takes it away
+    public FaultCatalogueSpecs() => SetPassphrase(Passphrase);
 
     public void Dispose() => SetPassphrase(null);
 
@@ -213,7 +214,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
             _ => { }, s => ConfigSet(s, "diameterTls", "maybe"),
             "'diameterTls' must be true or false, not 'maybe'"),
         Case("Config_set_secret_without_a_passphrase_is_refused",
-            WithSecretSetting, s => ConfigSet(s, "motdSecret", "s3cr3t", secret: true),
+            s => { WithSecretSetting(s); SetPassphrase(null); }, s => ConfigSet(s, "motdSecret", "s3cr3t", secret: true),
             "a secret needs a passphrase: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE)"),
         new("Config_set_secret_of_an_integer_setting_is_refused",
             s => { SetPassphrase(Passphrase); return Task.CompletedTask; }, s => ConfigSet(s, "pgwCount", "5", secret: true),
@@ -257,6 +258,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
     {
         var fault = Faults.Single(f => f.Story == story);
         using var site = SiteFixture.FromRepo();
+        site.Passphrase = Deploy.Site.Secrets.PassphraseCrypter.PassphraseFromEnvironment;
         await fault.Break(site);
         var before = Snapshot(site.Dir);
 
@@ -313,6 +315,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
     {
         var fault = VerbFaults.Single(f => f.Story == story);
         using var site = SiteFixture.FromRepo();
+        site.Passphrase = Deploy.Site.Secrets.PassphraseCrypter.PassphraseFromEnvironment;
         fault.Break(site);
         var before = Snapshot(site.Dir);
 
@@ -365,6 +368,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
     public async Task A_host_var_settles_a_conflict_between_its_groups()
     {
         using var site = SiteFixture.FromRepo();
+        site.Passphrase = Deploy.Site.Secrets.PassphraseCrypter.PassphraseFromEnvironment;
         site.Edit("inventory/lab.yaml", "kamailio-2: { address: 10.211.0.12, lab: true, ssh: { user: deploy } }",
                 "kamailio-2: { address: 10.211.0.12, lab: true, ssh: { user: deploy }, vars: { listen_interface: eth0 } }")
             .Append("inventory/lab.yaml", "  edge:\n    hosts: [kamailio-2]\n    vars:\n      listen_interface: eth1\n");

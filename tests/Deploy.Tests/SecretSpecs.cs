@@ -10,13 +10,14 @@ public sealed class SecretSpecs : IDisposable
 {
     private const string Secret = "s3cr3t-Tr0mb0ne!";
 
-    public SecretSpecs() => Environment.SetEnvironmentVariable("PULUMI_CONFIG_PASSPHRASE", "correct horse");
+    public SecretSpecs() => Environment.SetEnvironmentVariable("PULUMI_CONFIG_PASSPHRASE", SiteFixture.LabPassphrase);
 
     public void Dispose() => Environment.SetEnvironmentVariable("PULUMI_CONFIG_PASSPHRASE", null);
 
     private static SiteFixture SiteWithSecretSetting()
     {
         var site = SiteFixture.FromRepo();
+        site.Passphrase = Deploy.Site.Secrets.PassphraseCrypter.PassphraseFromEnvironment;
         site.Write("Pulumi.yaml", site.Read("Pulumi.yaml") + "  motdSecret:\n    type: string\n    description: a test secret\n    default: \"\"\n");
         site.Write("nf/kamailio/nf.yaml", site.Read("nf/kamailio/nf.yaml").Replace("files:\n", "files:\n  - path: /etc/nfd-secret.conf\n    content: \"token={{ config.motdSecret }}\\n\"\n    mode: \"0600\"\n"));
         return site;

@@ -56,8 +56,14 @@ public sealed class SiteFixture : IDisposable
 
     public SiteFixture Append(string relPath, string text) => Write(relPath, Read(relPath) + text);
 
+    /// <summary>The passphrase of the repository's lab stack secrets (lab only: scripts/lab-up uses it too).</summary>
+    public const string LabPassphrase = "nf-deploy-lab";
+
+    /// <summary>Where the passphrase comes from: the lab's by default; secret specs read the environment, as the CLI does.</summary>
+    public Func<string?> Passphrase { get; set; } = () => LabPassphrase;
+
     public Task<SiteProgram> LoadAsync(string stack = "lab") =>
-        SiteLoader.LoadAsync(Dir, stack, new FakeKeys(), (_, _) => Task.FromResult("ssh-ed25519 AAAATEST lab"), CancellationToken.None);
+        SiteLoader.LoadAsync(Dir, stack, new FakeKeys(), (_, _) => Task.FromResult("ssh-ed25519 AAAATEST lab"), CancellationToken.None, Passphrase);
 
     /// <summary>Loads and renders with the facts lab hosts are assumed to have (or the given ones).</summary>
     public async Task<ImmutableDictionary<string, Deploy.Core.Engine.HostDesired>> RenderAsync(string stack = "lab", IReadOnlyDictionary<string, HostFacts>? facts = null)
