@@ -31,7 +31,7 @@ public sealed class SiteErrorSpecs
         using var site = SiteFixture.FromRepo();
         site.Write("inventory/lab.yaml", site.Read("inventory/lab.yaml").Replace("roles: [sip-proxy]", "roles: [sip-proxi]"));
         var msg = await ErrorOf(site);
-        msg.Should().Be($"inventory/lab.yaml:{LineOf(site, "inventory/lab.yaml", "sip-proxi")}: unknown role 'sip-proxi' (roles/: pcrf, pgw, sip-proxy)");
+        msg.Should().Be($"inventory/lab.yaml:{LineOf(site, "inventory/lab.yaml", "sip-proxi")}: unknown role 'sip-proxi' (roles/: ims, pcrf, pgw, sip-proxy)");
     }
 
     [Fact]
@@ -40,7 +40,7 @@ public sealed class SiteErrorSpecs
         using var site = SiteFixture.FromRepo();
         site.Write("roles/sip-proxy.yaml", "description: x\nnfs:\n  - kamailio\n  - kamailo\n");
         var msg = await ErrorOf(site);
-        msg.Should().Be("roles/sip-proxy.yaml:4: unknown network function 'kamailo' (nf/: freediameter, kamailio, open5gs-pgw)");
+        msg.Should().Be("roles/sip-proxy.yaml:4: unknown network function 'kamailo' (nf/: freediameter, kamailio, kamailio-instance, open5gs-pgw)");
     }
 
     [Fact]
