@@ -139,7 +139,7 @@ public sealed class ImsSliceSpecs(ImsLab lab)
         var inventory = $"inventory/{Site.Stack}.yaml";
         var original = Site.Read(inventory);
         // the group's own vars: the role's three instances and an E-CSCF
-        var four = original.Replace("vars: {listen_interface: eth0}", """
+        var four = original.Replace("vars: { listen_interface: eth0 }", """
             vars:
                   listen_interface: eth0
                   cscf_instances:
