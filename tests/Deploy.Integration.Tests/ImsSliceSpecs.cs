@@ -138,12 +138,16 @@ public sealed class ImsSliceSpecs(ImsLab lab)
     {
         var inventory = $"inventory/{Site.Stack}.yaml";
         var original = Site.Read(inventory);
-        var role = Site.Read("roles/ims.yaml");
-        var instances = role[role.IndexOf("  cscf_instances:", StringComparison.Ordinal)..];
-        // the host's own vars: the role's three instances and an E-CSCF
-        var four = original.Replace($"ims-1: {{ address: {lab.Ip}, lab: true }}",
-            "ims-1:\n    address: " + lab.Ip + "\n    lab: true\n    vars:\n  " + instances.Replace("\n  ", "\n    ").TrimEnd() +
-            "\n        ecscf: { sip_port: 5090, transports: [udp] }\n");
+        // the group's own vars: the role's three instances and an E-CSCF
+        var four = original.Replace("vars: { listen_interface: eth0 }", """
+            vars:
+                  listen_interface: eth0
+                  cscf_instances:
+                    pcscf: { sip_port: 5060, tls_port: 5061, transports: [udp, tcp, tls] }
+                    icscf: { sip_port: 5070, transports: [udp, tcp], http_connections: { hss: "http://127.0.0.1:8089/api" } }
+                    scscf: { sip_port: 5080, transports: [udp, tcp], kemi_template: kamailio/instance/kemi.py.sbn }
+                    ecscf: { sip_port: 5090, transports: [udp] }
+            """.TrimEnd());
         four.Should().Contain("ecscf");
         var before = await PidsAsync(Cscfs);
         try

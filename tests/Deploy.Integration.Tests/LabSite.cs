@@ -33,7 +33,8 @@ public sealed class LabSite : IDisposable
     /// <summary>The first three octets of the lab network (every 10.211.0.x address of the lab site is moved there).</summary>
     public string SubnetPrefix { get; }
 
-    /// <summary>The inventory with only the given groups and the hosts they list.</summary>
+    /// <summary>The inventory with only the given groups and the hosts they list; the text of what is kept is unchanged
+    /// (specs edit it by string replacement).</summary>
     private static string OnlyGroups(string inventory, string[] keep)
     {
         var yaml = new YamlDotNet.RepresentationModel.YamlStream();
@@ -42,16 +43,31 @@ public sealed class LabSite : IDisposable
         var groups = (YamlDotNet.RepresentationModel.YamlMappingNode)root["groups"];
         var hosts = (YamlDotNet.RepresentationModel.YamlMappingNode)root["hosts"];
         var kept = new HashSet<string>();
-        foreach (var g in groups.Children.Keys.Select(k => k.ToString()).ToList())
+        var drop = new List<(YamlDotNet.RepresentationModel.YamlNode Key, YamlDotNet.RepresentationModel.YamlNode Value)>();
+        foreach (var (k, v) in groups.Children)
         {
-            if (!keep.Contains(g)) { groups.Children.Remove(g); continue; }
-            if (((YamlDotNet.RepresentationModel.YamlMappingNode)groups[g]).Children.TryGetValue("hosts", out var list))
+            if (!keep.Contains(k.ToString())) { drop.Add((k, v)); continue; }
+            if (((YamlDotNet.RepresentationModel.YamlMappingNode)v).Children.TryGetValue("hosts", out var list))
                 foreach (var h in (YamlDotNet.RepresentationModel.YamlSequenceNode)list) kept.Add(h.ToString());
         }
-        foreach (var h in hosts.Children.Keys.Select(k => k.ToString()).Where(h => !kept.Contains(h)).ToList()) hosts.Children.Remove(h);
-        var w = new StringWriter();
-        yaml.Save(w, assignAnchors: false);
-        return w.ToString();
+        drop.AddRange(hosts.Children.Where(h => !kept.Contains(h.Key.ToString())).Select(h => (h.Key, h.Value)));
+        // each dropped entry: its key's line and the lines indented deeper than the key that follow it
+        var lines = inventory.Split('\n').ToList();
+        var gone = new HashSet<int>();
+        foreach (var (k, _) in drop)
+        {
+            var first = (int)k.Start.Line - 1;
+            var indent = (int)k.Start.Column - 1;
+            var last = first;
+            for (var j = first + 1; j < lines.Count; j++)
+            {
+                if (lines[j].Trim().Length == 0) continue;
+                if (lines[j].Length - lines[j].TrimStart().Length <= indent) break;
+                last = j;
+            }
+            for (var l = first; l <= last; l++) gone.Add(l);
+        }
+        return string.Join('\n', lines.Where((_, i) => !gone.Contains(i)));
     }
 
     /// <summary>The passphrase of the lab stack's secrets (lab only; scripts/lab-up uses it too).</summary>
