@@ -12,7 +12,7 @@ public sealed class CliSpecs
         using var site = SiteFixture.FromRepo();
         site.Write("roles/sip-proxy.yaml", "nfs: [kamailio\n");
         var o = new StringWriter();
-        var app = new App(new Workspace(site.Dir), o, new StringWriter(), 4, false);
+        var app = new App(new Workspace(site.Dir) { Passphrase = () => SiteFixture.LabPassphrase }, o, new StringWriter(), 4, false);
 
         var act = () => app.UpAsync("lab", yes: true, json: false, TestContext.Current.CancellationToken);
 

@@ -61,7 +61,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
         // ---- stack files
         Case("An_unknown_setting_in_a_stack_file_names_its_line",
             s => s.Append("stacks/Pulumi.lab.yaml", "  nf-deploy:pgwCoutn: 4\n"),
-            "stacks/Pulumi.lab.yaml:{line of 'pgwCoutn' in stacks/Pulumi.lab.yaml}: unknown setting 'pgwCoutn' (declared settings: diameterTls, dnsServers, inventory, kamailioRepo, kamailioRepoKey, kamailioVersion, open5gsRepo, open5gsRepoKey, open5gsVersion, pcscfAddresses, pgwCount, realm, sipDomain, tlsCaCert, tlsCaKey)"),
+            "stacks/Pulumi.lab.yaml:{line of 'pgwCoutn' in stacks/Pulumi.lab.yaml}: unknown setting 'pgwCoutn' (declared settings: diameterTls, dnsServers, inventory, kamailioDbPassword, kamailioRepo, kamailioRepoKey, kamailioVersion, open5gsRepo, open5gsRepoKey, open5gsVersion, pcscfAddresses, pgwCount, realm, sipDomain, tlsCaCert, tlsCaKey, trunkPassword, uacRegistrations)"),
         Case("A_string_where_an_integer_setting_belongs_names_its_line",
             s => s.Edit("stacks/Pulumi.lab.yaml", "nf-deploy:pgwCount: 3", "nf-deploy:pgwCount: three"),
             "stacks/Pulumi.lab.yaml:{line of 'pgwCount' in stacks/Pulumi.lab.yaml}: 'pgwCount' must be an integer, not 'three'"),
@@ -123,7 +123,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
         // ---- roles
         Case("An_unknown_role_lists_the_roles_that_exist",
             s => s.Edit("inventory/lab.yaml", "roles: [sip-proxy]", "roles: [sip-proxi]"),
-            "inventory/lab.yaml:{line of 'sip-proxi' in inventory/lab.yaml}: unknown role 'sip-proxi' (roles/: pcrf, pgw, sip-proxy)"),
+            "inventory/lab.yaml:{line of 'sip-proxi' in inventory/lab.yaml}: unknown role 'sip-proxi' (roles/: ims, pcrf, pgw, sip-proxy, sip-trunk)"),
         Case("An_unknown_key_in_a_role_file_lists_the_keys_allowed",
             s => s.Edit("roles/sip-proxy.yaml", "vars:", "variables:"),
             "roles/sip-proxy.yaml:{line of 'variables:' in roles/sip-proxy.yaml}: unknown key 'variables' in a role (expected one of: description, nfs, vars)"),
@@ -132,15 +132,15 @@ public sealed class FaultCatalogueSpecs : IDisposable
             "roles/sip-proxy.yaml:1: a role needs 'nfs:', the list of network functions it runs"),
         Case("An_unknown_nf_names_the_role_line_and_the_nfs_that_exist",
             s => s.Write("roles/sip-proxy.yaml", "description: x\nnfs:\n  - kamailio\n  - kamailo\n"),
-            "roles/sip-proxy.yaml:4: unknown network function 'kamailo' (nf/: freediameter, kamailio, open5gs-pgw)"),
+            "roles/sip-proxy.yaml:4: unknown network function 'kamailo' (nf/: freediameter, kamailio, kamailio-instance, mariadb, open5gs-pgw)"),
 
         // ---- nf.yaml
         Case("An_unknown_key_in_an_nf_manifest_lists_the_keys_allowed",
             s => s.Edit("nf/kamailio/nf.yaml", "services:\n", "service:\n"),
-            "nf/kamailio/nf.yaml:{line of 'service:' in nf/kamailio/nf.yaml}: unknown key 'service' in an NF manifest (expected one of: description, defaults, values, checks, apt, packages, directories, files, services, ports, health)"),
+            "nf/kamailio/nf.yaml:{line of 'service:' in nf/kamailio/nf.yaml}: unknown key 'service' in an NF manifest (expected one of: description, defaults, values, checks, apt, packages, directories, files, services, ports, health, sql)"),
         Case("A_misspelt_key_in_a_file_entry_lists_the_keys_allowed",
             s => s.Edit("nf/kamailio/nf.yaml", "    notify: [kamailio]\n  - path: /etc/kamailio/kamailio.cfg", "    notfy: [kamailio]\n  - path: /etc/kamailio/kamailio.cfg"),
-            "nf/kamailio/nf.yaml:{line of 'notfy' in nf/kamailio/nf.yaml}: unknown key 'notfy' in a file (expected one of: path, template, source, content, owner, group, mode, validate, block, notify, when, secret)"),
+            "nf/kamailio/nf.yaml:{line of 'notfy' in nf/kamailio/nf.yaml}: unknown key 'notfy' in a file (expected one of: path, template, source, content, owner, group, mode, validate, block, notify, when, secret, lint)"),
         Case("A_file_with_both_template_and_source_is_refused",
             s => s.Edit("nf/kamailio/nf.yaml", "    template: kamailio/default.sbn\n", "    template: kamailio/default.sbn\n    source: kamailio-check.sh\n"),
             "nf/kamailio/nf.yaml:{line of 'path: /etc/default/kamailio' in nf/kamailio/nf.yaml}: a file needs exactly one of 'template', 'source' or 'content'"),
@@ -158,7 +158,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
             "nf/kamailio/nf.yaml:{line of '- http:' in nf/kamailio/nf.yaml}: unknown health check 'http' (sip-options, command, tcp or diameter)"),
         Case("A_port_of_an_unknown_protocol_is_refused",
             s => s.Edit("nf/kamailio/nf.yaml", "{ proto: tcp,", "{ proto: quic,"),
-            "nf/kamailio/nf.yaml:{line of 'proto: quic' in nf/kamailio/nf.yaml}: port proto must be udp, tcp, tls or sctp, not 'quic'"),
+            "nf/kamailio/nf.yaml:{line of 'proto: quic' in nf/kamailio/nf.yaml}: port proto must be udp, tcp, tls, sctp or unix, not 'quic'"),
         Case("An_apt_key_with_both_url_and_file_is_refused",
             s => s.Edit("nf/kamailio/nf.yaml", "      url: \"{{ config.kamailioRepoKey }}\"", "      url: \"{{ config.kamailioRepoKey }}\"\n      file: keys/kamailio.asc"),
             "nf/kamailio/nf.yaml:{line of '- name: kamailio' in nf/kamailio/nf.yaml}: apt key 'kamailio': give exactly one of 'url' or 'file'"),
@@ -203,7 +203,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
         // ---- config set
         Case("Config_set_of_an_unknown_key_lists_the_settings",
             _ => { }, s => ConfigSet(s, "pgwCoutn", "5"),
-            "unknown setting 'pgwCoutn' (declared in Pulumi.yaml: diameterTls, dnsServers, inventory, kamailioRepo, kamailioRepoKey, kamailioVersion, open5gsRepo, open5gsRepoKey, open5gsVersion, pcscfAddresses, pgwCount, realm, sipDomain, tlsCaCert, tlsCaKey)"),
+            "unknown setting 'pgwCoutn' (declared in Pulumi.yaml: diameterTls, dnsServers, inventory, kamailioDbPassword, kamailioRepo, kamailioRepoKey, kamailioVersion, open5gsRepo, open5gsRepoKey, open5gsVersion, pcscfAddresses, pgwCount, realm, sipDomain, tlsCaCert, tlsCaKey, trunkPassword, uacRegistrations)"),
         Case("Config_set_of_a_word_for_an_integer_is_refused",
             _ => { }, s => ConfigSet(s, "pgwCount", "five"),
             "'pgwCount' must be an integer, not 'five'"),
@@ -237,7 +237,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
             s => s.RenderAsync(),
             "cannot read PULUMI_CONFIG_PASSPHRASE_FILE {dir}/no-passphrase: Could not find file '{dir}/no-passphrase'."),
         new("A_corrupt_secure_value_names_the_setting",
-            async s => { await WithSecretAsync(s); s.Edit("stacks/Pulumi.lab.yaml", new Regex("secure: v1:[^\n]*"), "secure: v1:AAAAAAAAAAAAAAAA:AAAAAAAAAAAAAAAAAAAAAAAAAAAA"); },
+            async s => { await WithSecretAsync(s); s.Edit("stacks/Pulumi.lab.yaml", new Regex("(?<=motdSecret:\n    )secure: v1:[^\n]*"), "secure: v1:AAAAAAAAAAAAAAAA:AAAAAAAAAAAAAAAAAAAAAAAAAAAA"); },
             s => s.RenderAsync(),
             "stack lab: setting 'motdSecret': cannot decrypt (a value sealed with another passphrase?)"),
         new("A_stack_with_secrets_but_no_encryptionsalt_names_the_stack_file",
@@ -355,6 +355,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "nf-deploy.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var v in new[] { "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "NF_DEPLOY_PROJECT" }) psi.Environment.Remove(v);
+        psi.Environment["PULUMI_CONFIG_PASSPHRASE"] = SiteFixture.LabPassphrase; // the lab stack's secrets
         using var p = System.Diagnostics.Process.Start(psi)!;
         p.StandardInput.Close();
         var ct = TestContext.Current.CancellationToken;
