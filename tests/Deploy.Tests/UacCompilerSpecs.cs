@@ -156,4 +156,14 @@ public sealed class UacCompilerSpecs
         // MySQL's mysql_native_password form of "password" (the documented example value)
         SqlUserProvider.NativeHash("password").Should().Be("*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19");
     }
+
+    [Fact]
+    public void Database_probes_never_end_the_hosts_shared_read_script()
+    {
+        // every probe of a host runs in one shell: an `exit` in one would cut off the reads after it
+        var id = ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, string>
+        { ["database"] = "kamailio", ["schema"] = "s", ["table"] = "uacreg", ["key"] = "l_uuid", ["value"] = "trunk1", ["user"] = "kamailio", ["from"] = "localhost" });
+        foreach (var p in new IResourceProvider[] { new SqlSchemaProvider(), new SqlUserProvider(), new SqlRowProvider() })
+            p.Probe(id).Should().NotMatchRegex(@"\bexit\b").And.StartWith("if command -v mysql");
+    }
 }

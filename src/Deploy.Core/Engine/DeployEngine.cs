@@ -301,7 +301,7 @@ public sealed class DeployEngine(EngineDeps deps)
         var plan = session.Plan!;
         var outcomes = new ConcurrentBag<HostOutcome>();
         var stateGate = session.StateGate;
-        var hostsWithSteps = session.Site.Hosts.Where(h => session.Transports.ContainsKey(h.Name)).ToArray();
+        var hostsWithSteps = session.Site.Hosts.Where(h => session.Reads.ContainsKey(h.Name) && !session.Problems.ContainsKey(h.Name)).ToArray();
 
         // Hosts whose running services this run restarts roll out in batches per group (a cluster never loses all its
         // members at once); the others (nothing to restart, or new hosts) go all at once.

@@ -22,8 +22,9 @@ internal static class Sql
     public static string Client(string sql, string clientArgs = "") =>
         $"mysql {clientArgs} <<'NFD_SQL'\n{sql.TrimEnd()}\nNFD_SQL\n";
 
-    /// <summary>Reads nothing when there is no client or server yet (the package comes in the same run).</summary>
-    public const string Guard = "command -v mysql >/dev/null 2>&1 || exit 0\n";
+    /// <summary>Runs <paramref name="body"/> only where the mysql client is installed (the package may come in the same
+    /// run). Probes run in the read script's own shell: never <c>exit</c> there.</summary>
+    public static string Guarded(string body) => $"if command -v mysql >/dev/null 2>&1; then\n{body.TrimEnd()}\nfi\n";
 
     /// <summary>How <c>mysql -B</c> prints a value (tab, newline and backslash escaped).</summary>
     public static string BatchEscape(string s) =>
@@ -41,11 +42,11 @@ public sealed class SqlSchemaProvider : IResourceProvider
     public string Probe(ImmutableSortedDictionary<string, string> identity)
     {
         var db = identity["database"];
-        return Sql.Guard + Sql.Client($"""
+        return Sql.Guarded(Sql.Client($"""
             SELECT CONCAT('exists=', COUNT(*)) FROM information_schema.schemata WHERE schema_name = {Sql.Literal(db)};
             SELECT CONCAT('tables=', IFNULL(GROUP_CONCAT(table_name ORDER BY table_name SEPARATOR ','), '')) FROM information_schema.tables WHERE table_schema = {Sql.Literal(db)};
             SELECT CONCAT('sha=', sha) FROM {Sql.Id(db)}.nfd_schema WHERE name = {Sql.Literal(identity["schema"])};
-            """, "-N -B --force 2>/dev/null");
+            """, "-N -B --force 2>/dev/null"));
     }
 
     public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts) =>
@@ -82,8 +83,8 @@ public sealed class SqlSchemaProvider : IResourceProvider
     /// <summary>Forgets the schema (its row in nfd_schema) and keeps the data: tables such as Kamailio's <c>version</c>
     /// are shared, and dropping data is left to the operator.</summary>
     public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) =>
-        Script.RunAsync(run, $"{identity["database"]}/{identity["schema"]}", Sql.Guard + Sql.Client(
-            $"DELETE FROM {Sql.Id(identity["database"])}.nfd_schema WHERE name = {Sql.Literal(identity["schema"])};", "--force 2>/dev/null || true"), ct);
+        Script.RunAsync(run, $"{identity["database"]}/{identity["schema"]}", Sql.Guarded(Sql.Client(
+            $"DELETE FROM {Sql.Id(identity["database"])}.nfd_schema WHERE name = {Sql.Literal(identity["schema"])};", "--force 2>/dev/null || true")), ct);
 }
 
 /// <summary>A database account (<see cref="SqlUserSpec"/>). The password is compared as MySQL stores it
@@ -97,10 +98,10 @@ public sealed class SqlUserProvider : IResourceProvider
     /// <summary>Prints <c>auth=</c> (the stored password hash) and <c>grants=</c> (what each GRANT line grants, without
     /// backticks, joined by |).</summary>
     public string Probe(ImmutableSortedDictionary<string, string> identity) =>
-        Sql.Guard + Sql.Client($"""
+        Sql.Guarded(Sql.Client($"""
             SELECT CONCAT('auth=', authentication_string) FROM mysql.user WHERE User = {Sql.Literal(identity["user"])} AND Host = {Sql.Literal(identity["from"])};
             SHOW GRANTS FOR {Account(identity)};
-            """, "-N -B --force 2>/dev/null | awk '/^auth=/{print; next} /^GRANT /{g=$0; sub(/ IDENTIFIED BY .*/,\"\",g); sub(/ TO .*/,\"\",g); sub(/^GRANT /,\"\",g); gsub(/`/,\"\",g); s=s (s==\"\"?\"\":\"|\") g} END{print \"grants=\" s}'");
+            """, "-N -B --force 2>/dev/null | awk '/^auth=/{print; next} /^GRANT /{g=$0; sub(/ IDENTIFIED BY .*/,\"\",g); sub(/ TO .*/,\"\",g); sub(/^GRANT /,\"\",g); gsub(/`/,\"\",g); s=s (s==\"\"?\"\":\"|\") g} END{print \"grants=\" s}'"));
 
     public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts)
     {
@@ -145,7 +146,7 @@ public sealed class SqlUserProvider : IResourceProvider
     private static string Redact(string text, string secret) => secret.Length == 0 ? text : text.Replace(secret, "[secret]", StringComparison.Ordinal);
 
     public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) =>
-        Script.RunAsync(run, $"{identity["user"]}@{identity["from"]}", Sql.Guard + Sql.Client($"DROP USER IF EXISTS {Account(identity)};"), ct);
+        Script.RunAsync(run, $"{identity["user"]}@{identity["from"]}", Sql.Guarded(Sql.Client($"DROP USER IF EXISTS {Account(identity)};")), ct);
 }
 
 /// <summary>One row of a table found by its key column (<see cref="SqlRowSpec"/>), upserted column by column.</summary>
@@ -159,11 +160,11 @@ public sealed class SqlRowProvider : IResourceProvider
 
     /// <summary>Prints <c>c.&lt;column&gt;=&lt;value&gt;</c> for the row (mysql -B: header line, then the row).</summary>
     public string Probe(ImmutableSortedDictionary<string, string> identity) =>
-        Sql.Guard + $"""
+        Sql.Guarded($"""
         mysql -B --force 2>/dev/null <<'NFD_SQL' | awk -F'\t' 'NR==1{"{"}for(i=1;i<=NF;i++)h[i]=$i; next{"}"} NR==2{"{"}print "exists=1"; for(i=1;i<=NF;i++) print "c." h[i] "=" $i{"}"}'
         SELECT * FROM {Table(identity)} WHERE {Where(identity)} LIMIT 1;
         NFD_SQL
-        """;
+        """);
 
     public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts)
     {
@@ -216,5 +217,5 @@ public sealed class SqlRowProvider : IResourceProvider
 
     public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) =>
         Script.RunAsync(run, $"{identity["database"]}.{identity["table"]}/{identity["value"]}",
-            Sql.Guard + Sql.Client($"DELETE FROM {Table(identity)} WHERE {Where(identity)};", "--force 2>/dev/null || true"), ct);
+            Sql.Guarded(Sql.Client($"DELETE FROM {Table(identity)} WHERE {Where(identity)};", "--force 2>/dev/null || true")), ct);
 }
