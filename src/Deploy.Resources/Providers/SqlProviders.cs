@@ -19,8 +19,9 @@ internal static class Sql
     public static string Id(string s) => "`" + s.Replace("`", "``", StringComparison.Ordinal) + "`";
 
     /// <summary>Runs SQL with the mysql client; <paramref name="clientArgs"/> are fixed flags only.</summary>
-    public static string Client(string sql, string clientArgs = "") =>
-        $"mysql {clientArgs} <<'NFD_SQL'\n{sql.TrimEnd()}\nNFD_SQL\n";
+    /// <param name="tail">Shell after the command (<c>| awk ...</c>, <c>|| true</c>): the here-document must stay on mysql.</param>
+    public static string Client(string sql, string clientArgs = "", string tail = "") =>
+        $"mysql {clientArgs} <<'NFD_SQL' {tail}\n{sql.TrimEnd()}\nNFD_SQL\n";
 
     /// <summary>Runs <paramref name="body"/> only where the mysql client is installed (the package may come in the same
     /// run). Probes run in the read script's own shell: never <c>exit</c> there.</summary>
@@ -84,7 +85,7 @@ public sealed class SqlSchemaProvider : IResourceProvider
     /// are shared, and dropping data is left to the operator.</summary>
     public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) =>
         Script.RunAsync(run, $"{identity["database"]}/{identity["schema"]}", Sql.Guarded(Sql.Client(
-            $"DELETE FROM {Sql.Id(identity["database"])}.nfd_schema WHERE name = {Sql.Literal(identity["schema"])};", "--force 2>/dev/null || true")), ct);
+            $"DELETE FROM {Sql.Id(identity["database"])}.nfd_schema WHERE name = {Sql.Literal(identity["schema"])};", "--force 2>/dev/null", "|| true")), ct);
 }
 
 /// <summary>A database account (<see cref="SqlUserSpec"/>). The password is compared as MySQL stores it
@@ -101,7 +102,7 @@ public sealed class SqlUserProvider : IResourceProvider
         Sql.Guarded(Sql.Client($"""
             SELECT CONCAT('auth=', authentication_string) FROM mysql.user WHERE User = {Sql.Literal(identity["user"])} AND Host = {Sql.Literal(identity["from"])};
             SHOW GRANTS FOR {Account(identity)};
-            """, "-N -B --force 2>/dev/null | awk '/^auth=/{print; next} /^GRANT /{g=$0; sub(/ IDENTIFIED BY .*/,\"\",g); sub(/ TO .*/,\"\",g); sub(/^GRANT /,\"\",g); gsub(/`/,\"\",g); s=s (s==\"\"?\"\":\"|\") g} END{print \"grants=\" s}'"));
+            """, "-N -B --force 2>/dev/null", "| awk '/^auth=/{print; next} /^GRANT /{g=$0; sub(/ IDENTIFIED BY .*/,\"\",g); sub(/ TO .*/,\"\",g); sub(/^GRANT /,\"\",g); gsub(/`/,\"\",g); s=s (s==\"\"?\"\":\"|\") g} END{print \"grants=\" s}'"));
 
     public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts)
     {
@@ -217,5 +218,5 @@ public sealed class SqlRowProvider : IResourceProvider
 
     public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) =>
         Script.RunAsync(run, $"{identity["database"]}.{identity["table"]}/{identity["value"]}",
-            Sql.Guarded(Sql.Client($"DELETE FROM {Table(identity)} WHERE {Where(identity)};", "--force 2>/dev/null || true")), ct);
+            Sql.Guarded(Sql.Client($"DELETE FROM {Table(identity)} WHERE {Where(identity)};", "--force 2>/dev/null", "|| true")), ct);
 }

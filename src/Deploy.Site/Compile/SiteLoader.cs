@@ -54,7 +54,7 @@ public static class SiteLoader
         var inventoryName = config.Values.GetValueOrDefault("inventory") as string is { Length: > 0 } inv ? inv : stack;
         var inventory = Inventory.Load(projectDir, inventoryName, config, templates);
 
-        var errors = new List<SiteException>();
+        var errors = new List<SiteException>(templates.CheckSyntax());
         var roles = new Dictionary<string, RoleFile>(StringComparer.Ordinal);
         var nfs = new Dictionary<string, NfManifest>(StringComparer.Ordinal);
         var placements = ImmutableDictionary.CreateBuilder<string, ImmutableArray<NfPlacement>>();

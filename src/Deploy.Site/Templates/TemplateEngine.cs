@@ -29,6 +29,23 @@ public sealed class TemplateEngine(string projectDir)
         return candidates.FirstOrDefault(File.Exists);
     }
 
+    /// <summary>Parses every template file of the site (templates/ and nf/*/templates/): syntax errors are found when the
+    /// site is loaded, before any host is read, with their file:line.</summary>
+    public IReadOnlyList<SiteException> CheckSyntax()
+    {
+        var dirs = new[] { Path.Combine(ProjectDir, "templates") }
+            .Concat(Directory.Exists(Path.Combine(ProjectDir, "nf")) ? Directory.GetDirectories(Path.Combine(ProjectDir, "nf")).Select(d => Path.Combine(d, "templates")) : [])
+            .Where(Directory.Exists);
+        var errors = new List<SiteException>();
+        foreach (var file in dirs.SelectMany(d => Directory.EnumerateFiles(d, "*.sbn", SearchOption.AllDirectories)).Order(StringComparer.Ordinal))
+        {
+            var template = _parsed.GetOrAdd(file, p => Template.Parse(File.ReadAllText(p), p));
+            if (template.HasErrors && template.Messages.FirstOrDefault(x => x.Type == ParserMessageType.Error) is { } m)
+                errors.Add(new SiteException(Path.GetRelativePath(ProjectDir, file), m.Span.Start.Line + 1, "template error: " + m.Message));
+        }
+        return errors;
+    }
+
     public string RenderFile(string fullPath, ScriptObject globals, string? host)
     {
         var display = Path.GetRelativePath(ProjectDir, fullPath);
