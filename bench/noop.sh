@@ -25,6 +25,7 @@ groups:
     vars: { listen_interface: eth0, dmq_hosts_entry: true }
 YAML
 export NF_DEPLOY_PROJECT="$work"
+export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE:-nf-deploy-lab}"  # the lab stack's secrets
 cleanup() {
   if [ "${KEEP:-0}" != 1 ]; then "$repo/deploy" destroy --stack bench --yes >/dev/null 2>&1 || true; rm -rf "$work"; fi
 }
