@@ -183,7 +183,8 @@ public sealed class FaultCatalogueSpecs : IDisposable
         // ---- templates
         Case("A_template_syntax_error_names_the_template_line",
             s => s.Write("templates/kamailio/default.sbn", "RUN_KAMAILIO=yes\n\n{{ if vars.children }}\nx\n"),
-            PerHost("templates/kamailio/default.sbn:3: template error: Error while parsing if statement: The <end> statement was not found in: if <expression> ... end|else|else if (rendering for host {host})", Kamailios)),
+            // found when the site is loaded, once, before any host is rendered or read
+            "templates/kamailio/default.sbn:3: template error: Error while parsing if statement: The <end> statement was not found in: if <expression> ... end|else|else if"),
         Case("An_undefined_template_variable_names_the_template_line",
             s => s.Edit("templates/kamailio/kamailio.cfg.sbn", "children={{ vars.children }}", "children={{ vars.childs }}"),
             PerHost("templates/kamailio/kamailio.cfg.sbn:{line of 'vars.childs' in templates/kamailio/kamailio.cfg.sbn}: Cannot get member with name childs. (rendering for host {host})", Kamailios)),

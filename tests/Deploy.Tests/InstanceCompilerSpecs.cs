@@ -33,7 +33,7 @@ public sealed class InstanceCompilerSpecs
 
         r.OfType<ServiceSpec>().Where(s => s.Service != "mariadb").Select(s => (s.Service, s.PidFile)).Should().Equal(
             ("kamailio-pcscf", "/run/kamailio-pcscf/kamailio.pid"), ("kamailio-icscf", "/run/kamailio-icscf/kamailio.pid"), ("kamailio-scscf", "/run/kamailio-scscf/kamailio.pid"));
-        r.OfType<PackageSpec>().Select(p => p.Package).Should().Equal("kamailio", "kamailio-tls-modules", "kamailio-utils-modules", "kamailio-python3-modules");
+        r.OfType<PackageSpec>().Select(p => p.Package).Should().Equal("mariadb-server", "kamailio", "kamailio-tls-modules", "kamailio-utils-modules", "kamailio-mysql-modules", "kamailio-python3-modules");
         r.Select(x => x.Urn("lab")).Should().OnlyHaveUniqueItems();
         var files = r.OfType<FileSpec>().ToDictionary(f => f.Path);
         foreach (var i in new[] { "pcscf", "icscf", "scscf" })
