@@ -159,6 +159,31 @@ public sealed class ResourceTripleSpecs(RolledOutLab lab)
     }
 
     [Fact]
+    public async Task A_package_install_waits_for_an_apt_lock_another_process_holds_then_installs()
+    {
+        await using var t = await ConnectAsync();
+        var ct = TestContext.Current.CancellationToken;
+        var spec = new PackageSpec("sipsak") { Host = Host, Name = "sipsak" };
+        await t.RunAsync("DEBIAN_FRONTEND=noninteractive apt-get -q -y purge sipsak >/dev/null 2>&1 || true; rm -f /tmp/nfd-lock-held /tmp/nfd-lock-released", ct);
+        // another apt client: dpkg's frontend lock taken as apt takes it (fcntl, whole file) for 8 s; it notes when it let go
+        (await t.RunAsync("""
+            nohup perl -MFcntl -e 'open(my $f, ">>", "/var/lib/dpkg/lock-frontend") or die; fcntl($f, F_SETLKW, pack("s s x4 q q l x4", F_WRLCK, 0, 0, 0, 0)) or die "lock: $!"; open(my $h, ">", "/tmp/nfd-lock-held"); close $h; sleep 8; open(my $r, ">", "/tmp/nfd-lock-released"); print $r time(); close $r' >/dev/null 2>&1 &
+            for i in $(seq 50); do [ -e /tmp/nfd-lock-held ] && break; sleep 0.1; done
+            DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=0 install sipsak 2>&1 | grep -o 'Could not get lock' | head -1
+            """, ct)).Stdout.Should().Be("Could not get lock\n", "the lock is really held: apt without waiting gives up");
+
+        var (live, facts) = await ReadAsync(t, spec);
+        var applied = await Providers[spec.Type].ApplyAsync(spec, Providers[spec.Type].Diff(spec, live), new HostRun(t, facts), ct);
+
+        applied["version"].Should().NotBeNullOrEmpty();
+        var order = (await t.RunAsync("echo $(cat /tmp/nfd-lock-released) $(stat -c %Y /var/lib/dpkg/info/sipsak.list)", ct)).Stdout.Trim().Split(' ');
+        order.Should().HaveCount(2, "the lock holder finished and the package is installed");
+        long.Parse(order[1], System.Globalization.CultureInfo.InvariantCulture).Should().BeGreaterThanOrEqualTo(long.Parse(order[0], System.Globalization.CultureInfo.InvariantCulture),
+            "dpkg installed it after the other process let go of the lock");
+        await DeleteAsync(t, spec);
+    }
+
+    [Fact]
     public async Task A_package_is_installed_through_the_lab_apt_proxy_once_and_purged_on_delete()
     {
         await using var t = await ConnectAsync();

@@ -15,7 +15,7 @@ public sealed class SecretExposureSpecs(RolledOutLab lab)
     private LabSite Site => lab.Site;
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private static readonly Dictionary<string, string> Passphrase = new() { ["PULUMI_CONFIG_PASSPHRASE"] = LabSite.LabPassphrase };
-    private const string SecretFile = "/etc/kamailio/nfd-trunk-secret.conf";
+    private const string SecretFile = "/etc/kamailio/nfd-noc-token.conf";
 
     private Task<(int Exit, string Out, string Err)> Cli(params string[] args) => CliProcess.RunAsync(Site.Dir, Passphrase, Ct, args);
 
@@ -31,11 +31,11 @@ public sealed class SecretExposureSpecs(RolledOutLab lab)
         var seen = new ConcurrentBag<string>();
         try
         {
-            Site.Write("Pulumi.yaml", project + "  trunkPassword:\n    type: string\n    description: SIP trunk password (a secret)\n    default: \"\"\n");
+            Site.Write("Pulumi.yaml", project + "  nocApiToken:\n    type: string\n    description: a NOC API token (a secret)\n    default: \"\"\n");
             Site.Write("nf/kamailio/nf.yaml", manifest.Replace("files:\n",
-                $"files:\n  - path: {SecretFile}\n    content: \"password={{{{ config.trunkPassword }}}}\\n\"\n    mode: \"0600\"\n"));
+                $"files:\n  - path: {SecretFile}\n    content: \"password={{{{ config.nocApiToken }}}}\\n\"\n    mode: \"0600\"\n"));
 
-            var set = await Cli("config", "set", "trunkPassword", secret, "--secret", "--stack", Site.Stack);
+            var set = await Cli("config", "set", "nocApiToken", secret, "--secret", "--stack", Site.Stack);
             set.Exit.Should().Be(0, set.Err);
             Site.Read($"stacks/Pulumi.{Site.Stack}.yaml").Should().NotContain(secret).And.Contain("secure: v1:");
 
@@ -46,7 +46,7 @@ public sealed class SecretExposureSpecs(RolledOutLab lab)
                 (await Site.Sh(host, $"stat -c %a {SecretFile}; cat {SecretFile}")).Should().Be($"600\npassword={secret}\n");
 
             // a rotated secret: the file changes, the diff is withheld, neither value is shown
-            (await Cli("config", "set", "trunkPassword", rotated, "--secret", "--stack", Site.Stack)).Exit.Should().Be(0);
+            (await Cli("config", "set", "nocApiToken", rotated, "--secret", "--stack", Site.Stack)).Exit.Should().Be(0);
             var preview = await Cli("preview", "--stack", Site.Stack, "--verbose");
             outputs.Add(Collect(preview));
             preview.Out.Should().Contain(SecretFile);
