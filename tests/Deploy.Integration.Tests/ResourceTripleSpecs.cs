@@ -167,7 +167,7 @@ public sealed class ResourceTripleSpecs(RolledOutLab lab)
         await t.RunAsync("DEBIAN_FRONTEND=noninteractive apt-get -q -y purge sipsak >/dev/null 2>&1 || true; rm -f /tmp/nfd-lock-held /tmp/nfd-lock-released", ct);
         // another apt client: dpkg's frontend lock taken as apt takes it (fcntl, whole file) for 8 s; it notes when it let go
         (await t.RunAsync("""
-            nohup perl -MFcntl -e 'open(my $f, ">>", "/var/lib/dpkg/lock-frontend") or die; fcntl($f, F_SETLKW, pack("s s x4 q q l x4", F_WRLCK, 0, 0, 0, 0)) or die "lock: $!"; open(my $h, ">", "/tmp/nfd-lock-held"); close $h; sleep 8; open(my $r, ">", "/tmp/nfd-lock-released"); print $r time(); close $r' >/dev/null 2>&1 &
+            nohup perl -MFcntl -e 'open(my $f, ">>", "/var/lib/dpkg/lock-frontend") or die; my $l = pack("s s x4 q q l x4", F_WRLCK, 0, 0, 0, 0); fcntl($f, F_SETLKW, $l) or die "lock: $!"; open(my $h, ">", "/tmp/nfd-lock-held"); close $h; sleep 8; open(my $r, ">", "/tmp/nfd-lock-released"); print $r time(); close $r' >/dev/null 2>&1 &
             for i in $(seq 50); do [ -e /tmp/nfd-lock-held ] && break; sleep 0.1; done
             DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=0 install sipsak 2>&1 | grep -o 'Could not get lock' | head -1
             """, ct)).Stdout.Should().Be("Could not get lock\n", "the lock is really held: apt without waiting gives up");
