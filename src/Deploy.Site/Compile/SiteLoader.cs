@@ -49,7 +49,12 @@ public static class SiteLoader
         Func<string?>? passphrase = null)
     {
         var project = ProjectFile.Load(projectDir);
-        var config = StackConfig.Load(projectDir, project, stack).Decrypted((passphrase ?? Secrets.PassphraseCrypter.PassphraseFromEnvironment)());
+        var raw = StackConfig.Load(projectDir, project, stack);
+        // The passphrase's key derivation (PBKDF2, a million rounds, as Pulumi) runs while the rest of the site is read:
+        // inventory, roles and NFs need no secret.
+        var phrase = raw.HasSecrets ? (passphrase ?? Secrets.PassphraseCrypter.PassphraseFromEnvironment)() : null;
+        var decrypting = raw.HasSecrets ? Task.Run(() => raw.Decrypted(phrase), ct) : Task.FromResult(raw);
+        var config = raw;
         var templates = new TemplateEngine(projectDir);
         var inventoryName = config.Values.GetValueOrDefault("inventory") as string is { Length: > 0 } inv ? inv : stack;
         var inventory = Inventory.Load(projectDir, inventoryName, config, templates);
@@ -95,6 +100,7 @@ public static class SiteLoader
 
         // apt keys are fetched on the controller once per run (and cached): hosts may be air-gapped
         var fetched = ImmutableDictionary.CreateBuilder<string, string>();
+        config = await decrypting;
         var configScope = new Scriban.Runtime.ScriptObject { ["config"] = TemplateEngine.ToScript(config.Values) };
         foreach (var nf in nfs.Values)
             foreach (var k in nf.Keys.Where(k => k.Url is not null))
