@@ -67,15 +67,9 @@ internal sealed class ResumingTransport : IHostTransport
             return await _pipeline.ExecuteAsync(async token =>
             {
                 attempts++;
-                var (transport, generation) = attempts == 1 ? (_current, Volatile.Read(ref _generation)) : await ReconnectAsync(token).ConfigureAwait(false);
-                try
-                {
-                    return await transport.RunAsync(script, token).ConfigureAwait(false);
-                }
-                catch (ConnectionLostException) when (generation != Volatile.Read(ref _generation))
-                {
-                    throw; // another script already reconnected: the retry picks the new connection up
-                }
+                // a retry reconnects, unless another script already did: then it runs on that new connection
+                var transport = attempts == 1 ? _current : await ReconnectAsync(token).ConfigureAwait(false);
+                return await transport.RunAsync(script, token).ConfigureAwait(false);
             }, ct).ConfigureAwait(false);
         }
         catch (ConnectionLostException e)
@@ -86,14 +80,14 @@ internal sealed class ResumingTransport : IHostTransport
     }
 
     /// <summary>Opens a new connection unless one that is still good replaced the broken one meanwhile.</summary>
-    private async Task<(SshHostTransport, int)> ReconnectAsync(CancellationToken ct)
+    private async Task<SshHostTransport> ReconnectAsync(CancellationToken ct)
     {
         var seen = Volatile.Read(ref _generation);
         await _reconnect.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             if (Volatile.Read(ref _generation) != seen || _current.IsAlive)
-                return (_current, Volatile.Read(ref _generation));
+                return _current;
             var old = _current;
             SshHostTransport fresh;
             try
@@ -108,7 +102,7 @@ internal sealed class ResumingTransport : IHostTransport
             _current = fresh;
             Interlocked.Increment(ref _generation);
             await old.DisposeAsync().ConfigureAwait(false);
-            return (fresh, Volatile.Read(ref _generation));
+            return fresh;
         }
         finally
         {
