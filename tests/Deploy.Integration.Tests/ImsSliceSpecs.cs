@@ -9,24 +9,9 @@ namespace Deploy.Integration.Tests;
 
 /// <summary>The lab's IMS box alone (host ims-1, role ims), on its own network, subnet and stack: rolled out once and
 /// shared by the IMS specs, destroyed at the end.</summary>
-public sealed class ImsLab : IAsyncLifetime
+public sealed class ImsLab() : RolledOutSite(new LabSite(network: "nfd-ims", subnetPrefix: "10.215.0", stack: "ims", groups: ["ims", "trunk"]))
 {
-    public LabSite Site { get; } = new(network: "nfd-ims", subnetPrefix: "10.215.0", stack: "ims", groups: ["ims", "trunk"]);
-    public LabSite.Run FirstUp { get; private set; } = new(-1, "", "");
     public string Ip => Site.SubnetPrefix + ".21";
-
-    public async ValueTask InitializeAsync()
-    {
-        using (var docker = new Deploy.Lab.DockerLabProvider())
-            await docker.DestroyAsync(Site.Stack, TestContext.Current.CancellationToken);
-        FirstUp = await Site.Up();
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await Site.Destroy();
-        Site.Dispose();
-    }
 
     public Task<string> Sh(string script) => ShOk(script);
 

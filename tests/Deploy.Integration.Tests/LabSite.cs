@@ -115,12 +115,15 @@ public sealed class LabSite : IDisposable
 
     public async Task<ExecResult> ShAtAsync(string host, string ip, string script)
     {
-        var user = host == "kamailio-2" ? "deploy" : "root";
-        var connector = new SshHostConnector(new KnownHosts(Path.Combine(Dir, ".nf-deploy", "known_hosts")));
-        await using var t = await connector.ConnectAsync(
-            new HostConnection(host, new SshEndpoint(ip, 22, user, Path.Combine(Dir, ".nf-deploy", "lab", "id_ed25519"))), TestContext.Current.CancellationToken);
+        await using var t = await ConnectAsync(host, ip);
         return await t.RunAsync(script, TestContext.Current.CancellationToken);
     }
+
+    /// <summary>An SSH connection to a lab host as the deployer opens it (kamailio-2 as the sudo user `deploy`).</summary>
+    public Task<IHostTransport> ConnectAsync(string host, string ip) =>
+        new SshHostConnector(new KnownHosts(Path.Combine(Dir, ".nf-deploy", "known_hosts"))).ConnectAsync(
+            new HostConnection(host, new SshEndpoint(ip, 22, host == "kamailio-2" ? "deploy" : "root", Path.Combine(Dir, ".nf-deploy", "lab", "id_ed25519"))),
+            TestContext.Current.CancellationToken);
 
     public async Task<string> Sh(string host, string script)
     {

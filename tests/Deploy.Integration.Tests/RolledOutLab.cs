@@ -1,10 +1,10 @@
 namespace Deploy.Integration.Tests;
 
-/// <summary>The lab site rolled out once (first `up` of a fresh site) and shared by the slice's specs, each of which
+/// <summary>A lab site rolled out once (first `up` of a fresh site) and shared by a collection's specs, each of which
 /// leaves it converged. Destroyed at the end.</summary>
-public sealed class RolledOutLab : IAsyncLifetime
+public abstract class RolledOutSite(LabSite site) : IAsyncLifetime
 {
-    public LabSite Site { get; } = new(groups: ["kamailio", "pcrf", "pgw"]);
+    public LabSite Site { get; } = site;
     public LabSite.Run FirstUp { get; private set; } = new(-1, "", "");
 
     public async ValueTask InitializeAsync()
@@ -19,8 +19,12 @@ public sealed class RolledOutLab : IAsyncLifetime
     {
         await Site.Destroy();
         Site.Dispose();
+        GC.SuppressFinalize(this);
     }
 }
+
+/// <summary>The lab site's Kamailio and EPC slices (stack `it`).</summary>
+public sealed class RolledOutLab() : RolledOutSite(new LabSite(groups: ["kamailio", "pcrf", "pgw"]));
 
 /// <summary>Specs sharing the rolled-out lab run one after another against it.</summary>
 [CollectionDefinition("lab")]

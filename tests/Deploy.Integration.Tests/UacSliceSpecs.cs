@@ -1,12 +1,8 @@
 using System.Collections.Immutable;
 using System.Text.Json.Nodes;
 using AwesomeAssertions;
-using Deploy.Core.Engine;
-using Deploy.Core.Model;
 using Deploy.Core.Resources;
 using Deploy.Core.Transport;
-using Deploy.Resources.Providers;
-using Deploy.Transport;
 
 namespace Deploy.Integration.Tests;
 
@@ -94,39 +90,13 @@ public sealed class UacSliceSpecs(ImsLab lab)
         }
     }
 
-    private static readonly ImmutableDictionary<string, IResourceProvider> Providers = ResourceProviders.All();
-
-    private async Task<IHostTransport> ConnectAsync() =>
-        await new SshHostConnector(new KnownHosts(Path.Combine(Site.Dir, ".nf-deploy", "known_hosts"))).ConnectAsync(
-            new HostConnection("ims-1", new SshEndpoint(lab.Ip, 22, "root", Path.Combine(Site.Dir, ".nf-deploy", "lab", "id_ed25519"))), Ct);
-
-    private static async Task<(LiveState? Live, HostFacts Facts)> ReadAsync(IHostTransport t, ResourceSpec spec)
-    {
-        var p = Providers[spec.Type];
-        var res = await t.RunAsync(HostReader.BuildScript([(spec.Key, p.Probe(spec.Identity))]), Ct);
-        var read = HostReader.Parse("ims-1", res.Stdout);
-        return (p.Parse(spec, read.Probes[spec.Key], read.Facts), read.Facts);
-    }
-
     /// <summary>check (predicts the change, changes nothing) → apply → apply again (nothing to do).</summary>
-    private static async Task TripleAsync(IHostTransport t, ResourceSpec spec, StepOp expected)
-    {
-        var p = Providers[spec.Type];
-        var (live, facts) = await ReadAsync(t, spec);
-        var check = p.Diff(spec, live);
-        check.Op.Should().Be(expected, $"check predicts the change of {spec.Name}");
-        (await ReadAsync(t, spec)).Live.Should().BeEquivalentTo(live, "check changes nothing");
-        await p.ApplyAsync(spec, check, new HostRun(t, facts), Ct);
-        var (after, _) = await ReadAsync(t, spec);
-        p.Diff(spec, after).Should().Be(ResourceDiff.Same, $"after apply {spec.Name} matches");
-        var (again, _) = await ReadAsync(t, spec);
-        again.Should().BeEquivalentTo(after);
-    }
+    private static Task TripleAsync(IHostTransport t, ResourceSpec spec, StepOp expected) => ResourceTriple.TripleAsync(t, spec, expected);
 
     [Fact]
     public async Task Database_schema_user_and_row_are_checked_applied_and_left_alone_the_second_time()
     {
-        await using var t = await ConnectAsync();
+        await using var t = await Site.ConnectAsync("ims-1", lab.Ip);
         const string sql = "CREATE TABLE IF NOT EXISTS peers (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(32) NOT NULL UNIQUE, secret VARCHAR(64) NOT NULL DEFAULT '', port INT NOT NULL DEFAULT 0);";
         var schema = new SqlSchemaSpec("nfd_triple", "peers", sql, ["peers"]) { Host = "ims-1", Name = "nfd_triple/peers" };
         var user = new SqlUserSpec("nfd_triple", "localhost", "pw-" + Guid.NewGuid().ToString("N")[..8], ["SELECT ON nfd_triple.*"]) { Host = "ims-1", Name = "nfd_triple@localhost" };
@@ -145,10 +115,8 @@ public sealed class UacSliceSpecs(ImsLab lab)
             await TripleAsync(t, row with { Columns = Cols("s2", "5061") }, StepOp.Update);
             (await t.RunAsync("mysql -N -B -e 'SELECT id, port FROM nfd_triple.peers'", Ct)).Stdout.Should().Be(id.TrimEnd() + "\t5061\n", "updated in place");
 
-            await Providers[row.Type].DeleteAsync(row.Identity, new HostRun(t, (await ReadAsync(t, row)).Facts), Ct);
-            (await ReadAsync(t, row)).Live.Should().BeNull();
-            await Providers[user.Type].DeleteAsync(user.Identity, new HostRun(t, (await ReadAsync(t, user)).Facts), Ct);
-            (await ReadAsync(t, user)).Live.Should().BeNull();
+            await ResourceTriple.DeleteAsync(t, row);
+            await ResourceTriple.DeleteAsync(t, user);
         }
         finally
         {
