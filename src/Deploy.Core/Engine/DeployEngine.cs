@@ -111,8 +111,16 @@ public sealed class DeployEngine(EngineDeps deps)
             var read = s.Reads[host];
             var missing = s.Desired[host].Resources.Where(r => !read.Probes.ContainsKey(r.Key)).ToImmutableArray();
             if (missing.IsEmpty) return;
-            var more = await ReadAsync(host, s.Transports[host], missing, token);
-            s.Reads[host] = read with { Probes = read.Probes.SetItems(more.Probes) };
+            try
+            {
+                var more = await ReadAsync(host, s.Transports[host], missing, token);
+                s.Reads[host] = read with { Probes = read.Probes.SetItems(more.Probes) };
+            }
+            catch (DeployException e)
+            {
+                s.Problems[host] = e.Message;
+                deps.Log.Warn(host, e.Message);
+            }
         });
     }
 
@@ -214,10 +222,7 @@ public sealed class DeployEngine(EngineDeps deps)
             foreach (var st in group.Where(x => x.Op == StepOp.Update))
             {
                 var f = (FileSpec)st.Desired!;
-                sb.Append($"echo '##nfd:r {st.Urn}'\n");
-                sb.Append(f.Block is null
-                    ? $"base64 -w0 < {Sh.Quote(f.Path)}; echo\n"
-                    : $"sed -n '/^# BEGIN nf-deploy {Sh.SedEscape(f.Block)}$/,/^# END nf-deploy {Sh.SedEscape(f.Block)}$/p' {Sh.Quote(f.Path)} | base64 -w0; echo\n");
+                sb.Append(ContentFetch.Script(st.Urn, f));
             }
             if (sb.Length == 0) return;
             var res = await t.RunAsync(sb.ToString(), token);

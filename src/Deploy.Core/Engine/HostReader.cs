@@ -64,7 +64,7 @@ public static class HostReader
                 sb.Append("echo '").Append(Marker).Append("b ").Append(i).Append("'\n{ ").Append(batches[i].Script.TrimEnd()).Append("\n}\n");
             foreach (var (key, probe) in single)
             {
-                sb.Append("echo '").Append(Marker).Append("r ").Append(key.Replace("'", "")).Append("'\n");
+                sb.Append("echo ").Append(Sh.Quote(Marker + "r " + key.Replace("\n", " ", StringComparison.Ordinal))).Append('\n');
                 // probes run in the script's own shell (no subshell fork) and only set variables and print
                 sb.Append("{ ").Append(probe.Length == 0 ? ":" : probe.TrimEnd()).Append("\n}\n");
             }
@@ -79,7 +79,16 @@ public static class HostReader
             for (var i = 0; i < batches.Count; i++)
             {
                 var b = batches[i];
-                var parsed = b.Provider.ParseMany(b.Identities, raw.GetValueOrDefault("b " + i) ?? []);
+                IReadOnlyList<IReadOnlyDictionary<string, string>> parsed;
+                // a host that prints something a probe does not expect fails alone, with what it printed
+                try { parsed = b.Provider.ParseMany(b.Identities, raw.GetValueOrDefault("b " + i) ?? []); }
+                catch (Exception e) when (e is FormatException or IndexOutOfRangeException or ArgumentException or OverflowException)
+                {
+                    throw new DeployException($"host {host}: the {b.Provider.Type} probe printed output it cannot read ({e.Message}): " +
+                        Shapes.Show(string.Join(" | ", raw.GetValueOrDefault("b " + i) ?? [])));
+                }
+                if (parsed.Count != b.Keys.Length)
+                    throw new DeployException($"host {host}: the {b.Provider.Type} probe read {parsed.Count} resources, not {b.Keys.Length}");
                 for (var k = 0; k < b.Keys.Length; k++) probes[b.Keys[k]] = parsed[k];
             }
             return read with { Probes = probes.ToImmutable() };

@@ -59,6 +59,12 @@ public sealed record FileSpec(string Path, string Content, string User, string G
     public bool Backup { get; init; } = true;
     public bool Secret { get; init; }
 
+    /// <summary>Backups of the file kept on the host (the newest ones; this run's always).</summary>
+    public int BackupKeep { get; init; } = 3;
+
+    /// <summary>Backups older than this are removed (but this run's).</summary>
+    public int BackupMaxAgeDays { get; init; } = 30;
+
     /// <summary>Services (by resource name) to restart when this file changes.</summary>
     public ImmutableArray<string> Notify { get; init; } = [];
 
@@ -139,6 +145,8 @@ public sealed record SqlSchemaSpec(string Database, string Schema, string Sql, I
 /// <param name="Grants">Each as in <c>GRANT &lt;grant&gt; TO …</c>, e.g. <c>ALL PRIVILEGES ON kamailio.*</c>.</param>
 public sealed record SqlUserSpec(string User, string From, string Password, ImmutableArray<string> Grants) : ResourceSpec
 {
+    /// <summary>Keys the hash of the password kept in the state (the stack's own key; see <c>StackConfig.StateHashKey</c>).</summary>
+    public string HashKey { get; init; } = "";
     public override string Type => ResourceTypes.SqlUser;
     public override ImmutableSortedDictionary<string, string> Identity => Ids.Of(("user", User), ("from", From));
 }
@@ -151,6 +159,9 @@ public sealed record SqlRowSpec(string Database, string Table, string KeyColumn,
     : ResourceSpec, INotifying
 {
     public ImmutableArray<string> SecretColumns { get; init; } = [];
+
+    /// <summary>Keys the hashes of secret columns kept in the state.</summary>
+    public string HashKey { get; init; } = "";
     public ImmutableArray<string> Notify { get; init; } = [];
     public override string Type => ResourceTypes.SqlRow;
     public override ImmutableSortedDictionary<string, string> Identity =>

@@ -9,7 +9,7 @@ public sealed class DirectoryProvider : IResourceProvider
     public string Type => ResourceTypes.Directory;
 
     public string Probe(ImmutableSortedDictionary<string, string> identity) => $"""
-        p={Sh.Quote(identity["path"])}
+        p={Sh.Quote(Shapes.Ensure(identity["path"], Shapes.AbsolutePath(identity["path"], "directory path")))}
         if [ -d "$p" ]; then echo exists=1; stat --printf 'owner=%U\ngroup=%G\nmode=%04a\n' "$p"; elif [ -e "$p" ]; then echo exists=other; fi
         """;
 
@@ -34,12 +34,12 @@ public sealed class DirectoryProvider : IResourceProvider
     public async Task<LiveState> ApplyAsync(ResourceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
     {
         var d = (DirectorySpec)desired;
-        var p = Sh.Quote(d.Path);
+        var p = Sh.Quote(Shapes.Ensure(d.Path, Shapes.AbsolutePath(d.Path, "directory path")));
         var script = $"""
-            {(diff.Op == StepOp.Replace ? $"rm -f {p}" : "")}
-            mkdir -p {p}
-            chown {Sh.Quote(d.User + ":" + d.Group)} {p}
-            chmod {FileProvider.NormalMode(d.Mode)} {p}
+            {(diff.Op == StepOp.Replace ? $"rm -f -- {p}" : "")}
+            mkdir -p -- {p}
+            chown -- {Sh.Quote(d.User + ":" + d.Group)} {p}
+            chmod -- {FileProvider.NormalMode(d.Mode)} {p}
             """;
         var after = await Script.RunAndProbeAsync(run, d.Path, script, Probe(d.Identity), ct);
         return Parse(d, after, run.Facts) ?? throw new ResourceException(run.Transport.HostName, d.Path, "directory missing right after it was made");
@@ -50,7 +50,9 @@ public sealed class DirectoryProvider : IResourceProvider
     public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct)
     {
         var path = identity["path"];
-        var purge = identity.GetValueOrDefault("purge") == "true" && path.StartsWith('/') && path.Count(c => c == '/') >= 2 && !path.Contains("..", StringComparison.Ordinal);
-        return Script.RunAsync(run, path, purge ? $"rm -rf -- {Sh.Quote(path)}" : $"rmdir {Sh.Quote(path)} 2>/dev/null || true", ct);
+        Shapes.Ensure(path, Shapes.AbsolutePath(path, "directory path"));
+        // the compiler refused a system directory already; a state file edited since is refused here too (rmdir only)
+        var purge = identity.GetValueOrDefault("purge") == "true" && Shapes.PurgeablePath(path) is null;
+        return Script.RunAsync(run, path, purge ? $"rm -rf -- {Sh.Quote(path)}" : $"rmdir -- {Sh.Quote(path)} 2>/dev/null || true", ct);
     }
 }

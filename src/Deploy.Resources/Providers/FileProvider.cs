@@ -22,7 +22,7 @@ public sealed class FileProvider(string type) : IResourceProvider, IRollback
                 p={p}
                 if [ -f "$p" ]; then
                   echo exists=1
-                  b=$(sed -n '/^# BEGIN nf-deploy {Sh.SedEscape(block)}$/,/^# END nf-deploy {Sh.SedEscape(block)}$/p' "$p")
+                  b=$(sed -n {Sh.BlockRange(block)} "$p")
                   if [ -n "$b" ]; then echo block=1; echo "sha256=$(printf '%s\n' "$b" | sha256sum | cut -d' ' -f1)"; else echo block=0; fi
                 fi
                 """;
@@ -53,7 +53,7 @@ public sealed class FileProvider(string type) : IResourceProvider, IRollback
             if (id.TryGetValue("block", out var block))
                 sb.Append($$"""
                     if [ -f {{p}} ]; then
-                      b=$(sed -n '/^# BEGIN nf-deploy {{Sh.SedEscape(block)}}$/,/^# END nf-deploy {{Sh.SedEscape(block)}}$/p' {{p}})
+                      b=$(sed -n {{Sh.BlockRange(block)}} {{p}})
                       if [ -n "$b" ]; then h=$(printf '%s\n' "$b" | sha256sum); echo "B {{n}} yes ${h%% *}"; else echo "B {{n}} no"; fi
                     fi
 
@@ -129,10 +129,10 @@ public sealed class FileProvider(string type) : IResourceProvider, IRollback
     public async Task<LiveState> ApplyAsync(ResourceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
     {
         var f = (FileSpec)desired;
-        var backupName = $"{f.Path}.{run.RunId}.nfd~";
-        var script = f.Block is not null ? BlockScript(f, backupName)
+        var backupName = Backups.Name(f, run.RunId);
+        var script = f.Block is not null ? BlockScript(f, run.RunId)
             : diff.Op == StepOp.Update && !diff.Has("content") ? MetadataScript(f)
-            : WriteScript(f, backupName);
+            : WriteScript(f, run.RunId);
         var after = await Script.RunAndProbeAsync(run, f.Path, script, Probe(f.Identity), ct);
         if (Type is ResourceTypes.AptKey or ResourceTypes.AptRepository) run.AptIndexStale = true;
         if (diff.Has("content") || diff.Op == StepOp.Create)
@@ -170,13 +170,13 @@ public sealed class FileProvider(string type) : IResourceProvider, IRollback
         if (Type is ResourceTypes.AptKey or ResourceTypes.AptRepository) run.AptIndexStale = true;
     }
 
-    private static string WriteScript(FileSpec f, string backupName)
+    private static string WriteScript(FileSpec f, string runId)
     {
         var validate = f.Validate is null ? "" :
             $$"""
             if ! out=$( ( {{f.Validate.Replace("%s", "\"$tmp\"")}} ) 2>&1 ); then printf '%s\n' "$out" >&2; exit {{Script.ValidationFailed}}; fi
             """;
-        var backup = f.Backup ? $"if [ -f \"$p\" ] && [ ! -e {Sh.Quote(backupName)} ]; then cp -p \"$p\" {Sh.Quote(backupName)}; fi" : "";
+        var backup = Backups.Script(f, runId);
         return $"""
             p={Sh.Quote(f.Path)}
             d=$(dirname "$p"); mkdir -p "$d"
@@ -184,8 +184,8 @@ public sealed class FileProvider(string type) : IResourceProvider, IRollback
             trap 'rm -f "$tmp"' EXIT
             {Script.WriteBase64("\"$tmp\"", f.Content)}
             {validate}
-            chown {Sh.Quote(f.User + ":" + f.Group)} "$tmp"
-            chmod {NormalMode(f.Mode)} "$tmp"
+            chown -- {Sh.Quote(f.User + ":" + f.Group)} "$tmp"
+            chmod -- {NormalMode(f.Mode)} "$tmp"
             {backup}
             mv -f "$tmp" "$p"
             trap - EXIT
@@ -193,13 +193,13 @@ public sealed class FileProvider(string type) : IResourceProvider, IRollback
     }
 
     private static string MetadataScript(FileSpec f) => $"""
-        chown {Sh.Quote(f.User + ":" + f.Group)} {Sh.Quote(f.Path)}
-        chmod {NormalMode(f.Mode)} {Sh.Quote(f.Path)}
+        chown -- {Sh.Quote(f.User + ":" + f.Group)} {Sh.Quote(f.Path)}
+        chmod -- {NormalMode(f.Mode)} {Sh.Quote(f.Path)}
         """;
 
-    private static string BlockScript(FileSpec f, string backupName)
+    private static string BlockScript(FileSpec f, string runId)
     {
-        var backup = f.Backup ? $"if [ -f \"$p\" ] && [ ! -e {Sh.Quote(backupName)} ]; then cp -p \"$p\" {Sh.Quote(backupName)}; fi" : "";
+        var backup = Backups.Script(f, runId);
         return $$"""
             p={{Sh.Quote(f.Path)}}
             [ -e "$p" ] || touch "$p"

@@ -17,9 +17,9 @@ public sealed class PackageProvider : IResourceProvider
 
     private static string AfterInstall(ImmutableSortedDictionary<string, string> identity)
     {
-        var p = Sh.Quote(identity["package"]);
+        var p = Sh.Quote(Name(identity["package"]));
         return $$"""
-            dpkg-query -W -f='status=${db:Status-Abbrev}\nversion=${Version}\n' {{p}}
+            dpkg-query -W -f='status=${db:Status-Abbrev}\nversion=${Version}\n' -- {{p}}
             """;
     }
 
@@ -43,12 +43,12 @@ public sealed class PackageProvider : IResourceProvider
     public async Task<LiveState> ApplyAsync(ResourceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
     {
         var p = (PackageSpec)desired;
-        var target = Sh.Quote(p.Version is null ? p.Package : $"{p.Package}={p.Version}");
+        var target = Sh.Quote(p.Version is null ? Name(p.Package) : $"{Name(p.Package)}={Shapes.Ensure(p.Version, Shapes.PackageVersion(p.Version))}");
         var update = run.AptIndexStale ? "1" : "0";
         var script = $"""
             export DEBIAN_FRONTEND=noninteractive
             if [ {update} = 1 ] || ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then {Apt} update; fi
-            {Apt} install --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold {target}
+            {Apt} install --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold -- {target}
             """;
         var after = await Script.RunAndProbeAsync(run, "package " + p.Package, script, AfterInstall(p.Identity), ct);
         run.AptIndexStale = false;
@@ -58,5 +58,8 @@ public sealed class PackageProvider : IResourceProvider
 
     public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) =>
         Script.RunAsync(run, "package " + identity["package"],
-            $"export DEBIAN_FRONTEND=noninteractive\n{Apt} purge {Sh.Quote(identity["package"])}", ct);
+            $"export DEBIAN_FRONTEND=noninteractive\n{Apt} purge -- {Sh.Quote(Name(identity["package"]))}", ct);
+
+    /// <summary>A Debian package name, or a refusal (it would reach apt as an option otherwise).</summary>
+    private static string Name(string package) => Shapes.Ensure(package, Shapes.PackageName(package));
 }

@@ -16,8 +16,8 @@ public sealed class ServiceProvider : IResourceProvider
 
     public string Probe(ImmutableSortedDictionary<string, string> identity)
     {
-        var s = Sh.Quote(identity["service"]);
-        var pidfile = identity.TryGetValue("pidfile", out var pf) ? Sh.Quote(pf) : "''";
+        var s = Sh.Quote(Name(identity["service"]));
+        var pidfile = identity.TryGetValue("pidfile", out var pf) ? Sh.Quote(Shapes.Ensure(pf, Shapes.AbsolutePath(pf, "pid file"))) : "''";
         return $$"""
             s={{s}}; pf={{pidfile}}
             if [ -d /run/systemd/system ]; then
@@ -61,7 +61,7 @@ public sealed class ServiceProvider : IResourceProvider
         var action = restart ? "restart" : start ? "start" : "";
         var enable = s.Enabled && (diff.Op == StepOp.Create || diff.Has("enabled"));
         var script = $$"""
-            s={{Sh.Quote(s.Service)}}; pf={{Sh.Quote(s.PidFile ?? "")}}; action={{action}}
+            s={{Sh.Quote(Name(s.Service))}}; pf={{Sh.Quote(s.PidFile is null ? "" : Shapes.Ensure(s.PidFile, Shapes.AbsolutePath(s.PidFile, "pid file")))}}; action={{action}}
             old=$( [ -n "$pf" ] && cat "$pf" 2>/dev/null || true)
             if [ -d /run/systemd/system ]; then
               systemctl daemon-reload
@@ -93,7 +93,7 @@ public sealed class ServiceProvider : IResourceProvider
 
     public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct)
     {
-        var s = Sh.Quote(identity["service"]);
+        var s = Sh.Quote(Name(identity["service"]));
         return Script.RunAsync(run, "service " + identity["service"], $$"""
             s={{s}}
             if [ -d /run/systemd/system ]; then
@@ -104,4 +104,7 @@ public sealed class ServiceProvider : IResourceProvider
             fi
             """, ct);
     }
+
+    /// <summary>A service name of a checked shape (it becomes a path under /etc/init.d and a unit name).</summary>
+    private static string Name(string service) => Shapes.Ensure(service, Shapes.ServiceName(service));
 }

@@ -7,21 +7,42 @@ using Deploy.Core.Resources;
 namespace Deploy.Resources.Providers;
 
 /// <summary>
-/// SQL against the host's MySQL/MariaDB, as root over its unix socket (Debian's default: no password). Statements
-/// travel in a quoted here-document on the script's stdin, so values (passwords included) never reach a command line.
+/// SQL against the host's MySQL/MariaDB, as root over its unix socket (Debian's default: no password). A statement
+/// travels base64-encoded in a here-document (no value can end it: base64 has no newline or '_' of its own), is decoded
+/// on the host into the client's stdin, and the client runs with <c>--binary-mode</c> (no client commands such as
+/// <c>\!</c> or <c>system</c>). Values are escaped string literals; names are checked shapes; nothing reaches a command line.
 /// </summary>
 internal static class Sql
 {
-    /// <summary>A string literal: backslashes and quotes escaped (MySQL's default sql_mode).</summary>
-    public static string Literal(string s) => "'" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
+    /// <summary>A string literal, escaped as mysql_real_escape_string does (backslash, quotes, NUL, CR, LF, ^Z).</summary>
+    public static string Literal(string s)
+    {
+        var sb = new StringBuilder("'", s.Length + 2);
+        foreach (var c in s)
+            sb.Append(c switch
+            {
+                '\\' => "\\\\",
+                '\'' => "\\'",
+                '"' => "\\\"",
+                '\0' => "\\0",
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\x1a' => "\\Z",
+                _ => c.ToString(),
+            });
+        return sb.Append('\'').ToString();
+    }
 
-    /// <summary>An identifier in backticks.</summary>
-    public static string Id(string s) => "`" + s.Replace("`", "``", StringComparison.Ordinal) + "`";
+    /// <summary>An identifier (database, table, column) of a checked shape, in backticks.</summary>
+    public static string Id(string s) => "`" + Shapes.Ensure(s, Shapes.SqlIdentifier(s, "SQL name")) + "`";
 
     /// <summary>Runs SQL with the mysql client; <paramref name="clientArgs"/> are fixed flags only.</summary>
-    /// <param name="tail">Shell after the command (<c>| awk ...</c>, <c>|| true</c>): the here-document must stay on mysql.</param>
-    public static string Client(string sql, string clientArgs = "", string tail = "") =>
-        $"mysql {clientArgs} <<'NFD_SQL' {tail}\n{sql.TrimEnd()}\nNFD_SQL\n";
+    /// <param name="tail">Shell after the command (<c>| awk ...</c>, <c>|| true</c>).</param>
+    public static string Client(string sql, string clientArgs = "", string tail = "")
+    {
+        var b64 = Convert.ToBase64String(Encoding.UTF8.GetBytes(sql.TrimEnd() + "\n"), Base64FormattingOptions.InsertLineBreaks).Replace("\r", "", StringComparison.Ordinal);
+        return $"base64 -d <<'NFD_SQL' | mysql --binary-mode {clientArgs} {tail}\n{b64}\nNFD_SQL\n";
+    }
 
     /// <summary>Runs <paramref name="body"/> only where the mysql client is installed (the package may come in the same
     /// run). Probes run in the read script's own shell: never <c>exit</c> there.</summary>
@@ -31,7 +52,11 @@ internal static class Sql
     public static string BatchEscape(string s) =>
         s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
 
-    public static string Hash(string s) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(s)))[..16];
+    /// <summary>What the state keeps of a secret: an HMAC-SHA256 keyed by the stack's own key (derived from its
+    /// passphrase, never stored), so that a state file alone allows no dictionary attack.</summary>
+    public static string Hash(string s, string key) =>
+        "hmac-sha256:" + Convert.ToHexStringLower(HMACSHA256.HashData(
+            key.Length == 0 ? "nf-deploy"u8.ToArray() : Convert.FromBase64String(key), Encoding.UTF8.GetBytes(s)));
 }
 
 /// <summary>A database with a schema script (<see cref="SqlSchemaSpec"/>). The applied script's hash is kept in a
@@ -94,7 +119,8 @@ public sealed class SqlUserProvider : IResourceProvider
 {
     public string Type => ResourceTypes.SqlUser;
 
-    private static string Account(ImmutableSortedDictionary<string, string> id) => $"{Sql.Literal(id["user"])}@{Sql.Literal(id["from"])}";
+    private static string Account(ImmutableSortedDictionary<string, string> id) =>
+        $"{Sql.Literal(Shapes.Ensure(id["user"], Shapes.SqlUser(id["user"])))}@{Sql.Literal(Shapes.Ensure(id["from"], Shapes.SqlHost(id["from"])))}";
 
     /// <summary>Prints <c>auth=</c> (the stored password hash) and <c>grants=</c> (what each GRANT line grants, without
     /// backticks, joined by |).</summary>
@@ -107,7 +133,8 @@ public sealed class SqlUserProvider : IResourceProvider
     public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts)
     {
         if (!values.TryGetValue("auth", out var auth)) return null;
-        return LiveState.Of([new("password", Sql.Hash(auth)), new("grants", values.GetValueOrDefault("grants") ?? "")]);
+        var key = (desired as SqlUserSpec)?.HashKey ?? "";
+        return LiveState.Of([new("password", Sql.Hash(auth, key)), new("grants", values.GetValueOrDefault("grants") ?? "")]);
     }
 
     /// <summary>MySQL's stored form of a mysql_native_password password.</summary>
@@ -119,7 +146,7 @@ public sealed class SqlUserProvider : IResourceProvider
         var u = (SqlUserSpec)desired;
         if (live is null) return new ResourceDiff(StepOp.Create, [new PropertyChange("user", null, u.Name), new PropertyChange("password", null, "[secret]")]);
         var changes = ImmutableArray.CreateBuilder<PropertyChange>();
-        if (live["password"] != Sql.Hash(NativeHash(u.Password))) changes.Add(new PropertyChange("password", "[secret]", "[secret]"));
+        if (live["password"] != Sql.Hash(NativeHash(u.Password), u.HashKey)) changes.Add(new PropertyChange("password", "[secret]", "[secret]"));
         var have = (live["grants"] ?? "").Split('|').ToHashSet(StringComparer.Ordinal);
         foreach (var g in u.Grants.Select(g => g.Replace("`", "", StringComparison.Ordinal)).Where(g => !have.Contains(g)))
             changes.Add(new PropertyChange("grant", null, g));
@@ -134,7 +161,7 @@ public sealed class SqlUserProvider : IResourceProvider
         var script = Sql.Client($"""
             CREATE USER IF NOT EXISTS {account} IDENTIFIED BY {pw};
             ALTER USER {account} IDENTIFIED BY {pw};
-            {string.Concat(u.Grants.Select(g => $"GRANT {g} TO {account};\n"))}FLUSH PRIVILEGES;
+            {string.Concat(u.Grants.Select(g => $"GRANT {Shapes.Ensure(g, Shapes.Grant(g))} TO {account};\n"))}FLUSH PRIVILEGES;
             """);
         try
         {
@@ -161,11 +188,8 @@ public sealed class SqlRowProvider : IResourceProvider
 
     /// <summary>Prints <c>c.&lt;column&gt;=&lt;value&gt;</c> for the row (mysql -B: header line, then the row).</summary>
     public string Probe(ImmutableSortedDictionary<string, string> identity) =>
-        Sql.Guarded($"""
-        mysql -B --force 2>/dev/null <<'NFD_SQL' | awk -F'\t' 'NR==1{"{"}for(i=1;i<=NF;i++)h[i]=$i; next{"}"} NR==2{"{"}print "exists=1"; for(i=1;i<=NF;i++) print "c." h[i] "=" $i{"}"}'
-        SELECT * FROM {Table(identity)} WHERE {Where(identity)} LIMIT 1;
-        NFD_SQL
-        """);
+        Sql.Guarded(Sql.Client($"SELECT * FROM {Table(identity)} WHERE {Where(identity)} LIMIT 1;", "-B --force 2>/dev/null",
+            "| awk -F'\\t' 'NR==1{for(i=1;i<=NF;i++)h[i]=$i; next} NR==2{print \"exists=1\"; for(i=1;i<=NF;i++) print \"c.\" h[i] \"=\" $i}'"));
 
     public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts)
     {
@@ -173,13 +197,13 @@ public sealed class SqlRowProvider : IResourceProvider
         // only the declared columns (an id or a timestamp the table keeps is not ours); secret ones as hashes
         var row = desired as SqlRowSpec;
         return LiveState.Of(values.Where(v => v.Key.StartsWith("c.", StringComparison.Ordinal) && (row is null || row.Columns.ContainsKey(v.Key[2..])))
-            .Select(v => new KeyValuePair<string, string>(v.Key[2..], row is not null && row.SecretColumns.Contains(v.Key[2..]) ? Sql.Hash(v.Value) : v.Value)));
+            .Select(v => new KeyValuePair<string, string>(v.Key[2..], row is not null && row.SecretColumns.Contains(v.Key[2..]) ? Sql.Hash(v.Value, row.HashKey) : v.Value)));
     }
 
     private static string Expected(SqlRowSpec r, string column)
     {
         var v = Sql.BatchEscape(r.Columns[column]);
-        return r.SecretColumns.Contains(column) ? Sql.Hash(v) : v;
+        return r.SecretColumns.Contains(column) ? Sql.Hash(v, r.HashKey) : v;
     }
 
     public ResourceDiff Diff(ResourceSpec desired, LiveState? live)

@@ -191,15 +191,14 @@ public sealed class SiteProgram : ISiteProgram
                 foreach (var pkg in nf.Packages)
                 {
                     if (pkg.When is not null && !Truthy(pkg.When, "when")) continue;
-                    var name = R(pkg.Name).Trim();
+                    var name = ShapeCheck.Ok(R(pkg.Name).Trim(), Shapes.PackageName(R(pkg.Name).Trim()), nf.File, pkg.Line, h.Name);
                     Add(new PackageSpec(name) { Host = h.Name, Name = name, DeclaredBy = nf.Name }, nf.File, pkg.Line);
                 }
                 foreach (var d in nf.Directories)
                 {
                     if (d.When is not null && !Truthy(d.When, "when")) continue;
                     var path = R(d.Path).Trim();
-                    if (d.Purge && (!path.StartsWith('/') || path.Count(c => c == '/') < 2 || path.Contains("..", StringComparison.Ordinal)))
-                        throw new SiteException(nf.File, d.Line, $"directory '{path}' is purged when no longer wanted: it must be an absolute path at least two levels deep", h.Name);
+                    ShapeCheck.Ok(path, d.Purge ? Shapes.PurgeablePath(path) : Shapes.AbsolutePath(path, "directory path"), nf.File, d.Line, h.Name);
                     Add(new DirectorySpec(path, d.User, d.Group, d.Mode) { Host = h.Name, Name = path, DeclaredBy = by, Purge = d.Purge }, nf.File, d.Line);
                 }
                 foreach (var f in nf.Files)
@@ -207,6 +206,7 @@ public sealed class SiteProgram : ISiteProgram
                     if (f.When is not null && !Truthy(f.When, "when")) continue;
                     var path = R(f.Path).Trim();
                     if (!path.StartsWith('/')) throw new SiteException(nf.File, f.Path.Line, $"file path '{path}' must be absolute", h.Name);
+                    ShapeCheck.Ok(path, Shapes.NoControl(path, "file path") ?? (f.Block is null ? null : Shapes.NoControl(f.Block, "block name")), nf.File, f.Path.Line, h.Name);
                     string content;
                     // a template's name may come from vars (an instance's own config or script)
                     var template = f.Template is { } tn && tn.Contains("{{", StringComparison.Ordinal) ? R(new Templated(tn, f.Line)).Trim() : f.Template;
@@ -234,17 +234,21 @@ public sealed class SiteProgram : ISiteProgram
                         Host = h.Name,
                         Name = f.Block is null ? path : $"{path}#{f.Block}",
                         DeclaredBy = by,
-                        Validate = f.Validate is null ? null : R(f.Validate).Trim(),
+                        Validate = f.Validate is null ? null : ShapeCheck.Ok(R(f.Validate).Trim(), Shapes.NoControl(R(f.Validate).Trim(), "validate command"), nf.File, f.Validate.Line, h.Name),
                         Block = f.Block,
                         Notify = [.. f.Notify.Select(n => R(n).Trim())],
                         Secret = secret,
+                        BackupKeep = ShapeCheck.Count(p.Vars, "backup_keep", 3, nf.File, f.Line, h.Name),
+                        BackupMaxAgeDays = ShapeCheck.Count(p.Vars, "backup_max_age_days", 30, nf.File, f.Line, h.Name),
                     }, nf.File, f.Line);
                 }
                 foreach (var s in nf.Services)
                 {
                     if (s.When is not null && !Truthy(s.When, "when")) continue;
                     var name = R(s.Name).Trim();
-                    Add(new ServiceSpec(name) { Host = h.Name, Name = name, DeclaredBy = by, PidFile = s.PidFile is null ? null : R(s.PidFile).Trim(), Package = s.Package }, nf.File, s.Line);
+                    ShapeCheck.Ok(name, Shapes.ServiceName(name), nf.File, s.Line, h.Name);
+                    var pidFile = s.PidFile is null ? null : ShapeCheck.Ok(R(s.PidFile).Trim(), Shapes.AbsolutePath(R(s.PidFile).Trim(), "pid file"), nf.File, s.Line, h.Name);
+                    Add(new ServiceSpec(name) { Host = h.Name, Name = name, DeclaredBy = by, PidFile = pidFile, Package = s.Package }, nf.File, s.Line);
                 }
                 AddSql(h, nf, scope, by, R, Truthy, Add);
                 foreach (var port in nf.Ports)
@@ -263,7 +267,7 @@ public sealed class SiteProgram : ISiteProgram
                 }
                 foreach (var c in nf.Health.Where(c => c.When is null || Truthy(c.When, "when")))
                     health.Add(new HealthCheckSpec(h.Name, p.Id, c.Kind,
-                        c.Args.ToImmutableSortedDictionary(a => a.Key, a => R(a.Value).Trim(), StringComparer.Ordinal)) { SiteWide = c.SiteWide });
+                        c.Args.ToImmutableSortedDictionary(a => a.Key, a => ShapeCheck.Ok(R(a.Value).Trim(), Shapes.NoControl(R(a.Value).Trim(), $"health check {c.Kind}'s {a.Key}"), nf.File, a.Value.Line, h.Name), StringComparer.Ordinal)) { SiteWide = c.SiteWide });
             }
             catch (SiteException e) { errors.Add(e); }
         }
@@ -293,6 +297,7 @@ public sealed class SiteProgram : ISiteProgram
             var full = _templates.Resolve(sc.Template, nf.Name)
                 ?? throw new SiteException(nf.File, sc.Line, $"template '{sc.Template}' not found (looked in nf/{nf.Name}/templates/ and templates/)", h.Name);
             var db = r(sc.Database).Trim();
+            ShapeCheck.Ok(db, Shapes.SqlIdentifier(db, "database name"), nf.File, sc.Line, h.Name);
             add(new SqlSchemaSpec(db, sc.Name, _templates.RenderFile(full, scope, h.Name), sc.Tables) { Host = h.Name, Name = $"{db}/{sc.Name}", DeclaredBy = by }, nf.File, sc.Line);
         }
         foreach (var u in nf.SqlUsers.Where(x => x.When is null || truthy(x.When, "when")))
@@ -300,7 +305,9 @@ public sealed class SiteProgram : ISiteProgram
             var (user, from, password) = (r(u.User).Trim(), r(u.From).Trim(), r(u.Password));
             if (password.Length == 0 || !Config.SecretValues.Contains(password))
                 throw new SiteException(nf.File, u.Line, $"the password of database user '{user}' must come from a secret setting (./deploy config set KEY VALUE --secret)", h.Name);
-            add(new SqlUserSpec(user, from, password, [.. u.Grants.Select(g => r(g).Trim())]) { Host = h.Name, Name = $"{user}@{from}", DeclaredBy = by }, nf.File, u.Line);
+            ShapeCheck.Ok(user, Shapes.SqlUser(user) ?? Shapes.SqlHost(from), nf.File, u.Line, h.Name);
+            var grants = u.Grants.Select(g => r(g).Trim()).Select(g => ShapeCheck.Ok(g, Shapes.Grant(g), nf.File, u.Line, h.Name)).ToImmutableArray();
+            add(new SqlUserSpec(user, from, password, grants) { Host = h.Name, Name = $"{user}@{from}", DeclaredBy = by, HashKey = Config.StateHashKey }, nf.File, u.Line);
         }
         foreach (var rows in nf.SqlRows.Where(x => x.When is null || truthy(x.When, "when")))
         {
@@ -309,6 +316,8 @@ public sealed class SiteProgram : ISiteProgram
             if (list is not List<object?> itemsList)
                 throw new SiteException(nf.File, rows.Line, $"rows of {rows.Table}: setting '{rows.Each}' must be a list of mappings", h.Name);
             var db = r(rows.Database).Trim();
+            foreach (var (name, what) in new[] { (db, "database name"), (rows.Table, "table name") }.Concat(rows.Columns.Keys.Select(c => (c, "column name"))))
+                ShapeCheck.Ok(name, Shapes.SqlIdentifier(name, what), nf.File, rows.Line, h.Name);
             var lines = Config.ItemLines.GetValueOrDefault(rows.Each);
             var keys = new Dictionary<string, int>(StringComparer.Ordinal);
             for (var i = 0; i < itemsList.Count; i++)
@@ -329,13 +338,14 @@ public sealed class SiteProgram : ISiteProgram
                     if (cols.TryGetValue(sc, out var v) && v.Length > 0 && !Config.SecretValues.Contains(v))
                         throw new SiteException(file, line, $"{label}: column {sc} must come from a secret setting (./deploy config set KEY VALUE --secret)");
                 var key = cols[rows.Key];
+                if (Shapes.NoControl(key, $"{label}: {rows.Key}") is { } badKey) throw new SiteException(file, line, badKey);
                 if (key.Length == 0) throw new SiteException(file, line, $"{label}: {rows.Key} is empty");
                 if (keys.TryGetValue(key, out var first))
                     throw new SiteException(file, line, $"{label}: {rows.Key} '{key}' is already used by {rows.Each}[{first}]");
                 keys[key] = i;
                 add(new SqlRowSpec(db, rows.Table, rows.Key, key, cols)
                 {
-                    Host = h.Name, Name = $"{db}.{rows.Table}/{key}", DeclaredBy = by, SecretColumns = rows.SecretColumns,
+                    Host = h.Name, Name = $"{db}.{rows.Table}/{key}", DeclaredBy = by, SecretColumns = rows.SecretColumns, HashKey = Config.StateHashKey,
                     Notify = [.. rows.Notify.Select(n => Ri(n).Trim()).Where(n => n.Length > 0)],
                 }, nf.File, rows.Line);
             }

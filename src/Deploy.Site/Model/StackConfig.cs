@@ -44,8 +44,13 @@ public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedD
         {
             Values = plain,
             SecretValues = [.. Values.Where(kv => kv.Value is SecureValue).Select(kv => (string)plain[kv.Key]!).Where(v => v.Length > 0)],
+            StateHashKey = crypter.StateHashKey,
         };
     }
+
+    /// <summary>Keys the hashes of secrets the state keeps (derived from the passphrase's key, never written anywhere).</summary>
+    public string StateHashKey { get; init; } = "";
+
     public static string PathFor(string projectDir, ProjectFile project, string stack) =>
         Path.Combine(projectDir, project.StackConfigDir, $"Pulumi.{stack}.yaml");
 

@@ -58,6 +58,10 @@ public sealed class PassphraseCrypter
     private static byte[] Derive(string passphrase, byte[] salt) =>
         Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(passphrase), salt, Iterations, HashAlgorithmName.SHA256, 32);
 
+    /// <summary>A key for the hashes of secrets in the state file, derived from this stack's key: without the passphrase
+    /// a state file's hashes cannot be checked against a dictionary.</summary>
+    public string StateHashKey => Convert.ToBase64String(HMACSHA256.HashData(_key, "nf-deploy state hashes v1"u8));
+
     public string Encrypt(string plaintext)
     {
         var nonce = RandomNumberGenerator.GetBytes(12);
