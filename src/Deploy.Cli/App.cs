@@ -162,7 +162,7 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
             {
                 var target = Path.Combine(Path.GetFullPath(outDir), host.Host, f.Path.TrimStart('/'));
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                await File.WriteAllTextAsync(target, f.Block is null ? f.Content : f.BlockText, ct);
+                await RenderedFile.WriteAsync(target, f, ct);
                 count++;
             }
         stdout.WriteLine($"rendered {count} files for {desired.Length} hosts into {outDir}");

@@ -227,7 +227,7 @@ public sealed class SiteProgram : ISiteProgram
                         throw new SiteException(file, line, $"{path} of {p.Describe()} does not compile with python3: {problem.Message}" +
                             (template is not null ? $" (line {problem.Line} of the rendered file; declared at {nf.File}:{f.Line})" : ""), h.Name);
                     }
-                    var secret = f.Secret || Config.SecretValues.Any(v => content.Contains(v, StringComparison.Ordinal));
+                    var secret = f.Secret || Config.SecretValues.Any(v => SecretForms(v).Any(form => content.Contains(form, StringComparison.Ordinal)));
                     Add(new FileSpec(path, content, f.User, f.Group, secret ? PrivateMode(f.Mode) : f.Mode)
                     {
                         // a file that holds a secret setting is a secret file: never diffed, never shown
@@ -359,6 +359,10 @@ public sealed class SiteProgram : ISiteProgram
             .Select(x => $"{x.Instance} at {x.InstanceOrigin!.Value.File}:{x.InstanceOrigin.Value.Line}").Distinct().ToList();
         return origins.Count == 0 ? "" : $"; instances declared: {string.Join(", ", origins)}";
     }
+
+    /// <summary>A secret as a file may hold it: as is, or as the template filters escape it.</summary>
+    private static IEnumerable<string> SecretForms(string v) =>
+        [v, Uri.EscapeDataString(v), v.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal), Sh.Quote(v)];
 
     /// <summary>A file holding a secret is never readable by others: 0644 becomes 0640 (its owner and group keep theirs).</summary>
     private static string PrivateMode(string mode) => mode.Length == 0 ? mode : mode[..^1] + "0";

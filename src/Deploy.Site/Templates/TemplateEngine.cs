@@ -76,7 +76,10 @@ public sealed class TemplateEngine(string projectDir)
             MemberRenamer = m => m.Name,
             TemplateLoader = new Loader(this),
             LoopLimit = 100_000,
+            // no output is ever cut: Scriban's default cuts a string over 1 MiB and appends "..."
+            LimitToString = 0,
         };
+        ctx.PushGlobal(Filters);
         ctx.PushGlobal(globals);
         try
         {
@@ -94,6 +97,38 @@ public sealed class TemplateEngine(string projectDir)
             throw new SiteException(display, 0, e.Message, host);
         }
     }
+
+    /// <summary>The functions every template and manifest string has besides Scriban's: <c>sh</c> (a value as one quoted
+    /// word for sh), <c>url_escape</c> (a value inside a URL whose reader percent-decodes it) and <c>dq_escape</c> (a
+    /// value inside a double-quoted string of a config file: backslash and quote escaped, as Kamailio's cfg reads them).
+    /// A control character is refused by each, with the template's line.</summary>
+    private static readonly ScriptObject Filters = MakeFilters();
+
+    private static ScriptObject MakeFilters()
+    {
+        var o = new ScriptObject();
+        o.Import("sh", new Func<object?, string>(v => ShellWord(Text(v))));
+        o.Import("url_escape", new Func<object?, string>(v => Uri.EscapeDataString(Checked(Text(v), "url_escape"))));
+        o.Import("dq_escape", new Func<object?, string>(v => Checked(Text(v), "dq_escape").Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)));
+        return o;
+    }
+
+    private static string Text(object? v) => v switch
+    {
+        null => "",
+        bool b => b ? "true" : "false",
+        IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+        _ => v.ToString() ?? "",
+    };
+
+    /// <summary>A value as one sh word; a control character (newline, NUL...) is refused where a value meets a script.</summary>
+    public static string ShellWord(string s) => Deploy.Core.Resources.Sh.Quote(Checked(s, "sh"));
+
+    /// <summary>The value, or an error that does not show it (it may be a secret).</summary>
+    private static string Checked(string s, string filter) =>
+        s.AsSpan().IndexOfAnyInRange('\0', '\x1f') is var i and >= 0 || (i = s.IndexOf('\x7f', StringComparison.Ordinal)) >= 0
+            ? throw new TemplateFunctionException($"{filter}: the value holds a control character (U+{(int)s[i]:X4}) at character {i + 1}; a value that meets a script or a config string may not")
+            : s;
 
     /// <summary>Plain data (dictionaries, lists, scalars) as Scriban objects.</summary>
     public static object? ToScript(object? value) => value switch
