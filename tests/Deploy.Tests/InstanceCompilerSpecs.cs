@@ -66,7 +66,7 @@ public sealed class InstanceCompilerSpecs
         tls.Content.Should().Contain("[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n" +
             "certificate = /etc/kamailio-pcscf/tls/cert.pem\nprivate_key = /etc/kamailio-pcscf/tls/key.pem\nca_list = /etc/kamailio-pcscf/tls/ca.pem\n");
         tls.Content.Should().Contain("[client:default]\nmethod = TLSv1.2+\nverify_certificate = yes\nrequire_certificate = yes\n");
-        tls.Validate.Should().Be("/usr/local/lib/nf-deploy/kamailio-trial /etc/kamailio-pcscf/kamailio.cfg /etc/kamailio-pcscf/tls.cfg=%s");
+        tls.Validate.Should().Be("/usr/local/lib/nf-deploy/kamailio-trial '/etc/kamailio-pcscf/kamailio.cfg' '/etc/kamailio-pcscf/tls.cfg'=%s");
         files["/etc/kamailio-pcscf/tls/cert.pem"].Content.Should().StartWith("-----BEGIN CERTIFICATE-----");
         var key = files["/etc/kamailio-pcscf/tls/key.pem"];
         (key.Mode, key.Group, key.Secret).Should().Be(("0640", "kamailio", true));

@@ -140,7 +140,7 @@ public sealed class UacCompilerSpecs
         var live = provider.Parse(row, new Dictionary<string, string> { ["exists"] = "1", ["c.id"] = "7", ["c.l_uuid"] = "trunk1", ["c.expires"] = "600", ["c.auth_password"] = "old-secret" }, HostFacts.Assumed("ims-1", "10.0.0.1"))!;
 
         live.Props.Keys.Should().BeEquivalentTo(["l_uuid", "expires", "auth_password"], "only declared columns are ours; the id is the table's");
-        live["auth_password"].Should().StartWith("sha256:").And.NotContain("old-secret");
+        live["auth_password"].Should().StartWith("hmac-sha256:").And.NotContain("old-secret");
         var diff = provider.Diff(row, live);
         diff.Op.Should().Be(StepOp.Update);
         diff.Changes.Should().BeEquivalentTo([new PropertyChange("auth_password", "[secret]", "[secret]"), new PropertyChange("expires", "600", "300")]);

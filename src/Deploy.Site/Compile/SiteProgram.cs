@@ -329,7 +329,7 @@ public sealed class SiteProgram : ISiteProgram
                 var itemScope = (ScriptObject)scope.Clone(false);
                 itemScope["item"] = TemplateEngine.FromDictionary(item);
                 string Ri(Templated t) => _templates.RenderInline(t.Text, itemScope, nf.File, t.Line, h.Name);
-                var label = item.TryGetValue(rows.Key, out var kv) && kv is not null ? $"{rows.Each}[{i}] ({rows.Key} {kv})" : $"{rows.Each}[{i}]";
+                var label = item.TryGetValue(rows.Key, out var kv) && kv is not null ? $"{rows.Each}[{i}] ({rows.Key} {Shapes.Show(Convert.ToString(kv, CultureInfo.InvariantCulture) ?? "")})" : $"{rows.Each}[{i}]";
                 foreach (var c in rows.Checks)
                     if (!(Boolean(Ri(c.That)) ?? throw new SiteException(nf.File, c.Line, "'that' must be true or false", h.Name))) throw new SiteException(file, line, $"{label}: {Ri(c.Message).Trim()}");
                 var cols = rows.Columns.Where(c => c.Value.When is null || (Boolean(Ri(c.Value.When)) ?? throw new SiteException(nf.File, rows.Line, $"'when' of column {c.Key} must be true or false", h.Name)))
