@@ -91,8 +91,9 @@ public sealed class HostileScriptSpecs : IDisposable
         var i = 0;
         foreach (var payload in Payloads.Append("plain"))
         {
-            var path = Path.Combine(_dir, "f" + i++, payload.TrimEnd('\n'));
-            var spec = new FileSpec(path, payload, "root", "root", "0644") { Host = "localhost", Name = path };
+            var path = Path.Combine(_dir, "f" + i, payload.TrimEnd('\n'));
+            // the resource's name frames its probe output (the compiler refuses control characters in it); the path is the payload
+            var spec = new FileSpec(path, payload, "root", "root", "0644") { Host = "localhost", Name = "f" + i++ };
 
             (files.Parse(spec, await ReadAsync(spec, files), Run().Facts)).Should().BeNull("the file does not exist yet");
             await files.ApplyAsync(spec, files.Diff(spec, null), Run(), _ct);
@@ -102,16 +103,15 @@ public sealed class HostileScriptSpecs : IDisposable
             var live = files.Parse(changed, await ReadAsync(changed, files), Run().Facts);
             live!["sha256"].Should().Be(spec.Sha256);
             var diff = files.Diff(changed, live);
-            // preview's content fetch for the diff: the URN and path are quoted words (a URN with a control character,
-            // which the compiler refuses in paths, is refused here too: it would break the output's framing)
-            if (Shapes.NoControl(path, "path") is null)
-            {
-                var fetch = await _shell.RunAsync(ContentFetch.Script(changed.Urn("it"), changed), _ct);
-                var lines = fetch.Stdout.Split('\n');
-                lines[0].Should().Be("##nfd:r " + changed.Urn("it"));
-                Encoding.UTF8.GetString(Convert.FromBase64String(lines[1])).Should().Be(payload);
-            }
-            else FluentActions.Invoking(() => ContentFetch.Script(changed.Urn("it"), changed)).Should().Throw<DeployException>();
+            // preview's content fetch for the diff: the URN and the path are quoted words
+            var fetch = await _shell.RunAsync(ContentFetch.Script(changed.Urn("it"), changed), _ct);
+            var lines = fetch.Stdout.Split('\n');
+            lines[0].Should().Be("##nfd:r " + changed.Urn("it"));
+            Encoding.UTF8.GetString(Convert.FromBase64String(lines[1])).Should().Be(payload);
+            var hostileUrn = $"urn:pulumi:it::nf-deploy::nfdeploy:fs:File::h:{payload.TrimEnd('\n')}";
+            if (Shapes.NoControl(hostileUrn, "urn") is null)
+                (await _shell.RunAsync(ContentFetch.Script(hostileUrn, changed), _ct)).Stdout.Split('\n')[0].Should().Be("##nfd:r " + hostileUrn);
+            else FluentActions.Invoking(() => ContentFetch.Script(hostileUrn, changed)).Should().Throw<DeployException>("a newline would break the output's framing");
 
             await files.ApplyAsync(changed, diff, Run(), _ct);
             File.ReadAllText(path).Should().Be(payload + Huge, "a huge content is written whole");

@@ -46,6 +46,7 @@ public static partial class Shapes
     /// <summary>A grant <c>PRIV[, PRIV...] ON db.*</c> or <c>ON db.table</c>, privileges from <see cref="Privileges"/>.</summary>
     public static string? Grant(string g)
     {
+        if (NoControl(g, "grant") is { } control) return control;
         var m = GrantRe().Match(g);
         if (!m.Success)
             return $"grant '{Show(g)}' must be '<privileges> ON <database>.*' or '<privileges> ON <database>.<table>'";
