@@ -336,7 +336,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
         var url = "https://deb.kamailio.org/kamailiodebkey.gpg";
         var cached = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(url)))[..24] + ".asc";
         return site.Write("inventory/prod-example.yaml", inventory)
-            .Write(".nf-deploy/cache/keys/" + cached, "-----BEGIN PGP PUBLIC KEY BLOCK-----\ncached\n-----END PGP PUBLIC KEY BLOCK-----\n");
+            .Write(".nf-deploy/cache/keys/" + cached, TestKeys.Armored + "\n");
     }
 
     private static string Lock(int pid) =>
