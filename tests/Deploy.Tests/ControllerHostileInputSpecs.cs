@@ -66,8 +66,8 @@ public sealed class ControllerHostileInputSpecs
         Case("A_template_that_is_a_link_to_the_site_ca_key_is_not_found",
             s =>
             {
-                s.Write(".nf-deploy/pki/lab/ca.key.pem", "-----BEGIN PRIVATE KEY-----\nTHE-CA-KEY\n-----END PRIVATE KEY-----\n");
-                File.CreateSymbolicLink(Path.Combine(s.Dir, "templates/kamailio/ca.sbn"), Path.Combine(s.Dir, ".nf-deploy/pki/lab/ca.key.pem"));
+                s.Write(".nf-deploy/pki/prod/ca.key.pem", "-----BEGIN PRIVATE KEY-----\nTHE-CA-KEY\n-----END PRIVATE KEY-----\n");
+                File.CreateSymbolicLink(Path.Combine(s.Dir, "templates/kamailio/ca.sbn"), Path.Combine(s.Dir, ".nf-deploy/pki/prod/ca.key.pem"));
                 s.Edit("nf/kamailio/nf.yaml", "template: kamailio/default.sbn", "template: kamailio/ca.sbn");
             },
             PerHost("nf/kamailio/nf.yaml:{line of 'path: /etc/default/kamailio' in nf/kamailio/nf.yaml}: template 'kamailio/ca.sbn' not found (looked in nf/kamailio/templates/ and templates/) (rendering for host {host})", Kamailios)),
@@ -78,9 +78,9 @@ public sealed class ControllerHostileInputSpecs
             s => s.Write("templates/kamailio/default.sbn", "RUN_KAMAILIO=yes\n{{ include '/etc/passwd' }}\n"),
             PerHost("templates/kamailio/default.sbn:2: include '/etc/passwd' is outside the template folders (templates/ and nf/*/templates/) (rendering for host {host})", Kamailios)),
         Case("An_include_of_the_controllers_pki_through_the_project_is_refused",
-            s => s.Write(".nf-deploy/pki/lab/ca.key.pem", "-----BEGIN PRIVATE KEY-----\nTHE-CA-KEY\n-----END PRIVATE KEY-----\n")
-                  .Write("templates/kamailio/default.sbn", "RUN_KAMAILIO=yes\n{{ include '../../.nf-deploy/pki/lab/ca.key.pem' }}\n"),
-            PerHost("templates/kamailio/default.sbn:2: include '../../.nf-deploy/pki/lab/ca.key.pem' is outside the template folders (templates/ and nf/*/templates/) (rendering for host {host})", Kamailios)),
+            s => s.Write(".nf-deploy/pki/prod/ca.key.pem", "-----BEGIN PRIVATE KEY-----\nTHE-CA-KEY\n-----END PRIVATE KEY-----\n")
+                  .Write("templates/kamailio/default.sbn", "RUN_KAMAILIO=yes\n{{ include '../../.nf-deploy/pki/prod/ca.key.pem' }}\n"),
+            PerHost("templates/kamailio/default.sbn:2: include '../../.nf-deploy/pki/prod/ca.key.pem' is outside the template folders (templates/ and nf/*/templates/) (rendering for host {host})", Kamailios)),
         Case("A_file_path_with_dot_dot_is_refused",
             s => s.Edit("nf/kamailio/nf.yaml", "- path: /etc/default/kamailio", "- path: /etc/../../../tmp/nfd-escape"),
             PerHost("nf/kamailio/nf.yaml:{line of 'path: /etc/../../../tmp/nfd-escape' in nf/kamailio/nf.yaml}: file path '/etc/../../../tmp/nfd-escape' must be normalized (no '.' or '..' parts) (rendering for host {host})", Kamailios)),
@@ -89,7 +89,7 @@ public sealed class ControllerHostileInputSpecs
             "nf/kamailio/nf.yaml:{line of 'file: ../../../../../../etc/passwd' in nf/kamailio/nf.yaml}: apt key 'kamailio': file '../../../../../../etc/passwd' is outside the project"),
         Case("An_apt_key_setting_naming_a_controller_file_is_refused",
             s => s.Edit("stacks/Pulumi.lab.yaml", "nf-deploy:kamailioRepoKey: .nf-deploy/lab/mirror-key.asc", "nf-deploy:kamailioRepoKey: /etc/passwd"),
-            "nf/kamailio/nf.yaml:{line of 'url: \"{{ config.kamailioRepoKey }}\"' in nf/kamailio/nf.yaml}: apt key 'kamailio': apt key file '/etc/passwd' is outside the project (a key file of the site lives in the project folder)"),
+            "nf/kamailio/nf.yaml:{line of 'url: \"{{ config.kamailioRepoKey }}\"' in nf/kamailio/nf.yaml}: apt key 'kamailio': file '/etc/passwd' is outside the project"),
         Case("A_ca_of_your_own_outside_the_project_is_refused",
             s => s.Append("stacks/Pulumi.lab.yaml", "  nf-deploy:tlsCaKey: /etc/ssl/private/ssl-cert-snakeoil.key\n"),
             "stacks/Pulumi.lab.yaml:{line of 'tlsCaKey' in stacks/Pulumi.lab.yaml}: setting 'tlsCaKey': path '/etc/ssl/private/ssl-cert-snakeoil.key' is outside the project"),
@@ -113,22 +113,22 @@ public sealed class ControllerHostileInputSpecs
         // ---- input built to exhaust the controller
         Case("An_alias_bomb_in_the_inventory_is_refused",
             s => s.Append("inventory/lab.yaml", "  bomb:\n    vars:\n" + AliasBomb("      ")),
-            "inventory/lab.yaml:{line of 'l5: &l5' in inventory/lab.yaml}: aliases expand to more than 100000 nodes (an alias bomb?): refused"),
+            "inventory/lab.yaml:{line of 'l4: &l4' in inventory/lab.yaml}: aliases expand to more than 100000 nodes (an alias bomb?): refused"),
         new("An_alias_bomb_in_the_stack_file_is_refused_by_config_get",
             s => s.Append("stacks/Pulumi.lab.yaml", "bomb:\n" + AliasBomb("  ")), s => ConfigGet(s, "lab", "pgwCount"),
-            "stacks/Pulumi.lab.yaml:{line of 'l5: &l5' in stacks/Pulumi.lab.yaml}: aliases expand to more than 100000 nodes (an alias bomb?): refused"),
+            "stacks/Pulumi.lab.yaml:{line of 'l4: &l4' in stacks/Pulumi.lab.yaml}: aliases expand to more than 100000 nodes (an alias bomb?): refused"),
         new("An_alias_bomb_given_to_config_set_is_refused",
             _ => { }, s => ConfigSet(s, "lab", "dnsServers", "[" + string.Join(", ", Enumerable.Range(0, 1).Select(_ => "&a [x, x, x, x, x, x, x, x, x, x]")) +
                 string.Concat(Enumerable.Range(0, 6).Select(i => $", &b{i} [{string.Join(", ", Enumerable.Repeat(i == 0 ? "*a" : $"*b{i - 1}", 10))}]")) + "]"),
             "the value:1: aliases expand to more than 100000 nodes (an alias bomb?): refused"),
         Case("A_map_nested_twenty_thousand_deep_is_refused",
             s => s.Append("inventory/lab.yaml", "  deep:\n    vars:\n      x: " + string.Concat(Enumerable.Repeat("{a: ", 20_000)) + "1" + new string('}', 20_000) + "\n"),
-            "inventory/lab.yaml:{line of '  deep:' in inventory/lab.yaml}: nested deeper than 64 levels: refused"),
+            "inventory/lab.yaml:{line of 'x: {a: {a:' in inventory/lab.yaml}: nested deeper than 64 levels: refused"),
         Case("A_site_file_over_four_mebibytes_is_refused",
             s => s.Append("roles/sip-proxy.yaml", "# " + new string('x', 4 * 1024 * 1024) + "\n"),
             "roles/sip-proxy.yaml: file is 4194677 bytes; site files may be at most 4 MiB"),
-        new("A_count_of_a_billion_hosts_is_refused",
-            _ => { }, async s => { await ConfigSet(s, "lab", "pgwCount", "1000000000"); await s.RenderAsync(); },
+        Case("A_count_of_a_billion_hosts_is_refused",
+            s => s.Edit("stacks/Pulumi.lab.yaml", "nf-deploy:pgwCount: 3", "nf-deploy:pgwCount: 1000000000"),
             "inventory/lab.yaml:{line of 'count: pgwCount' in inventory/lab.yaml}: group 'pgw': count (pgwCount) is 1000000000; a group may have at most 10000 hosts"),
         new("Config_set_of_a_list_with_a_newline_is_refused",
             _ => { }, s => ConfigSet(s, "lab", "dnsServers", "[10.0.0.1]\nevil: injected"),
@@ -154,8 +154,7 @@ public sealed class ControllerHostileInputSpecs
         var message = (await act.Should().ThrowAsync<DeployException>()).Which.Message;
         message.Should().Be(FaultCatalogueSpecs.Expected(site, c.Error).Replace("4194677", Size(site, "roles/sip-proxy.yaml")));
         message.Should().NotContain("root:x:0:0").And.NotContain("THE-CA-KEY", "no controller file is ever shown");
-        FaultCatalogueSpecs.Snapshot(site.Dir).Where(f => !f.Key.StartsWith(".nf-deploy/locks/", StringComparison.Ordinal))
-            .Should().Equal(before.Where(f => !f.Key.StartsWith(".nf-deploy/locks/", StringComparison.Ordinal)), "a refused command changes no file of the project");
+        FaultCatalogueSpecs.Snapshot(site.Dir).Should().Equal(before, "a refused command changes no file of the project");
         Directory.Exists(Path.Combine(site.Dir, ".pulumi")).Should().BeFalse("no state and no lock were written");
     }
 

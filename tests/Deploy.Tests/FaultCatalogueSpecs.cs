@@ -404,10 +404,12 @@ public sealed class FaultCatalogueSpecs : IDisposable
         return ConfigSet(site, "motdSecret", "s3cr3t-Tr0mb0ne!", secret: true);
     }
 
-    /// <summary>Every file under the project and its SHA-256, by relative path.</summary>
+    /// <summary>Every file under the project and its SHA-256, by relative path (the site CA and the flock sidecars aside).</summary>
     internal static IDictionary<string, string> Snapshot(string dir) =>
         Directory.GetFiles(dir, "*", SearchOption.AllDirectories)
             .Where(f => !Path.GetRelativePath(dir, f).StartsWith(".nf-deploy/pki/", StringComparison.Ordinal))
+            // the empty flock sidecars one writer at a time takes (never deleted, never state)
+            .Where(f => !Path.GetRelativePath(dir, f).StartsWith(".nf-deploy/locks/", StringComparison.Ordinal))
             .ToDictionary(f => Path.GetRelativePath(dir, f), f => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f))));
 
     /// <summary>The expected error with its placeholders filled in: <c>{dir}</c> and <c>{line of 'TEXT' in FILE}</c>.</summary>

@@ -14,19 +14,19 @@ public static class KeySource
     /// error message.</summary>
     public static (string? Url, string? Error) Resolve(string projectDir, string url, string? fingerprint)
     {
-        if (url.Any(char.IsControl)) return (null, $"apt key URL '{Shown(url)}' holds control characters");
+        if (url.Any(char.IsControl)) return (null, $"the URL '{Shown(url)}' holds control characters");
         if (url.StartsWith("https://", StringComparison.OrdinalIgnoreCase)) return (url, null);
         if (url.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
             return fingerprint is null
-                ? (null, $"apt key {Shown(url)} is plain HTTP, which anyone on the way can replace: use https://, a key file in the project, " +
+                ? (null, $"{Shown(url)} is plain HTTP, which anyone on the way can replace: use https://, a key file in the project, " +
                     "or pin the key with its fingerprint (the apt key's 'fingerprint:')")
                 : (url, null);
         var local = url.StartsWith("file://", StringComparison.OrdinalIgnoreCase) ? Uri.UnescapeDataString(url["file://".Length..]) : url;
         if (url.Contains("://", StringComparison.Ordinal) && !url.StartsWith("file://", StringComparison.OrdinalIgnoreCase))
-            return (null, $"apt key {Shown(url)}: only https://, file:// (a file of the project) or http:// with a fingerprint are accepted");
+            return (null, $"{Shown(url)}: only https://, file:// (a file of the project) or http:// with a fingerprint are accepted");
         var path = Deploy.Core.Paths.ContainedPath.Resolve(projectDir, local);
         return path is null
-            ? (null, $"apt key file '{local}' is outside the project (a key file of the site lives in the project folder)")
+            ? (null, $"file '{local}' is outside the project")
             : ("file://" + path, null);
     }
 

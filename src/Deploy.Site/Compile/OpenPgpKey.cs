@@ -17,7 +17,8 @@ public static class OpenPgpKey
     public static IReadOnlyList<string> Fingerprints(string armored, string what)
     {
         var text = armored.Replace("\r", "").Trim();
-        if (!text.StartsWith(Begin, StringComparison.Ordinal) || !text.EndsWith(End, StringComparison.Ordinal))
+        if (!text.StartsWith(Begin, StringComparison.Ordinal) || !text.EndsWith(End, StringComparison.Ordinal)
+            || text.Split("-----BEGIN ").Length != 2 || text.Split("-----END ").Length != 2)
             throw new DeployException($"{what} is not an ASCII-armored OpenPGP public key (one '{Begin}' block and nothing else)");
         var lines = text.Split('\n')[1..^1];
         var body = Array.FindIndex(lines, l => l.Trim().Length == 0);

@@ -121,9 +121,13 @@ public static class SiteLoader
                 var given = k.Url is null ? k.SourceFile! : templates.RenderInline(k.Url.Text, configScope, nf.File, k.Url.Line, null).Trim();
                 var fingerprint = k.Fingerprint is null ? null : templates.RenderInline(k.Fingerprint.Text, configScope, nf.File, k.Fingerprint.Line, null).Trim() is { Length: > 0 } f ? f : null;
                 var (url, problem) = KeySource.Resolve(projectDir, given, fingerprint);
-                if (problem is not null) throw new SiteException(nf.File, k.Url?.Line ?? k.Line, $"apt key '{k.Name}': {problem}");
+                // a URL that holds a secret (a token in it) is never shown, not even with its user and password masked
+                string Masked(string m) => config.SecretValues.Any(v => given.Contains(v, StringComparison.Ordinal))
+                    ? m.Replace(KeySource.Shown(url ?? given), "[secret]", StringComparison.Ordinal).Replace(KeySource.Shown(given), "[secret]", StringComparison.Ordinal)
+                    : m;
+                if (problem is not null) throw new SiteException(nf.File, k.Url?.Line ?? k.Line, Masked($"apt key '{k.Name}': {problem}"));
                 try { fetched[SiteProgram.KeyId(nf, k)] = await keys.FetchAsync(url!, text => KeySource.Verify(text, url!, fingerprint), ct); }
-                catch (DeployException e) { throw new SiteException(nf.File, k.Line, e.Message); }
+                catch (DeployException e) { throw new SiteException(nf.File, k.Line, Masked(e.Message)); }
             }
 
         string? authorized = null;
