@@ -78,7 +78,7 @@ public sealed class ControllerTrustAnchorSpecs : IDisposable
         var act = () => LoadAsync();
 
         (await act.Should().ThrowAsync<SiteException>()).Which.Message.Should().Be(
-            $"nf/kamailio/nf.yaml:{Line("nf/kamailio/nf.yaml", "- name: kamailio")}: apt key file://{_site.Dir}/keys/kamailio.asc has fingerprint {TestKeys.OtherFingerprint}, " +
+            $"nf/kamailio/nf.yaml:{Line("nf/kamailio/nf.yaml", "- name: kamailio")}: apt key keys/kamailio.asc has fingerprint {TestKeys.OtherFingerprint}, " +
             $"not the pinned {TestKeys.Fingerprint}: refused (a key replaced on the way, or a stale cache in .nf-deploy/cache/keys/)");
     }
 
@@ -155,6 +155,17 @@ public sealed class ControllerTrustAnchorSpecs : IDisposable
 
         (await act.Should().ThrowAsync<SiteException>()).Which.Message.Should().Be(
             $"nf/kamailio/nf.yaml:{Line("nf/kamailio/nf.yaml", "url: \"{{ config.kamailioRepoKey }}\"")}: apt key 'kamailio': {problem}");
+    }
+
+    [Fact]
+    public async Task A_missing_key_file_is_named_relative_to_the_project()
+    {
+        Set("kamailioRepoKey", ".nf-deploy/lab/mirror-key.asc");
+
+        var act = () => LoadAsync();
+
+        (await act.Should().ThrowAsync<SiteException>()).Which.Message.Should().Be(
+            $"nf/kamailio/nf.yaml:{Line("nf/kamailio/nf.yaml", "- name: kamailio")}: apt key file .nf-deploy/lab/mirror-key.asc not found");
     }
 
     [Fact]

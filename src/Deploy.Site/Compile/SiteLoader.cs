@@ -122,9 +122,10 @@ public static class SiteLoader
                 var fingerprint = k.Fingerprint is null ? null : templates.RenderInline(k.Fingerprint.Text, configScope, nf.File, k.Fingerprint.Line, null).Trim() is { Length: > 0 } f ? f : null;
                 var (url, problem) = KeySource.Resolve(projectDir, given, fingerprint);
                 // a URL that holds a secret (a token in it) is never shown, not even with its user and password masked
-                string Masked(string m) => config.SecretValues.Any(v => given.Contains(v, StringComparison.Ordinal))
+                // (and a key file of the project is named relative to it)
+                string Masked(string m) => (config.SecretValues.Any(v => given.Contains(v, StringComparison.Ordinal))
                     ? m.Replace(KeySource.Shown(url ?? given), "[secret]", StringComparison.Ordinal).Replace(KeySource.Shown(given), "[secret]", StringComparison.Ordinal)
-                    : m;
+                    : m).Replace($"file://{projectDir}/", "", StringComparison.Ordinal).Replace(projectDir + "/", "", StringComparison.Ordinal);
                 if (problem is not null) throw new SiteException(nf.File, k.Url?.Line ?? k.Line, Masked($"apt key '{k.Name}': {problem}"));
                 try { fetched[SiteProgram.KeyId(nf, k)] = await keys.FetchAsync(url!, text => KeySource.Verify(text, url!, fingerprint), ct); }
                 catch (DeployException e) { throw new SiteException(nf.File, k.Line, Masked(e.Message)); }
