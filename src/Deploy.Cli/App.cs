@@ -37,7 +37,7 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using var http = new HttpClient();
-        var site = await SiteLoader.LoadAsync(ws.ProjectDir, stack, new HttpKeyFetcher(ws.KeyCacheDir, http, offline), EnsureLabKeyAsync, ct, ws.Passphrase);
+        var site = await SiteLoader.LoadAsync(ws.ProjectDir, stack, new HttpKeyFetcher(ws.KeyCacheDir, http, offline), EnsureLabKeyAsync, ct, ws.Passphrase, s => _secrets = s);
         _secrets = site.Config.SecretValues;
         if (verbose) stderr.WriteLine($"loaded the site in {clock.ElapsedMilliseconds} ms");
         return site;
@@ -156,11 +156,16 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
         var facts = site.Hosts.ToDictionary(h => h.Name, h =>
             state.Hosts.TryGetValue(h.Name, out var r) ? r.Facts : h.AssumedFacts ?? HostFacts.Assumed(h.Name, h.Connection.Endpoint.Address));
         var desired = site.Materialize(facts, ct);
+        var outFull = Path.GetFullPath(outDir);
+        if (File.Exists(outFull)) throw new DeployException($"--out {outDir} is a file: render writes into a folder (<out>/<host>/<path on the host>)");
         var count = 0;
         foreach (var host in desired)
             foreach (var f in host.Resources.OfType<FileSpec>())
             {
-                var target = Path.Combine(Path.GetFullPath(outDir), host.Host, f.Path.TrimStart('/'));
+                // every file lands under <out>/<host>/, links and '..' resolved
+                var target = Deploy.Core.Paths.ContainedPath.Resolve(Path.Combine(outFull, host.Host), f.Path.TrimStart('/'))
+                    ?? throw new DeployException($"host {host.Host}: file {f.Path} would be written outside {Path.Combine(outDir, host.Host)}/: refused");
+                if (Directory.Exists(target)) throw new DeployException($"host {host.Host}: file {f.Path}: {target} is a folder");
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
                 await RenderedFile.WriteAsync(target, f, ct);
                 count++;
@@ -219,9 +224,9 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
         return ExitCodes.Ok;
     }
 
-    public int Cancel(string stack)
+    public int Cancel(string stack, bool force = false)
     {
-        stdout.WriteLine(_state.BreakLock(stack) ? $"the lock of stack {stack} was removed" : $"stack {stack} was not locked");
+        stdout.WriteLine(_state.BreakLock(stack, force) ? $"the lock of stack {stack} was removed" : $"stack {stack} was not locked");
         return ExitCodes.Ok;
     }
 

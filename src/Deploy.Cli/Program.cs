@@ -49,8 +49,9 @@ var stackLs = new Command("ls", "List the stacks");
 stackLs.SetAction((r, ct) => Run(r, app => Task.FromResult(app.StackList())));
 var stackCmd = new Command("stack", "Stacks of the project") { stackLs };
 
-var cancel = new Command("cancel", "Break the lock left by a run that died (kill -9, power loss)") { stackOpt, yesOpt };
-cancel.SetAction((r, ct) => Run(r, app => Task.FromResult(app.Cancel(r.GetValue(stackOpt)!))));
+var forceOpt = new Option<bool>("--force") { Description = "Also break a lock that may still be held (a live run, another controller's run)" };
+var cancel = new Command("cancel", "Break the lock left by a run that died (kill -9, power loss)") { stackOpt, yesOpt, forceOpt };
+cancel.SetAction((r, ct) => Run(r, app => Task.FromResult(app.Cancel(r.GetValue(stackOpt)!, r.GetValue(forceOpt)))));
 
 var root = new RootCommand("nf-deploy: deploy telecom network functions (Kamailio, Open5GS, freeDiameter) over SSH, the Pulumi way")
 {
@@ -88,6 +89,19 @@ async Task<int> Run(ParseResult r, Func<App, Task<int>> action)
     catch (OperationCanceledException)
     {
         Console.Error.WriteLine("error: cancelled: what was applied is recorded in the state; run the verb again to finish");
+        return ExitCodes.Failed;
+    }
+    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+    {
+        // a file of the project or an --out folder that cannot be read or written: its message names it
+        Console.Error.WriteLine("error: " + (app?.Redact(e.Message) ?? e.Message));
+        return ExitCodes.Failed;
+    }
+    catch (Exception e)
+    {
+        // a defect, not a user error: still one line (the trace with -v), never a secret
+        Console.Error.WriteLine($"error: internal error ({e.GetType().Name}): " + (app?.Redact(e.Message) ?? e.Message) +
+            (r.GetValue(verboseOpt) ? "\n" + (app?.Redact(e.ToString()) ?? e.ToString()) : " (run with -v for details)"));
         return ExitCodes.Failed;
     }
 }

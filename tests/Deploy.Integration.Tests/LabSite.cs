@@ -28,7 +28,12 @@ public sealed class LabSite : IDisposable
         Write($"stacks/Pulumi.{Stack}.yaml", Read("stacks/Pulumi.lab.yaml").Replace("nf-deploy:inventory: lab", $"nf-deploy:inventory: {Stack}").Replace("10.211.0", subnetPrefix));
         var inventory = Read("inventory/lab.yaml").Replace("network: nfd-lab", $"network: {network}").Replace("10.211.0", subnetPrefix);
         Write($"inventory/{Stack}.yaml", groups is null ? inventory : OnlyGroups(inventory, groups));
+        // the lab mirror's signing key, as scripts/lab-up puts it in the project (the lab stack reads it as a key file)
+        if (File.Exists(MirrorKey)) Write(".nf-deploy/lab/mirror-key.asc", File.ReadAllText(MirrorKey));
     }
+
+    /// <summary>The lab mirror's signing key, made on this machine by scripts/setup-controller.sh.</summary>
+    public const string MirrorKey = "/var/lib/nf-deploy/mirror/kamailiodebkey.gpg";
 
     /// <summary>The first three octets of the lab network (every 10.211.0.x address of the lab site is moved there).</summary>
     public string SubnetPrefix { get; }

@@ -87,7 +87,7 @@ public sealed class SiteFixture : IDisposable
 
     private sealed class FakeKeys : IKeyFetcher
     {
-        public Task<string> FetchAsync(string url, CancellationToken ct) =>
+        public Task<string> FetchAsync(string url, Action<string> verify, CancellationToken ct) =>
             Task.FromResult($"-----BEGIN PGP PUBLIC KEY BLOCK-----\nfake key of {url}\n-----END PGP PUBLIC KEY BLOCK-----\n");
     }
 }

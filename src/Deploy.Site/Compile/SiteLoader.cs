@@ -43,10 +43,17 @@ public static class SiteLoader
         }
     }
 
+    /// <summary>A path setting (a CA of your own): inside the project, or refused at its line of the stack file.</summary>
+    private static string? ProjectPath(string projectDir, StackConfig config, string key) =>
+        config.Values.GetValueOrDefault(key) is string { Length: > 0 } p
+            ? Deploy.Core.Paths.ContainedPath.Require(projectDir, p, $"setting '{key}': path", "the project", config.DisplayPath, config.KeyLines.GetValueOrDefault(key))
+            : null;
+
+    /// <param name="onSecrets">Told the secret settings' values as soon as they are decrypted, before they are used.</param>
     /// <param name="labKey">Given the private key path lab hosts are reached with, returns the public key line to
     /// install on them (making the pair when missing). Called only when the site has lab hosts.</param>
     public static async Task<SiteProgram> LoadAsync(string projectDir, string stack, IKeyFetcher keys, Func<string, CancellationToken, Task<string>>? labKey, CancellationToken ct,
-        Func<string?>? passphrase = null)
+        Func<string?>? passphrase = null, Action<System.Collections.Immutable.ImmutableArray<string>>? onSecrets = null)
     {
         var project = ProjectFile.Load(projectDir);
         var raw = StackConfig.Load(projectDir, project, stack);
@@ -57,7 +64,9 @@ public static class SiteLoader
         var config = raw;
         var templates = new TemplateEngine(projectDir);
         var inventoryName = config.Values.GetValueOrDefault("inventory") as string is { Length: > 0 } inv ? inv : stack;
-        var inventory = Inventory.Load(projectDir, inventoryName, config, templates);
+        if (!SiteNames.IsValid(inventoryName))
+            throw new SiteException(config.DisplayPath, config.KeyLines.GetValueOrDefault("inventory"), $"'{SiteNames.Printable(inventoryName)}' is not a valid inventory name ({SiteNames.Shape})");
+        var inventory = Inventory.Load(projectDir, inventoryName, config, templates, ct);
 
         var errors = new List<SiteException>(templates.CheckSyntax());
         var roles = new Dictionary<string, RoleFile>(StringComparer.Ordinal);
@@ -65,6 +74,7 @@ public static class SiteLoader
         var placements = ImmutableDictionary.CreateBuilder<string, ImmutableArray<NfPlacement>>();
         foreach (var host in inventory.Hosts)
         {
+            ct.ThrowIfCancellationRequested();
             var list = new List<NfPlacement>();
             foreach (var rr in host.Roles)
             {
@@ -101,13 +111,24 @@ public static class SiteLoader
         // apt keys are fetched on the controller once per run (and cached): hosts may be air-gapped
         var fetched = ImmutableDictionary.CreateBuilder<string, string>();
         config = await decrypting;
+        // from here on, any output (an error fetching a key whose URL holds a token included) masks the secrets
+        onSecrets?.Invoke(config.SecretValues);
         var configScope = new Scriban.Runtime.ScriptObject { ["config"] = TemplateEngine.ToScript(config.Values) };
         foreach (var nf in nfs.Values)
-            foreach (var k in nf.Keys.Where(k => k.Url is not null))
+            foreach (var k in nf.Keys)
             {
-                var url = templates.RenderInline(k.Url!.Text, configScope, nf.File, k.Url.Line, null).Trim();
-                try { fetched[SiteProgram.KeyId(nf, k)] = await keys.FetchAsync(url, ct); }
-                catch (DeployException e) { throw new SiteException(nf.File, k.Line, e.Message); }
+                // https://, a file of the project, or http:// pinned by a fingerprint; the fingerprint is checked on every load
+                var given = k.Url is null ? k.SourceFile! : templates.RenderInline(k.Url.Text, configScope, nf.File, k.Url.Line, null).Trim();
+                var fingerprint = k.Fingerprint is null ? null : templates.RenderInline(k.Fingerprint.Text, configScope, nf.File, k.Fingerprint.Line, null).Trim() is { Length: > 0 } f ? f : null;
+                var (url, problem) = KeySource.Resolve(projectDir, given, fingerprint);
+                // a URL that holds a secret (a token in it) is never shown, not even with its user and password masked
+                // (and a key file of the project is named relative to it)
+                string Masked(string m) => (config.SecretValues.Any(v => given.Contains(v, StringComparison.Ordinal))
+                    ? m.Replace(KeySource.Shown(url ?? given), "[secret]", StringComparison.Ordinal).Replace(KeySource.Shown(given), "[secret]", StringComparison.Ordinal)
+                    : m).Replace($"file://{projectDir}/", "", StringComparison.Ordinal).Replace(projectDir + "/", "", StringComparison.Ordinal);
+                if (problem is not null) throw new SiteException(nf.File, k.Url?.Line ?? k.Line, Masked($"apt key '{k.Name}': {problem}"));
+                try { fetched[SiteProgram.KeyId(nf, k)] = await keys.FetchAsync(url!, text => KeySource.Verify(text, url!, fingerprint), ct); }
+                catch (DeployException e) { throw new SiteException(nf.File, k.Line, Masked(e.Message)); }
             }
 
         string? authorized = null;
@@ -115,10 +136,10 @@ public static class SiteLoader
         if (firstLab is not null && labKey is not null)
             authorized = await labKey(SiteProgram.KeyPath(projectDir, firstLab.Key), ct);
         // the site CA: the user's (settings tlsCaCert/tlsCaKey) or one made for the stack, on first use
+        var caCert = ProjectPath(projectDir, config, "tlsCaCert");
+        var caKey = ProjectPath(projectDir, config, "tlsCaKey");
         Pki.ICertificateSource Certificates() => new Pki.SiteCertificates(
-            Path.Combine(projectDir, ".nf-deploy", "pki", stack), stack, TimeProvider.System,
-            config.Values.GetValueOrDefault("tlsCaCert") is string { Length: > 0 } c ? Path.GetFullPath(Path.Combine(projectDir, c)) : null,
-            config.Values.GetValueOrDefault("tlsCaKey") is string { Length: > 0 } k ? Path.GetFullPath(Path.Combine(projectDir, k)) : null);
+            Path.Combine(projectDir, ".nf-deploy", "pki", stack), stack, TimeProvider.System, caCert, caKey);
         return new SiteProgram(projectDir, project, config, inventory, placements.ToImmutable(), fetched.ToImmutable(), templates, authorized, Certificates);
     }
 }

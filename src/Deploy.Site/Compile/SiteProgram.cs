@@ -178,9 +178,8 @@ public sealed class SiteProgram : ISiteProgram
             {
                 foreach (var k in nf.Keys)
                 {
-                    var content = k.Url is not null
-                        ? _keys.GetValueOrDefault(KeyId(nf, k)) ?? throw new SiteException(nf.File, k.Line, $"apt key '{k.Name}' was not fetched", h.Name)
-                        : File.ReadAllText(k.SourceFile!);
+                    // fetched or read (and checked to be the key) when the site was loaded
+                    var content = _keys.GetValueOrDefault(KeyId(nf, k)) ?? throw new SiteException(nf.File, k.Line, $"apt key '{k.Name}' was not fetched", h.Name);
                     Add(new FileSpec(k.Path, content, "root", "root", "0644") { Host = h.Name, Name = k.Path, DeclaredBy = nf.Name, Kind = ResourceTypes.AptKey, Backup = false }, nf.File, k.Line);
                 }
                 foreach (var r in nf.Repositories)
@@ -207,6 +206,8 @@ public sealed class SiteProgram : ISiteProgram
                     var path = R(f.Path).Trim();
                     if (!path.StartsWith('/')) throw new SiteException(nf.File, f.Path.Line, $"file path '{path}' must be absolute", h.Name);
                     ShapeCheck.Ok(path, Shapes.NoControl(path, "file path") ?? (f.Block is null ? null : Shapes.NoControl(f.Block, "block name")), nf.File, f.Path.Line, h.Name);
+                    if (path.Split('/').Any(part => part is "." or "..") || path.Contains('\0'))
+                        throw new SiteException(nf.File, f.Path.Line, $"file path '{path}' must be normalized (no '.' or '..' parts)", h.Name);
                     string content;
                     // a template's name may come from vars (an instance's own config or script)
                     var template = f.Template is { } tn && tn.Contains("{{", StringComparison.Ordinal) ? R(new Templated(tn, f.Line)).Trim() : f.Template;
@@ -435,8 +436,10 @@ public sealed class SiteProgram : ISiteProgram
         {
             var keyFile = h.Vars.GetValueOrDefault("tls_key_file") as string
                 ?? throw new TemplateFunctionException($"host {h.Name}: tls_cert_file is set but tls_key_file is not");
-            var certPath = Path.GetFullPath(Path.Combine(ProjectDir, certFile));
-            var keyPath = Path.GetFullPath(Path.Combine(ProjectDir, keyFile));
+            var certPath = Deploy.Core.Paths.ContainedPath.Resolve(ProjectDir, certFile)
+                ?? throw new TemplateFunctionException($"host {h.Name}: tls_cert_file '{certFile}' is outside the project");
+            var keyPath = Deploy.Core.Paths.ContainedPath.Resolve(ProjectDir, keyFile)
+                ?? throw new TemplateFunctionException($"host {h.Name}: tls_key_file '{keyFile}' is outside the project");
             System.Security.Cryptography.X509Certificates.X509Certificate2 pair;
             try { pair = Pki.SiteCertificates.LoadPair(certPath, keyPath, $"host {h.Name}"); }
             catch (DeployException e) { throw new TemplateFunctionException(e.Message); }

@@ -41,7 +41,10 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
 {
     public static string PathFor(string projectDir, string name) => Path.Combine(projectDir, "inventory", name + ".yaml");
 
-    public static Inventory Load(string projectDir, string name, StackConfig config, TemplateEngine templates)
+    /// <summary>The most hosts a counted group may have: a bigger count is a typo (or an attack), not a site.</summary>
+    public const long MaxCount = 10_000;
+
+    public static Inventory Load(string projectDir, string name, StackConfig config, TemplateEngine templates, CancellationToken ct = default)
     {
         var y = YamlFile.Load(PathFor(projectDir, name), projectDir);
         y.AllowOnly(y.Root, "the inventory", "lab", "ssh", "vars", "hosts", "groups");
@@ -93,6 +96,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                     else if (cv is long lc) count = lc;
                     else throw y.Error(countNode, $"group '{g}': count setting '{key}' must be an integer, not '{cv}'");
                     if (count < 0) throw y.Error(countNode, $"group '{g}': count ({key}) is {count}; it must be 0 or more");
+                    if (count > MaxCount) throw y.Error(countNode, $"group '{g}': count ({key}) is {count}; a group may have at most {MaxCount} hosts");
                     if (listed.Count > 0)
                     {
                         if (count > listed.Count)
@@ -110,6 +114,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                         var isLab = y.Str(gm, "lab") is "true" or "yes";
                         for (var i = 1; i <= count; i++)
                         {
+                            ct.ThrowIfCancellationRequested();
                             var scope = new Scriban.Runtime.ScriptObject { ["i"] = (long)i, ["config"] = TemplateEngine.ToScript(config.Values) };
                             var hn = templates.RenderInline(namePattern, scope, y.DisplayPath, YamlFile.Line(y.Get(gm, "name")!), null).Trim();
                             var addr = templates.RenderInline(addrPattern, scope, y.DisplayPath, YamlFile.Line(y.Get(gm, "address")!), null).Trim();

@@ -8,7 +8,11 @@ namespace Deploy.Site.Model;
 /// <summary>A string of a manifest that is rendered per host (Scriban), with its line for errors.</summary>
 public sealed record Templated(string Text, int Line);
 
-public sealed record NfKey(string Name, Templated? Url, string? SourceFile, string Path, int Line);
+public sealed record NfKey(string Name, Templated? Url, string? SourceFile, string Path, int Line)
+{
+    /// <summary>The key's pinned OpenPGP fingerprint (rendered with the stack's settings), checked whenever the key is loaded.</summary>
+    public Templated? Fingerprint { get; init; }
+}
 
 public sealed record NfRepository(string Name, Templated Entry, string Path, int Line);
 
@@ -105,6 +109,8 @@ public sealed record NfManifest(
 
     public static NfManifest Load(string projectDir, string name, string referencedFrom, int line)
     {
+        if (!SiteNames.IsValid(name))
+            throw new SiteException(referencedFrom, line, $"'{SiteNames.Printable(name)}' is not a valid network function name ({SiteNames.Shape})");
         var dir = Path.Combine(projectDir, "nf", name);
         var path = Path.Combine(dir, "nf.yaml");
         if (!System.IO.File.Exists(path))
@@ -130,13 +136,15 @@ public sealed record NfManifest(
             y.AllowOnly(apt, "apt", "keys", "repositories");
             foreach (var k in Items(y, y.Seq(apt, "keys"), "an apt key"))
             {
-                y.AllowOnly(k, "an apt key", "name", "url", "file", "path");
+                y.AllowOnly(k, "an apt key", "name", "url", "file", "path", "fingerprint");
                 var kname = y.Required(k, "name", "an apt key");
                 var url = OptT(k, "url");
                 var file = y.Str(k, "file");
                 if ((url is null) == (file is null)) throw y.Error(k, $"apt key '{kname}': give exactly one of 'url' or 'file'");
-                keys.Add(new NfKey(kname, url, file is null ? null : Path.GetFullPath(Path.Combine(projectDir, file)),
-                    y.Str(k, "path") ?? $"/etc/apt/keyrings/{kname}.asc", YamlFile.Line(k)));
+                var keyFile = file is null ? null : Deploy.Core.Paths.ContainedPath.Resolve(projectDir, file)
+                    ?? throw y.Error(y.Get(k, "file"), $"apt key '{kname}': file '{file}' is outside the project");
+                keys.Add(new NfKey(kname, url, keyFile,
+                    y.Str(k, "path") ?? $"/etc/apt/keyrings/{kname}.asc", YamlFile.Line(k)) { Fingerprint = OptT(k, "fingerprint") });
             }
             foreach (var r in Items(y, y.Seq(apt, "repositories"), "an apt repository"))
             {
@@ -179,11 +187,13 @@ public sealed record NfManifest(
             var content = OptT(m, "content");
             if (new object?[] { template, source, content }.Count(x => x is not null) != 1)
                 throw y.Error(m, "a file needs exactly one of 'template', 'source' or 'content'");
-            if (source is not null && !System.IO.File.Exists(Path.Combine(dir, "files", source)))
+            var sourcePath = source is null ? null : Deploy.Core.Paths.ContainedPath.Resolve(Path.Combine(dir, "files"), source)
+                ?? throw y.Error(y.Get(m, "source"), $"source file '{source}' is outside nf/{name}/files/ (a source names a file of the NF's files/ folder)");
+            if (source is not null && !System.IO.File.Exists(sourcePath))
                 throw y.Error(y.Get(m, "source"), $"source file nf/{name}/files/{source} not found");
             var notify = (y.Seq(m, "notify")?.Children ?? []).Select(n => T(n, "a service name")).ToImmutableArray();
             return new NfFile(T(y.Get(m, "path") ?? throw y.Error(m, "a file needs 'path'"), "path"), template,
-                source is null ? null : Path.Combine(dir, "files", source), content,
+                sourcePath, content,
                 y.Str(m, "owner") ?? "root", y.Str(m, "group") ?? "root", Mode(y, m, "0644"), OptT(m, "validate"),
                 y.Str(m, "block"), notify, OptT(m, "when"), y.Str(m, "secret") is "true" or "yes", YamlFile.Line(m)) { Lint = lint };
         }).ToImmutableArray();

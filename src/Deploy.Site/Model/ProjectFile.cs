@@ -33,7 +33,10 @@ public sealed record ProjectFile(string Name, string Description, string StackCo
                 var def = y.Get(m, "default") is { } d ? YamlFile.ToData(d) : null;
                 settings[key] = new ConfigSetting(key, type, y.Str(m, "description") ?? "", def, y.Str(m, "secret") == "true");
             }
-        return new ProjectFile(name, y.Str(y.Root, "description") ?? "", y.Str(y.Root, "stackConfigDir") ?? ".", settings.ToImmutable());
+        var stackDir = y.Str(y.Root, "stackConfigDir") ?? ".";
+        if (Deploy.Core.Paths.ContainedPath.Resolve(projectDir, stackDir) is null)
+            throw y.Error(y.Get(y.Root, "stackConfigDir"), $"stackConfigDir '{stackDir}' is outside the project");
+        return new ProjectFile(name, y.Str(y.Root, "description") ?? "", stackDir, settings.ToImmutable());
     }
 
     /// <summary>Checks a value against a setting's type; returns the value converted, or an error message.</summary>

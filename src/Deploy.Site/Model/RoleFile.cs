@@ -17,6 +17,8 @@ public sealed record RoleFile(string Name, string File, string Description, Immu
 {
     public static RoleFile Load(string projectDir, RoleRef reference)
     {
+        if (!SiteNames.IsValid(reference.Role))
+            throw new SiteException(reference.File, reference.Line, $"'{SiteNames.Printable(reference.Role)}' is not a valid role name ({SiteNames.Shape})");
         var path = Path.Combine(projectDir, "roles", reference.Role + ".yaml");
         if (!System.IO.File.Exists(path))
             throw new SiteException(reference.File, reference.Line,

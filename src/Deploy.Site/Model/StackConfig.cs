@@ -52,7 +52,7 @@ public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedD
     public string StateHashKey { get; init; } = "";
 
     public static string PathFor(string projectDir, ProjectFile project, string stack) =>
-        Path.Combine(projectDir, project.StackConfigDir, $"Pulumi.{stack}.yaml");
+        Path.Combine(projectDir, project.StackConfigDir, $"Pulumi.{StackName.Check(stack)}.yaml");
 
     public static StackConfig Load(string projectDir, ProjectFile project, string stack)
     {
@@ -103,7 +103,8 @@ public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedD
         key.StartsWith(project.Name + ":", StringComparison.Ordinal) ? key[(project.Name.Length + 1)..]
         : key.Contains(':') ? null : key;
 
-    /// <summary>Sets a secret setting: encrypted with the stack's passphrase (Pulumi's <c>secure:</c> form).</summary>
+    /// <summary>Sets a secret setting: encrypted with the stack's passphrase (Pulumi's <c>secure:</c> form). The salt is
+    /// made, once, under the stack file's lock: parallel first secrets of a new stack share one salt.</summary>
     public static void EditSecret(string projectDir, ProjectFile project, string stack, string key, string value, string? passphrase)
     {
         if (!project.Settings.TryGetValue(key, out var setting))
@@ -111,6 +112,7 @@ public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedD
         if (setting.Type != "string") throw new DeployException($"'{key}' is of type {setting.Type}: only string settings can be secret");
         if (passphrase is null) throw new DeployException("a secret needs a passphrase: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE)");
         var path = PathFor(projectDir, project, stack);
+        using var _ = Deploy.Core.State.FileMutex.Acquire(projectDir, $"stack-{stack}");
         var salt = File.Exists(path) ? Load(projectDir, project, stack).EncryptionSalt : null;
         Secrets.PassphraseCrypter crypter;
         if (salt is null)
@@ -121,22 +123,34 @@ public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedD
             WriteLines(path, lines);
         }
         else crypter = Secrets.PassphraseCrypter.Open(passphrase, salt, stack);
-        Edit(projectDir, project, stack, key, null);
+        EditLocked(project, path, key, setting, null);
         Insert(path, $"  {project.Name}:{key}:\n    secure: {crypter.Encrypt(value)}");
     }
 
-    /// <summary>Sets (or with a null value removes) one setting in the stack file, keeping the rest of the file as it is.</summary>
+    /// <summary>Sets (or with a null value removes) one setting in the stack file, keeping the rest of the file as it is.
+    /// One writer at a time (a lock on the stack file); a value is written so that it stays one setting (control
+    /// characters are escaped in strings and refused elsewhere).</summary>
     public static void Edit(string projectDir, ProjectFile project, string stack, string key, string? yamlValue)
     {
         if (!project.Settings.TryGetValue(key, out var setting))
             throw new DeployException($"unknown setting '{key}' (declared in {ProjectFile.FileName}: {string.Join(", ", project.Settings.Keys)})");
         if (yamlValue is not null)
         {
-            var parsed = ParseValue(yamlValue);
+            if (setting.Type != "string" && yamlValue.Any(IsLineBreakOrControl))
+                throw new DeployException($"'{key}': a value of type {setting.Type} is one line: control characters (a newline, a tab...) are refused");
+            var parsed = setting.Type == "string" && yamlValue.Any(IsLineBreakOrControl) ? yamlValue : ParseValue(yamlValue);
             var (_, err) = ProjectFile.Coerce(setting, parsed);
             if (err is not null) throw new DeployException(err);
         }
         var path = PathFor(projectDir, project, stack);
+        using var _ = Deploy.Core.State.FileMutex.Acquire(projectDir, $"stack-{stack}");
+        EditLocked(project, path, key, setting, yamlValue);
+    }
+
+    private static bool IsLineBreakOrControl(char c) => char.IsControl(c) || c is '\u2028' or '\u2029';
+
+    private static void EditLocked(ProjectFile project, string path, string key, ConfigSetting setting, string? yamlValue)
+    {
         var lines = File.Exists(path) ? File.ReadAllLines(path).ToList() : ["config:"];
         var configAt = lines.FindIndex(l => l.TrimEnd() == "config:");
         if (configAt < 0) { lines.Add("config:"); configAt = lines.Count - 1; }
@@ -176,28 +190,54 @@ public sealed record StackConfig(string Stack, string FilePath, ImmutableSortedD
         WriteLines(path, lines);
     }
 
+    /// <summary>Written whole to a temp file of its own (the file's mode kept), then renamed over the stack file.</summary>
     private static void WriteLines(string path, IEnumerable<string> lines)
     {
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, string.Join('\n', lines) + "\n", new UTF8Encoding(false));
-        File.Move(tmp, path, overwrite: true);
+        var tmp = $"{path}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
+        var mode = File.Exists(path) && !OperatingSystem.IsWindows() ? File.GetUnixFileMode(path) : (UnixFileMode?)null;
+        try
+        {
+            File.WriteAllText(tmp, string.Join('\n', lines) + "\n", new UTF8Encoding(false));
+            if (mode is { } m && !OperatingSystem.IsWindows()) File.SetUnixFileMode(tmp, m);
+            File.Move(tmp, path, overwrite: true);
+        }
+        finally { File.Delete(tmp); }
     }
 
     /// <summary>A value given on the command line, read as YAML (so <c>[8.8.8.8, 1.1.1.1]</c> is a list).</summary>
     public static object? ParseValue(string text)
     {
         var stream = new YamlStream();
-        try { stream.Load(new StringReader("v: " + text)); }
+        try
+        {
+            YamlLimits.Check("v: " + text, "the value");
+            stream.Load(new StringReader("v: " + text));
+        }
         catch (YamlDotNet.Core.YamlException) { return text; }
-        var root = (YamlMappingNode)stream.Documents[0].RootNode;
+        if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode { Children.Count: 1 } root) return text;
         return YamlFile.ToData(root.Children[new YamlScalarNode("v")]);
     }
 
     private static string Render(ConfigSetting setting, string value)
     {
         var t = value.Trim();
-        if (setting.Type is "integer" or "boolean" or "array" or "object") return t;
-        return "\"" + t.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+        if (setting.Type is "integer" or "boolean")
+            return Convert.ToString(ProjectFile.Coerce(setting, ParseValue(t)).Value, System.Globalization.CultureInfo.InvariantCulture)!.ToLowerInvariant();
+        if (setting.Type is "array" or "object") return t;
+        // a double-quoted YAML string: a newline or any control character is an escape, never a line of the file
+        var sb = new StringBuilder("\"");
+        foreach (var c in t)
+            sb.Append(c switch
+            {
+                '\\' => "\\\\",
+                '"' => "\\\"",
+                '\n' => "\\n",
+                '\t' => "\\t",
+                '\r' => "\\r",
+                _ when IsLineBreakOrControl(c) => $"\\u{(int)c:x4}",
+                _ => c.ToString(),
+            });
+        return sb.Append('"').ToString();
     }
 }
 

@@ -19,14 +19,25 @@ public sealed class TemplateEngine(string projectDir)
 
     public string ProjectDir { get; } = projectDir;
 
-    /// <summary>Finds a template file: <c>nf/&lt;nf&gt;/templates/NAME</c>, then <c>templates/NAME</c>.</summary>
+    /// <summary>Finds a template file: <c>nf/&lt;nf&gt;/templates/NAME</c>, then <c>templates/NAME</c>. A name that leads
+    /// out of those folders (absolute, <c>..</c>, a link pointing elsewhere) is not found: templates render nothing else.</summary>
     public string? Resolve(string name, string? nf)
     {
-        if (Path.IsPathRooted(name)) return File.Exists(name) ? name : null;
-        var candidates = new List<string>();
-        if (nf is not null) candidates.Add(Path.Combine(ProjectDir, "nf", nf, "templates", name));
-        candidates.Add(Path.Combine(ProjectDir, "templates", name));
-        return candidates.FirstOrDefault(File.Exists);
+        if (Path.IsPathRooted(name) || name.Contains('\0')) return null;
+        var roots = new List<string>();
+        if (nf is not null) roots.Add(Path.Combine(ProjectDir, "nf", nf, "templates"));
+        roots.Add(Path.Combine(ProjectDir, "templates"));
+        return roots.Select(r => Deploy.Core.Paths.ContainedPath.Resolve(r, name)).FirstOrDefault(p => p is not null && File.Exists(p));
+    }
+
+    /// <summary>Whether a file is inside one of the template folders (templates/, nf/*/templates/), links resolved.</summary>
+    private bool InTemplateRoots(string fullPath)
+    {
+        var real = Deploy.Core.Paths.ContainedPath.RealPath(Path.GetFullPath(fullPath));
+        if (real is null) return false;
+        var roots = new[] { Path.Combine(ProjectDir, "templates") }
+            .Concat(Directory.Exists(Path.Combine(ProjectDir, "nf")) ? Directory.GetDirectories(Path.Combine(ProjectDir, "nf")).Select(d => Path.Combine(d, "templates")) : []);
+        return roots.Select(r => Deploy.Core.Paths.ContainedPath.RealPath(Path.GetFullPath(r))).Any(r => r is not null && Deploy.Core.Paths.ContainedPath.IsWithin(r, real));
     }
 
     /// <summary>Parses every template file of the site (templates/ and nf/*/templates/): syntax errors are found when the
@@ -153,8 +164,15 @@ public sealed class TemplateEngine(string projectDir)
         public string GetPath(TemplateContext context, SourceSpan callerSpan, string templateName)
         {
             // includes are relative to the including file's folder, then to the template roots
+            // and never leave the template folders (templates/, nf/*/templates/), links resolved
             var dir = Path.GetDirectoryName(callerSpan.FileName);
-            if (dir is not null && Path.IsPathRooted(dir) && File.Exists(Path.Combine(dir, templateName))) return Path.Combine(dir, templateName);
+            if (dir is not null && Path.IsPathRooted(dir) && !Path.IsPathRooted(templateName) && File.Exists(Path.Combine(dir, templateName)))
+            {
+                if (engine.InTemplateRoots(Path.Combine(dir, templateName))) return Path.Combine(dir, templateName);
+                throw new ScriptRuntimeException(callerSpan, $"include '{templateName}' is outside the template folders (templates/ and nf/*/templates/)");
+            }
+            if (Path.IsPathRooted(templateName))
+                throw new ScriptRuntimeException(callerSpan, $"include '{templateName}' is outside the template folders (templates/ and nf/*/templates/)");
             return engine.Resolve(templateName, null)
                 ?? throw new ScriptRuntimeException(callerSpan, $"include '{templateName}' not found (looked in templates/ and next to the including file)");
         }

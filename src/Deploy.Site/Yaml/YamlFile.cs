@@ -18,11 +18,12 @@ public sealed class YamlFile
     {
         var display = System.IO.Path.GetRelativePath(projectDir, path);
         if (!File.Exists(path)) throw new SiteException(display, 0, "file not found");
+        var text = YamlLimits.ReadFile(path, display);
         var stream = new YamlStream();
         try
         {
-            using var reader = new StreamReader(path);
-            stream.Load(reader);
+            YamlLimits.Check(text, display);
+            stream.Load(new StringReader(text));
         }
         catch (YamlException e)
         {
@@ -31,7 +32,7 @@ public sealed class YamlFile
         catch (InvalidOperationException)
         {
             // YamlDotNet's parser gives up this way at an unexpected end of file
-            throw new SiteException(display, File.ReadAllLines(path).Length, "malformed YAML: unexpected end of file (an unclosed bracket or quote?)");
+            throw new SiteException(display, text.Split('\n').Length - (text.EndsWith('\n') ? 1 : 0), "malformed YAML: unexpected end of file (an unclosed bracket or quote?)");
         }
         if (stream.Documents.Count == 0) return new YamlFile(path, display, new YamlMappingNode());
         return stream.Documents[0].RootNode switch
