@@ -46,7 +46,7 @@ public static class SiteLoader
     /// <param name="labKey">Given the private key path lab hosts are reached with, returns the public key line to
     /// install on them (making the pair when missing). Called only when the site has lab hosts.</param>
     public static async Task<SiteProgram> LoadAsync(string projectDir, string stack, IKeyFetcher keys, Func<string, CancellationToken, Task<string>>? labKey, CancellationToken ct,
-        Func<string?>? passphrase = null)
+        Func<string?>? passphrase = null, TimeProvider? time = null)
     {
         var project = ProjectFile.Load(projectDir);
         var raw = StackConfig.Load(projectDir, project, stack);
@@ -115,10 +115,12 @@ public static class SiteLoader
         if (firstLab is not null && labKey is not null)
             authorized = await labKey(SiteProgram.KeyPath(projectDir, firstLab.Key), ct);
         // the site CA: the user's (settings tlsCaCert/tlsCaKey) or one made for the stack, on first use
-        Pki.ICertificateSource Certificates() => new Pki.SiteCertificates(
-            Path.Combine(projectDir, ".nf-deploy", "pki", stack), stack, TimeProvider.System,
+        // (read here, written only by `up`: certificates are resources of the plan)
+        Pki.ICertificateSource Certificates(Pki.CertificatePolicy policy) => new Pki.SiteCertificates(
+            Path.Combine(projectDir, ".nf-deploy", "pki", stack), stack, time ?? TimeProvider.System,
             config.Values.GetValueOrDefault("tlsCaCert") is string { Length: > 0 } c ? Path.GetFullPath(Path.Combine(projectDir, c)) : null,
-            config.Values.GetValueOrDefault("tlsCaKey") is string { Length: > 0 } k ? Path.GetFullPath(Path.Combine(projectDir, k)) : null);
+            config.Values.GetValueOrDefault("tlsCaKey") is string { Length: > 0 } k ? Path.GetFullPath(Path.Combine(projectDir, k)) : null,
+            policy);
         return new SiteProgram(projectDir, project, config, inventory, placements.ToImmutable(), fetched.ToImmutable(), templates, authorized, Certificates);
     }
 }
