@@ -204,7 +204,6 @@ public sealed class CertificatePlanSpecs
         {
             ("pgw-1", "/etc/nf-deploy/tls/pgw-1.cert.pem", "/etc/nf-deploy/tls/pgw-1.key.pem"),
             ("ims-1", "/etc/kamailio-pcscf/tls/cert.pem", "/etc/kamailio-pcscf/tls/key.pem"),
-            ("ims-1", "/etc/kamailio-scscf/tls/cert.pem", "/etc/kamailio-scscf/tls/key.pem"),
         })
         {
             // the pair the plan carries is one pair
@@ -222,6 +221,8 @@ public sealed class CertificatePlanSpecs
         var ims = hosts["ims-1"].Resources.Select(r => new PlanStep("ims-1", r.Urn("lab"), r.Type, r.Name, StepOp.Update, [new PropertyChange("content", "a", "b")], r, r.Identity)).ToList();
         var pcscf = FileSets.Of(ims)[ims.Single(s => s.Desired is FileSpec { Path: "/etc/kamailio-pcscf/kamailio.cfg" }).Urn].Select(s => ((FileSpec)s.Desired!).Path).ToList();
         pcscf.Should().Contain("/etc/kamailio-pcscf/tls.cfg").And.Contain("/etc/kamailio-pcscf/tls/cert.pem").And.NotContain("/etc/kamailio-scscf/kamailio.cfg");
+        var scscf = FileSets.Of(ims)[ims.Single(s => s.Desired is FileSpec { Path: "/etc/kamailio-scscf/kamailio.cfg" }).Urn].Select(s => ((FileSpec)s.Desired!).Path).ToList();
+        scscf.Should().Contain("/etc/kamailio-scscf/kemi.py", "the S-CSCF's KEMI script changes with its kamailio.cfg").And.NotContain("/etc/kamailio-pcscf/kamailio.cfg");
     }
 
     [Fact]
