@@ -9,6 +9,7 @@ cfg="$1"; shift
 # a set of files that change together (nf-deploy's NFD_SET, "PATH=NEW ..."): all of them in place, the config too
 live_cfg="$cfg"
 for r in $NFD_SET; do
+  [ "${r#*=}" = "$cfg" ] && live_cfg=${r%%=*}
   if [ "${r%%=*}" = "$cfg" ]; then cfg=${r#*=}; else set -- "$@" "$r"; fi
 done
 # the set's trial of this instance already passed (each file of the set asks for the same trial)

@@ -4,7 +4,7 @@ using Deploy.Core.Resources;
 namespace Deploy.Core.Engine;
 
 /// <summary>
-/// Files that must change together: on one host, the files that restart a common service (a certificate and its key, a
+/// Files that must change together: on one host, the files of one NF (or instance) that restart a common service (a certificate and its key, a
 /// kamailio.cfg and the tls.cfg or KEMI script it loads, a freeDiameter config and its TLS credentials) form a set. When
 /// two or more files of a set change in a run, they are written to temp files, each validated with all the new files of
 /// the set in place, then all moved into place at once — at the position of the set's last changing file, so that
@@ -18,11 +18,12 @@ public static class FileSets
         var files = hostSteps.Where(s => s.Desired is FileSpec { Block: null, Notify.Length: > 0 } && s.Type == ResourceTypes.File).ToList();
         var parent = files.ToDictionary(s => s.Urn, s => s.Urn);
         string Find(string u) => parent[u] == u ? u : parent[u] = Find(parent[u]);
-        var byService = new Dictionary<string, string>(StringComparer.Ordinal);
+        // within one NF (or instance): its services come after all its files, so the set is in place before they restart
+        var byService = new Dictionary<(string, string), string>();
         foreach (var s in files)
             foreach (var svc in ((FileSpec)s.Desired!).Notify)
-                if (byService.TryGetValue(svc, out var other)) parent[Find(s.Urn)] = Find(other);
-                else byService[svc] = s.Urn;
+                if (byService.TryGetValue((s.Desired!.DeclaredBy, svc), out var other)) parent[Find(s.Urn)] = Find(other);
+                else byService[(s.Desired!.DeclaredBy, svc)] = s.Urn;
         var result = ImmutableDictionary.CreateBuilder<string, ImmutableArray<PlanStep>>(StringComparer.Ordinal);
         foreach (var set in files.Where(Writes).GroupBy(s => Find(s.Urn)))
         {
