@@ -70,9 +70,10 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
     private DockerLabProvider? Lab(SiteProgram site, StackState state) =>
         site.Lab is not null || state.Hosts.Values.Any(h => h.Lab) ? new DockerLabProvider(m => stderr.WriteLine(m)) : null;
 
-    public async Task<int> PreviewAsync(string stack, bool json, bool expectNoChanges, bool showSames, CancellationToken ct)
+    public async Task<int> PreviewAsync(string stack, bool json, bool expectNoChanges, bool showSames, CancellationToken ct, IReadOnlyCollection<string>? replace = null)
     {
         var site = await LoadSiteAsync(stack, ct);
+        site.Replace(replace ?? []);
         var state = await _state.LoadAsync(stack, ct);
         using var lab = Lab(site, state);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
@@ -89,9 +90,10 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
         return ExitCodes.Ok;
     }
 
-    public async Task<int> UpAsync(string stack, bool yes, bool json, CancellationToken ct)
+    public async Task<int> UpAsync(string stack, bool yes, bool json, CancellationToken ct, IReadOnlyCollection<string>? replace = null)
     {
         var site = await LoadSiteAsync(stack, ct);
+        site.Replace(replace ?? []);
         await using var @lock = await _state.LockAsync(stack, "up", ct);
         var state = await _state.LoadAsync(stack, ct);
         using var lab = Lab(site, state);
@@ -105,6 +107,8 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
             stdout.Write("Do you want to perform this update? [y/N] ");
             if (Console.ReadLine()?.Trim().ToLowerInvariant() is not ("y" or "yes")) { stdout.WriteLine("cancelled"); return ExitCodes.Failed; }
         }
+        // the site CA and the deployer's own certificate (its health probes' TLS identity), when new or re-issued
+        await site.CommitControllerAsync(ct);
         var report = await engine.ApplyAsync(session, ct);
         if (json) stdout.Write(Redact(PlanPrinter.Json(report.Plan) + "\n"));
         stdout.WriteLine();
@@ -119,12 +123,12 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
 
     public async Task<int> RefreshAsync(string stack, bool expectNoChanges, CancellationToken ct)
     {
+        // read-only, like preview: the hosts are compared with the state, nothing is written (no lock is needed)
         var site = await LoadSiteAsync(stack, ct);
-        await using var @lock = await _state.LockAsync(stack, "refresh", ct);
         var state = await _state.LoadAsync(stack, ct);
         using var lab = Lab(site, state);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
-        var report = await engine.RefreshAsync(site, state, save: true, ct);
+        var report = await engine.RefreshAsync(site, state, save: false, ct);
         stdout.WriteLine($"Refreshing ({stack}):");
         if (report.Drifts.IsEmpty) stdout.WriteLine("    no drift: the hosts match the last applied state");
         foreach (var d in report.Drifts)
@@ -171,6 +175,11 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
                 count++;
             }
         stdout.WriteLine($"rendered {count} files for {desired.Length} hosts into {outDir}");
+        // nothing of the project is written: certificates that `up` would (re-)issue were issued in memory for this render
+        var ephemeral = desired.SelectMany(h => h.Resources.OfType<CertificateSpec>()).Where(c => c.Issue is not null).Select(c => c.Host).ToList();
+        if (ephemeral.Count > 0)
+            stdout.WriteLine($"note: the certificates and keys of {string.Join(", ", ephemeral)} are EPHEMERAL placeholders issued in memory for this render " +
+                "(the site CA's are kept in .nf-deploy/pki only by `up`, which issues its own)");
         return ExitCodes.Ok;
     }
 

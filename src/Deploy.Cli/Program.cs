@@ -12,6 +12,7 @@ var jsonOpt = new Option<bool>("--json", "-j") { Description = "Print the plan a
 var expectOpt = new Option<bool>("--expect-no-changes") { Description = "Exit 3 when anything would change (drift checks in CI)" };
 var yesOpt = new Option<bool>("--yes", "-y") { Description = "Go ahead without asking" };
 var showSamesOpt = new Option<bool>("--show-sames") { Description = "Also list resources that do not change" };
+var replaceOpt = new Option<string[]>("--replace") { Description = "Re-issue this resource (a certificate's URN, as preview --json shows it); repeatable", AllowMultipleArgumentsPerToken = false };
 var outOpt = new Option<string>("--out", "-o") { Description = "Folder to render into: <out>/<host>/<path on the host>", Required = true };
 var keyArg = new Argument<string>("key") { Description = "Setting name, as declared in Pulumi.yaml" };
 var valueArg = new Argument<string>("value") { Description = "Value (YAML: [a, b] is a list)" };
@@ -21,11 +22,11 @@ var secretOpt = new Option<bool>("--secret") { Description = "Store the value en
 App AppFor(ParseResult r) =>
     new(Workspace.Find(r.GetValue(cwdOpt)), Console.Out, Console.Error, Math.Max(1, r.GetValue(parallelOpt)), r.GetValue(verboseOpt));
 
-var preview = new Command("preview", "Read the hosts and show what `up` would change, with diffs") { stackOpt, jsonOpt, expectOpt, showSamesOpt };
-preview.SetAction((r, ct) => Run(r, app => app.PreviewAsync(r.GetValue(stackOpt)!, r.GetValue(jsonOpt), r.GetValue(expectOpt), r.GetValue(showSamesOpt), ct)));
+var preview = new Command("preview", "Read the hosts and show what `up` would change, with diffs") { stackOpt, jsonOpt, expectOpt, showSamesOpt, replaceOpt };
+preview.SetAction((r, ct) => Run(r, app => app.PreviewAsync(r.GetValue(stackOpt)!, r.GetValue(jsonOpt), r.GetValue(expectOpt), r.GetValue(showSamesOpt), ct, r.GetValue(replaceOpt) ?? [])));
 
-var up = new Command("up", "Create or update the site's resources (lab hosts included)") { stackOpt, yesOpt, jsonOpt };
-up.SetAction((r, ct) => Run(r, app => app.UpAsync(r.GetValue(stackOpt)!, r.GetValue(yesOpt), r.GetValue(jsonOpt), ct)));
+var up = new Command("up", "Create or update the site's resources (lab hosts included)") { stackOpt, yesOpt, jsonOpt, replaceOpt };
+up.SetAction((r, ct) => Run(r, app => app.UpAsync(r.GetValue(stackOpt)!, r.GetValue(yesOpt), r.GetValue(jsonOpt), ct, r.GetValue(replaceOpt) ?? [])));
 
 var refresh = new Command("refresh", "Read the hosts and report drift from the last applied state") { stackOpt, expectOpt };
 refresh.SetAction((r, ct) => Run(r, app => app.RefreshAsync(r.GetValue(stackOpt)!, r.GetValue(expectOpt), ct)));

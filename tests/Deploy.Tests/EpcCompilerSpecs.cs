@@ -133,6 +133,9 @@ public sealed class EpcCompilerSpecs
         chain.ChainPolicy.CustomTrustStore.Add(ca);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         chain.Build(cert).Should().BeTrue("the host certificate chains to the site CA");
+        Directory.Exists(Path.Combine(site.Dir, ".nf-deploy", "pki")).Should().BeFalse("rendering writes nothing: up keeps the certificates");
+        foreach (var c in first.Values.SelectMany(h => h.Resources.OfType<CertificateSpec>()))
+            await c.Issue!.CommitAsync(CancellationToken.None); // what up does
         new FileInfo(Path.Combine(site.Dir, ".nf-deploy", "pki", "lab", "pgw-1.key.pem")).UnixFileMode.Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
         var second = await site.RenderAsync();

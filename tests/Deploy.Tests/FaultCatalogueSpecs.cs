@@ -61,7 +61,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
         // ---- stack files
         Case("An_unknown_setting_in_a_stack_file_names_its_line",
             s => s.Append("stacks/Pulumi.lab.yaml", "  nf-deploy:pgwCoutn: 4\n"),
-            "stacks/Pulumi.lab.yaml:{line of 'pgwCoutn' in stacks/Pulumi.lab.yaml}: unknown setting 'pgwCoutn' (declared settings: diameterTls, dnsServers, inventory, kamailioDbPassword, kamailioRepo, kamailioRepoKey, kamailioRepoKeyFingerprint, kamailioVersion, open5gsRepo, open5gsRepoKey, open5gsRepoKeyFingerprint, open5gsVersion, pcscfAddresses, pgwCount, realm, sipDomain, tlsCaCert, tlsCaKey, trunkPassword, uacRegistrations)"),
+            "stacks/Pulumi.lab.yaml:{line of 'pgwCoutn' in stacks/Pulumi.lab.yaml}: unknown setting 'pgwCoutn' (declared settings: diameterTls, dnsServers, inventory, kamailioDbPassword, kamailioRepo, kamailioRepoKey, kamailioRepoKeyFingerprint, kamailioVersion, open5gsRepo, open5gsRepoKey, open5gsRepoKeyFingerprint, open5gsVersion, pcscfAddresses, pgwCount, realm, sipDomain, tlsCaCert, tlsCaKey, tlsRenewDays, trunkPassword, uacRegistrations)"),
         Case("A_string_where_an_integer_setting_belongs_names_its_line",
             s => s.Edit("stacks/Pulumi.lab.yaml", "nf-deploy:pgwCount: 3", "nf-deploy:pgwCount: three"),
             "stacks/Pulumi.lab.yaml:{line of 'pgwCount' in stacks/Pulumi.lab.yaml}: 'pgwCount' must be an integer, not 'three'"),
@@ -204,7 +204,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
         // ---- config set
         Case("Config_set_of_an_unknown_key_lists_the_settings",
             _ => { }, s => ConfigSet(s, "pgwCoutn", "5"),
-            "unknown setting 'pgwCoutn' (declared in Pulumi.yaml: diameterTls, dnsServers, inventory, kamailioDbPassword, kamailioRepo, kamailioRepoKey, kamailioRepoKeyFingerprint, kamailioVersion, open5gsRepo, open5gsRepoKey, open5gsRepoKeyFingerprint, open5gsVersion, pcscfAddresses, pgwCount, realm, sipDomain, tlsCaCert, tlsCaKey, trunkPassword, uacRegistrations)"),
+            "unknown setting 'pgwCoutn' (declared in Pulumi.yaml: diameterTls, dnsServers, inventory, kamailioDbPassword, kamailioRepo, kamailioRepoKey, kamailioRepoKeyFingerprint, kamailioVersion, open5gsRepo, open5gsRepoKey, open5gsRepoKeyFingerprint, open5gsVersion, pcscfAddresses, pgwCount, realm, sipDomain, tlsCaCert, tlsCaKey, tlsRenewDays, trunkPassword, uacRegistrations)"),
         Case("Config_set_of_a_word_for_an_integer_is_refused",
             _ => { }, s => ConfigSet(s, "pgwCount", "five"),
             "'pgwCount' must be an integer, not 'five'"),

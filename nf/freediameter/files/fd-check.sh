@@ -14,6 +14,8 @@ fi
 dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
 sed -e 's/^[[:space:]]*Port[[:space:]]*=.*/Port = 0;/' -e 's/^[[:space:]]*SecPort[[:space:]]*=.*/SecPort = 0;/' \
     -e '/^[[:space:]]*ConnectPeer/d' "$conf" > "$dir/check.conf"
+# files that change with it (nf-deploy's NFD_SET, "PATH=NEW ..."): its new certificate and key in place
+for r in $NFD_SET; do sed -i "s|\"${r%%=*}\"|\"${r#*=}\"|g" "$dir/check.conf"; done
 grep -q '^Port = 0;' "$dir/check.conf" || echo 'Port = 0;' >> "$dir/check.conf"
 grep -q '^SecPort = 0;' "$dir/check.conf" || echo 'SecPort = 0;' >> "$dir/check.conf"
 freeDiameterd -c "$dir/check.conf" > "$dir/log" 2>&1 &

@@ -6,6 +6,18 @@
 # 127.0.0.1 on free ports, its own runtime dir (-Y), pid file and control socket, and each file PATH replaced by NEW
 # (the new tls.cfg, KEMI script or certificate being validated). Installed by nf-deploy.
 cfg="$1"; shift
+# a set of files that change together (nf-deploy's NFD_SET, "PATH=NEW ..."): all of them in place, the config too
+live_cfg="$cfg"
+for r in $NFD_SET; do
+  [ "${r#*=}" = "$cfg" ] && live_cfg=${r%%=*}
+  if [ "${r%%=*}" = "$cfg" ]; then cfg=${r#*=}; else set -- "$@" "$r"; fi
+done
+# the set's trial of this instance already passed (each file of the set asks for the same trial)
+stamp=
+if [ -n "$NFD_SET_DIR" ] && [ -d "$NFD_SET_DIR" ]; then
+  stamp="$NFD_SET_DIR/trial.$(printf '%s' "$live_cfg" | cksum | cut -d' ' -f1)"
+  [ -e "$stamp" ] && exit 0
+fi
 what="$*"
 if [ ! -r "$cfg" ]; then
   # first rollout: the file being validated is tried again with the config, which is written last
@@ -72,4 +84,5 @@ while [ $t -lt 30 ]; do
   fi
   sleep 0.1; t=$((t+1))
 done
+[ -n "$stamp" ] && : > "$stamp"
 exit 0

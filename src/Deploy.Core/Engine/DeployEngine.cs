@@ -33,7 +33,7 @@ public sealed record EngineDeps(
 /// The engine: reads every host once (facts + live state in one round trip, hosts in parallel), renders the site,
 /// diffs desired against live, and applies the plan host by host. It knows nothing of SSH, Docker or YAML.
 /// </summary>
-public sealed class DeployEngine(EngineDeps deps)
+public sealed partial class DeployEngine(EngineDeps deps)
 {
     private IResourceProvider Provider(string type) =>
         deps.Providers.TryGetValue(type, out var p) ? p : throw new DeployException($"no provider for resource type {type}");
@@ -394,11 +394,20 @@ public sealed class DeployEngine(EngineDeps deps)
         var deleted = new HashSet<string>();
         var changed = 0;
         string? error = null;
+        var sets = FileSets.Of(steps);
         foreach (var step in steps.Where(st => st.Type != ResourceTypes.LabHost))
         {
             var provider = Provider(step.Type);
             try
             {
+                // files that change together are written together, at the set's last changing file
+                if (sets.TryGetValue(step.Urn, out var set) && provider is IFileSetApply together)
+                {
+                    if (set[^1].Urn != step.Urn) continue;
+                    records.AddRange(await ApplySetAsync(s, host, steps, set, together, run, ct));
+                    changed += set.Length;
+                    continue;
+                }
                 if (step.Op == StepOp.Delete)
                 {
                     deps.Log.Host(host, $"- {step.Type} {step.Name}");

@@ -39,6 +39,7 @@ public static class ResourceTypes
     public const string SqlSchema = "nfdeploy:sql:Schema";
     public const string SqlUser = "nfdeploy:sql:User";
     public const string SqlRow = "nfdeploy:sql:Row";
+    public const string Certificate = "nfdeploy:tls:Certificate";
 }
 
 internal static class Ids

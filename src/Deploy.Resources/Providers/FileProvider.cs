@@ -10,7 +10,7 @@ namespace Deploy.Resources.Providers;
 /// mode, the old file backed up, then moved into place. With a block, only a marked block of the file is managed,
 /// edited in place (so bind-mounted files like a container's /etc/hosts work).
 /// </summary>
-public sealed class FileProvider(string type) : IResourceProvider, IRollback
+public sealed partial class FileProvider(string type) : IResourceProvider, IRollback
 {
     public string Type { get; } = type;
 

@@ -19,5 +19,6 @@ public static class ResourceProviders
             new SqlSchemaProvider(),
             new SqlUserProvider(),
             new SqlRowProvider(),
+            new CertificateProvider(),
         }.ToImmutableDictionary(p => p.Type);
 }

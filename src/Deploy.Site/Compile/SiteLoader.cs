@@ -53,7 +53,8 @@ public static class SiteLoader
     /// <param name="labKey">Given the private key path lab hosts are reached with, returns the public key line to
     /// install on them (making the pair when missing). Called only when the site has lab hosts.</param>
     public static async Task<SiteProgram> LoadAsync(string projectDir, string stack, IKeyFetcher keys, Func<string, CancellationToken, Task<string>>? labKey, CancellationToken ct,
-        Func<string?>? passphrase = null, Action<System.Collections.Immutable.ImmutableArray<string>>? onSecrets = null)
+        Func<string?>? passphrase = null, Action<System.Collections.Immutable.ImmutableArray<string>>? onSecrets = null,
+        TimeProvider? time = null)
     {
         var project = ProjectFile.Load(projectDir);
         var raw = StackConfig.Load(projectDir, project, stack);
@@ -136,10 +137,11 @@ public static class SiteLoader
         if (firstLab is not null && labKey is not null)
             authorized = await labKey(SiteProgram.KeyPath(projectDir, firstLab.Key), ct);
         // the site CA: the user's (settings tlsCaCert/tlsCaKey) or one made for the stack, on first use
+        // (read here, written only by `up`: certificates are resources of the plan)
         var caCert = ProjectPath(projectDir, config, "tlsCaCert");
         var caKey = ProjectPath(projectDir, config, "tlsCaKey");
-        Pki.ICertificateSource Certificates() => new Pki.SiteCertificates(
-            Path.Combine(projectDir, ".nf-deploy", "pki", stack), stack, TimeProvider.System, caCert, caKey);
+        Pki.ICertificateSource Certificates(Pki.CertificatePolicy policy) => new Pki.SiteCertificates(
+            Path.Combine(projectDir, ".nf-deploy", "pki", stack), stack, time ?? TimeProvider.System, caCert, caKey, policy);
         return new SiteProgram(projectDir, project, config, inventory, placements.ToImmutable(), fetched.ToImmutable(), templates, authorized, Certificates);
     }
 }

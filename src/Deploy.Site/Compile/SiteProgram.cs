@@ -36,7 +36,7 @@ public sealed record NfPlacement(NfManifest Nf, RoleFile Role, ImmutableSortedDi
 /// from facts: first each host's per-NF values (listen IPs, identities...), then the resources, which may look at
 /// other hosts' values (a PCRF's peers, a DMQ cluster's members).
 /// </summary>
-public sealed class SiteProgram : ISiteProgram
+public sealed partial class SiteProgram : ISiteProgram
 {
     private readonly TemplateEngine _templates;
     private readonly ImmutableDictionary<string, string> _keys;
@@ -51,12 +51,13 @@ public sealed class SiteProgram : ISiteProgram
         ImmutableDictionary<string, string> fetchedKeys,
         TemplateEngine templates,
         string? labAuthorizedKey,
-        Func<Pki.ICertificateSource> certificates)
+        Func<Pki.CertificatePolicy, Pki.ICertificateSource> certificates)
     {
-        _certificates = new Lazy<Pki.ICertificateSource>(certificates);
+        _certificates = new Lazy<Pki.ICertificateSource>(() => certificates(CertificatePolicy));
         ProjectDir = projectDir;
         Project = project;
         Config = config;
+        CertificatePolicy = PolicyOf(config);
         Inventory = inventory;
         Placements = placements;
         _keys = fetchedKeys;
@@ -102,6 +103,7 @@ public sealed class SiteProgram : ISiteProgram
     public ImmutableArray<HostDesired> Materialize(IReadOnlyDictionary<string, HostFacts> facts, CancellationToken ct)
     {
         var errors = new List<SiteException>();
+        _certificateResources.Clear();
         var configObj = TemplateEngine.FromDictionary(Config.Values.Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value)));
         var hostObjs = new Dictionary<string, ScriptObject>(StringComparer.Ordinal);
         foreach (var h in Managed)
@@ -285,6 +287,8 @@ public sealed class SiteProgram : ISiteProgram
                         (a.File == b.File && a.Line == b.Line ? "" : $" ({a.File}:{a.Line})") + Where(b.Nf, a.Nf), h.Name));
             }
         if (errors.Count > 0) throw new SiteErrors(errors);
+        // the host's certificate (a resource of the controller's PKI) goes before the files that carry it
+        if (CertificateOf(h.Name) is { } certificate) resources.Insert(1, certificate);
         return new HostDesired(h.Name, [.. resources], health.ToImmutable());
     }
 
@@ -449,11 +453,11 @@ public sealed class SiteProgram : ISiteProgram
                 if (cn != identity)
                     throw new TemplateFunctionException($"host {h.Name}: the certificate {certFile} is for '{cn}', but the host's Diameter identity is '{identity}' (freeDiameter refuses a certificate whose CN is not its Identity)");
             }
-            return new Pki.HostCertificate(File.ReadAllText(certPath), File.ReadAllText(keyPath), false);
+            return new Pki.HostCertificate(File.ReadAllText(certPath), File.ReadAllText(keyPath), null);
         }
         var addresses = ((ScriptObject)me["interfaces"]!).Where(i => i.Key != "lo")
             .SelectMany(i => ((ScriptArray)((ScriptObject)i.Value!)["ipv4"]!).Cast<string>()).ToList();
-        try { return _certificates.Value.ForHost(h.Name, identity, addresses); }
+        try { return Planned(_certificates.Value.ForHost(h.Name, identity, addresses)); }
         catch (DeployException e) { throw new TemplateFunctionException(e.Message); }
     }
 

@@ -1,13 +1,23 @@
+using System.Collections.Immutable;
+using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
 using Deploy.Core.Model;
+using Deploy.Core.Resources;
 
 namespace Deploy.Site.Pki;
 
-/// <summary>A host's certificate and private key, PEM.</summary>
-public sealed record HostCertificate(string CertPem, string KeyPem, bool Issued);
+/// <summary>A host's certificate and private key, PEM, and the plan's resource for them (null: the user's own files).</summary>
+public sealed record HostCertificate(string CertPem, string KeyPem, CertificateSpec? Resource);
+
+/// <summary>How certificates are kept and renewed.</summary>
+/// <param name="RenewDays">A certificate this many days or fewer from expiry is re-issued (the setting tlsRenewDays).</param>
+/// <param name="Replace">Names (hosts, or nf-deploy for the deployer) whose certificate is re-issued anyway (<c>--replace</c>).</param>
+public sealed record CertificatePolicy(int RenewDays, ImmutableHashSet<string> Replace)
+{
+    public static readonly CertificatePolicy Default = new(30, []);
+}
 
 /// <summary>Where hosts' TLS certificates come from.</summary>
 public interface ICertificateSource
@@ -21,110 +31,171 @@ public interface ICertificateSource
     string CaPath { get; }
 
     (string Cert, string Key) PathsOf(string host);
+
+    /// <summary>Writes what the controller itself needs (the CA certificate, the deployer's own certificate) when it
+    /// is new or re-issued. Only <c>up</c> calls it.</summary>
+    Task CommitControllerAsync(CancellationToken ct);
 }
 
 /// <summary>
-/// The site's CA, made by this program (no openssl), kept in <c>.nf-deploy/pki/&lt;stack&gt;/</c>: created once per stack and
-/// kept across runs. A host's certificate is kept while its identity and addresses stay the same and it is more than
-/// 30 days from expiry; otherwise it is re-issued. Private keys are written 0600 and never printed.
+/// The site's CA and the hosts' certificates, kept in <c>.nf-deploy/pki/&lt;stack&gt;/</c>. Reading the site never writes
+/// there: a certificate that must be made (a new host, a new identity or addresses, expiry within the renewal window,
+/// another CA, <c>--replace</c>) is issued in memory, and becomes a planned resource (<see cref="CertificateSpec"/>)
+/// that <c>up</c> commits. A site without a CA yet gets one in memory the same way (made on disk by the first <c>up</c>).
+/// A kept certificate is used only when its signature verifies against the CA and its key matches it.
 /// A user may bring their own CA (<paramref name="userCaCert"/>, <paramref name="userCaKey"/>).
 /// </summary>
 public sealed class SiteCertificates : ICertificateSource
 {
-    private static readonly TimeSpan Renew = TimeSpan.FromDays(30);
-    private readonly string _dir;
+    private const string Controller = "nf-deploy";
+    private readonly PkiDirectory _pki;
     private readonly TimeProvider _time;
+    private readonly CertificatePolicy _policy;
     private readonly X509Certificate2 _ca;
+    private readonly bool _caIsNew;
+    private readonly bool _userCa;
     private readonly Lock _gate = new();
+    private readonly Dictionary<string, (string Identity, string Addresses, HostCertificate Cert)> _issued = new(StringComparer.Ordinal);
 
-    public SiteCertificates(string dir, string stack, TimeProvider time, string? userCaCert = null, string? userCaKey = null)
+    public SiteCertificates(string dir, string stack, TimeProvider time, string? userCaCert = null, string? userCaKey = null, CertificatePolicy? policy = null)
     {
-        _dir = dir;
+        _pki = new PkiDirectory(dir);
         _time = time;
-        Directory.CreateDirectory(dir);
+        _policy = policy ?? CertificatePolicy.Default;
         if (userCaCert is not null || userCaKey is not null)
         {
             if (userCaCert is null || userCaKey is null) throw new DeployException("a user-supplied CA needs both tlsCaCert and tlsCaKey");
             _ca = LoadPair(userCaCert, userCaKey, "the site CA");
-            File.WriteAllText(Path.Combine(dir, "ca.cert.pem"), _ca.ExportCertificatePem() + "\n");
+            _userCa = true;
         }
         else
         {
-            var certPath = Path.Combine(dir, "ca.cert.pem");
-            var keyPath = Path.Combine(dir, "ca.key.pem");
-            _ca = File.Exists(certPath) && File.Exists(keyPath) ? LoadPair(certPath, keyPath, "the site CA") : CreateCa(stack, certPath, keyPath);
+            var (certPath, keyPath) = (_pki.PathOf("ca.cert.pem"), _pki.PathOf("ca.key.pem"));
+            var kept = _pki.Read(() => File.Exists(certPath) && File.Exists(keyPath) ? LoadPair(certPath, keyPath, "the site CA") : null);
+            _caIsNew = kept is null;
+            _ca = kept ?? CertificateMaker.NewCa(stack, time.GetUtcNow());
         }
         CaPem = _ca.ExportCertificatePem() + "\n";
     }
 
     public string CaPem { get; }
 
-    public string CaPath => Path.Combine(_dir, "ca.cert.pem");
+    public string CaPath => _pki.PathOf("ca.cert.pem");
 
     /// <summary>Where a host's certificate and key are kept on the controller.</summary>
-    public (string Cert, string Key) PathsOf(string host) => (Path.Combine(_dir, host + ".cert.pem"), Path.Combine(_dir, host + ".key.pem"));
+    public (string Cert, string Key) PathsOf(string host) => (_pki.PathOf(host + ".cert.pem"), _pki.PathOf(host + ".key.pem"));
 
     public HostCertificate ForHost(string host, string identity, IReadOnlyList<string> addresses)
     {
+        var ips = string.Join(",", addresses);
         lock (_gate)
         {
-            var certPath = Path.Combine(_dir, host + ".cert.pem");
-            var keyPath = Path.Combine(_dir, host + ".key.pem");
-            if (File.Exists(certPath) && File.Exists(keyPath))
+            // one answer per run: the plan, the re-plan after lab hosts were made and the apply see the same pair
+            if (_issued.TryGetValue(host, out var known) && known.Identity == identity && known.Addresses == ips) return known.Cert;
+            var (certPath, keyPath) = PathsOf(host);
+            var kept = _pki.Read(() => File.Exists(certPath) && File.Exists(keyPath) ? (Cert: File.ReadAllText(certPath), Key: File.ReadAllText(keyPath)) : default);
+            var keptProps = kept.Cert is null ? null : TryDescribe(kept.Cert);
+            var reasons = kept.Cert is null ? [] : Reasons(host, kept.Cert, kept.Key, identity, addresses);
+            HostCertificate result;
+            if (kept.Cert is not null && reasons.IsEmpty)
+                result = new HostCertificate(kept.Cert, kept.Key, Spec(host, identity, keptProps!) with { Kept = keptProps });
+            else
             {
-                using var existing = X509Certificate2.CreateFromPem(File.ReadAllText(certPath));
-                if (Fits(existing, identity, addresses))
-                    return new HostCertificate(File.ReadAllText(certPath), File.ReadAllText(keyPath), false);
+                var (certPem, keyPem) = CertificateMaker.Issue(_ca, identity, addresses, _time.GetUtcNow());
+                var spec = Spec(host, identity, Describe(certPem)) with
+                {
+                    Kept = keptProps,
+                    Reasons = reasons,
+                    Issue = new Pending(this, host, certPem, keyPem),
+                };
+                result = new HostCertificate(certPem, keyPem, spec);
             }
-            using var key = RSA.Create(2048);
-            var req = new CertificateRequest(new X500DistinguishedName($"CN={identity}"), key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-            var san = new SubjectAlternativeNameBuilder();
-            san.AddDnsName(identity);
-            foreach (var a in addresses) san.AddIpAddress(IPAddress.Parse(a));
-            req.CertificateExtensions.Add(san.Build());
-            req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-            req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
-            req.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(
-                [new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], false)); // serverAuth, clientAuth
-            req.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(req.PublicKey, false));
-            var now = _time.GetUtcNow();
-            var serial = RandomNumberGenerator.GetBytes(16);
-            serial[0] &= 0x7f;
-            using var cert = req.Create(_ca, now.AddMinutes(-5), Min(now.AddDays(825), _ca.NotAfter.ToUniversalTime()), serial);
-            var certPem = cert.ExportCertificatePem() + "\n";
-            var keyPem = key.ExportPkcs8PrivateKeyPem() + "\n";
-            WriteAtomically(keyPath, keyPem, secret: true);
-            WriteAtomically(certPath, certPem, secret: false);
-            return new HostCertificate(certPem, keyPem, true);
+            _issued[host] = (identity, ips, result);
+            return result;
         }
     }
 
-    private bool Fits(X509Certificate2 cert, string identity, IReadOnlyList<string> addresses)
+    private CertificateSpec Spec(string host, string identity, ImmutableSortedDictionary<string, string> outputs) =>
+        new(identity, outputs) { Host = host, Name = host == Controller ? Controller : "tls", DeclaredBy = "pki", Store = _pki.Dir };
+
+    /// <summary>Why a kept certificate does not do any more; empty when it does.</summary>
+    private ImmutableArray<PropertyChange> Reasons(string host, string certPem, string keyPem, string identity, IReadOnlyList<string> addresses)
     {
-        if (cert.GetNameInfo(X509NameType.SimpleName, false) != identity) return false;
-        if (cert.Issuer != _ca.Subject) return false;
-        if (cert.NotAfter.ToUniversalTime() - _time.GetUtcNow().UtcDateTime < Renew) return false;
-        var san = cert.Extensions.OfType<X509SubjectAlternativeNameExtension>().FirstOrDefault();
-        if (san is null) return false;
-        var dns = san.EnumerateDnsNames().ToHashSet();
-        var ips = san.EnumerateIPAddresses().Select(i => i.ToString()).ToHashSet();
-        return dns.SetEquals([identity]) && ips.SetEquals(addresses);
+        X509Certificate2 cert;
+        try { cert = X509Certificate2.CreateFromPem(certPem, keyPem); }
+        catch (CryptographicException) { return [new PropertyChange("key", "does not match the certificate", "a new pair")]; }
+        using (cert)
+        {
+            var r = ImmutableArray.CreateBuilder<PropertyChange>();
+            if (_policy.Replace.Contains(host)) r.Add(new PropertyChange("replace", null, "requested with --replace"));
+            if (!CertificateMaker.SignedBy(cert, _ca))
+                r.Add(new PropertyChange("issuer", "another CA", _caIsNew ? "a new site CA" : "the site CA"));
+            var cn = cert.GetNameInfo(X509NameType.SimpleName, false);
+            var san = cert.Extensions.OfType<X509SubjectAlternativeNameExtension>().FirstOrDefault();
+            var dns = san?.EnumerateDnsNames().ToHashSet() ?? [];
+            if (cn != identity || !dns.SetEquals([identity])) r.Add(new PropertyChange("identity", cn, identity));
+            var ips = san?.EnumerateIPAddresses().Select(i => i.ToString()).ToList() ?? [];
+            if (!ips.ToHashSet().SetEquals(addresses)) r.Add(new PropertyChange("addresses", string.Join(", ", ips), string.Join(", ", addresses)));
+            var left = cert.NotAfter.ToUniversalTime() - _time.GetUtcNow().UtcDateTime;
+            if (left < TimeSpan.FromDays(_policy.RenewDays))
+                r.Add(new PropertyChange("expiry", cert.NotAfter.ToUniversalTime().ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+                    $"within the renewal window of {_policy.RenewDays} days (tlsRenewDays)"));
+            return r.ToImmutable();
+        }
     }
 
-    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
-
-    private X509Certificate2 CreateCa(string stack, string certPath, string keyPath)
+    private static ImmutableSortedDictionary<string, string>? TryDescribe(string certPem)
     {
-        using var key = RSA.Create(3072);
-        var req = new CertificateRequest(new X500DistinguishedName($"CN=nf-deploy {stack} site CA, O=nf-deploy"), key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
-        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        req.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(req.PublicKey, false));
-        var now = _time.GetUtcNow();
-        using var self = req.CreateSelfSigned(now.AddMinutes(-5), now.AddYears(10));
-        WriteAtomically(keyPath, key.ExportPkcs8PrivateKeyPem() + "\n", secret: true);
-        WriteAtomically(certPath, self.ExportCertificatePem() + "\n", secret: false);
-        return LoadPair(certPath, keyPath, "the site CA");
+        try { return Describe(certPem); }
+        catch (CryptographicException) { return null; }
+    }
+
+    private static ImmutableSortedDictionary<string, string> Describe(string certPem)
+    {
+        using var c = X509Certificate2.CreateFromPem(certPem);
+        return ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, string>
+        {
+            ["fingerprint"] = "sha256:" + Convert.ToHexString(SHA256.HashData(c.RawData)).ToLowerInvariant()[..16],
+            ["subject"] = c.GetNameInfo(X509NameType.SimpleName, false),
+            ["notAfter"] = c.NotAfter.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+        });
+    }
+
+    public Task CommitControllerAsync(CancellationToken ct)
+    {
+        Pending? deployer;
+        lock (_gate) deployer = _issued.GetValueOrDefault(Controller).Cert?.Resource?.Issue as Pending;
+        return deployer is not null ? deployer.CommitAsync(ct) : _pki.WriteAsync(WriteCa, ct);
+    }
+
+    /// <summary>The CA as the plan knew it: written when new; a CA another run made meanwhile is never overwritten.</summary>
+    private void WriteCa()
+    {
+        var (certPath, keyPath) = (_pki.PathOf("ca.cert.pem"), _pki.PathOf("ca.key.pem"));
+        if (_userCa)
+        {
+            if (!File.Exists(certPath) || File.ReadAllText(certPath) != CaPem) _pki.WriteFile("ca.cert.pem", CaPem, secret: false);
+            return;
+        }
+        if (File.Exists(certPath) || File.Exists(keyPath))
+        {
+            if (File.Exists(certPath) && File.ReadAllText(certPath) == CaPem) return;
+            throw new DeployException($"the site CA in {_pki.Dir} was made by another run while this one planned: run the command again");
+        }
+        if (!_caIsNew) throw new DeployException($"the site CA in {_pki.Dir} is gone: restore it (every host's certificate depends on it) or remove the directory to start a new CA");
+        _pki.WriteFile("ca.key.pem", CertificateMaker.KeyPem(_ca), secret: true);
+        _pki.WriteFile("ca.cert.pem", CaPem, secret: false);
+    }
+
+    /// <summary>A pair issued in memory; written (with the CA when new) by <c>up</c>, key first, under the directory's lock.</summary>
+    private sealed class Pending(SiteCertificates owner, string host, string certPem, string keyPem) : ICertificateIssue
+    {
+        public Task CommitAsync(CancellationToken ct) => owner._pki.WriteAsync(() =>
+        {
+            owner.WriteCa();
+            owner._pki.WriteFile(host + ".key.pem", keyPem, secret: true);
+            owner._pki.WriteFile(host + ".cert.pem", certPem, secret: false);
+        }, ct);
     }
 
     /// <summary>A certificate with its private key from PEM files, with errors that name the file.</summary>
@@ -137,20 +208,5 @@ public sealed class SiteCertificates : ICertificateSource
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new DeployException($"{what}: cannot read private key {keyPath}: {e.Message}"); }
         try { return X509Certificate2.CreateFromPem(certPem, keyPem); }
         catch (CryptographicException e) { throw new DeployException($"{what}: {certPath} and {keyPath} are not a PEM certificate and its private key: {e.Message}"); }
-    }
-
-    private static void WriteAtomically(string path, string content, bool secret)
-    {
-        var tmp = path + ".tmp";
-        File.Delete(tmp);
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-            options.UnixCreateMode = secret ? UnixFileMode.UserRead | UnixFileMode.UserWrite : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
-        using (var f = new FileStream(tmp, options))
-        {
-            f.Write(Encoding.ASCII.GetBytes(content));
-            f.Flush(true);
-        }
-        File.Move(tmp, path, overwrite: true);
     }
 }

@@ -1,0 +1,61 @@
+using AwesomeAssertions;
+using Deploy.Core.Model;
+using Deploy.Core.Resources;
+using Deploy.Resources.Providers;
+using Deploy.Transport;
+
+namespace Deploy.Tests;
+
+/// <summary>Files that change together, written by the real script the file provider sends, run by a local shell:
+/// each validated with all the new files of the set in place, then all moved, or none.</summary>
+public sealed class FileSetSpecs : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "nfd-set-" + Guid.NewGuid().ToString("N")[..8]);
+    private static readonly string User = Environment.UserName;
+
+    public FileSetSpecs() => Directory.CreateDirectory(_dir);
+
+    private FileSpec File_(string name, string content, string? validate = null) =>
+        new(Path.Combine(_dir, name), content, User, User, "0600") { Host = "localhost", Name = Path.Combine(_dir, name), Validate = validate, Notify = ["svc"] };
+
+    private static HostRun Run() => new(new LocalShell(), HostFacts.Assumed("localhost", "127.0.0.1"));
+
+    private static ResourceDiff Update => new(StepOp.Update, [new PropertyChange("content", "a", "b")]);
+
+    [Fact]
+    public async Task Each_file_of_a_set_is_validated_with_the_new_files_of_the_set_in_place_then_all_are_moved()
+    {
+        File.WriteAllText(Path.Combine(_dir, "cert.pem"), "old cert\n");
+        File.WriteAllText(Path.Combine(_dir, "key.pem"), "old key\n");
+        // the certificate's check reads the key the way a trial start does: from NFD_SET, not the live (old) key
+        var keyPath = Path.Combine(_dir, "key.pem");
+        var check = $"for r in $NFD_SET; do [ \"${{r%%=*}}\" = '{keyPath}' ] && grep -q 'new key' \"${{r#*=}}\"; done && grep -q 'new cert' %s && grep -q 'old key' '{keyPath}'";
+        var set = new[] { (File_("cert.pem", "new cert\n", check), Update), (File_("key.pem", "new key\n"), Update) };
+
+        var run = Run();
+        var lives = await new FileProvider(ResourceTypes.File).ApplySetAsync(set, run, TestContext.Current.CancellationToken);
+
+        File.ReadAllText(Path.Combine(_dir, "cert.pem")).Should().Be("new cert\n");
+        File.ReadAllText(keyPath).Should().Be("new key\n");
+        lives.Select(l => l["sha256"]).Should().Equal(set.Select(s => s.Item1.Sha256));
+        run.Written.Select(w => w.Backup).Should().AllSatisfy(b => File.Exists(b).Should().BeTrue("the old files are kept for a rollback"));
+        Directory.GetFiles(_dir, ".nfd-*").Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task When_one_file_of_a_set_fails_its_validation_none_of_them_moves()
+    {
+        File.WriteAllText(Path.Combine(_dir, "kamailio.cfg"), "old cfg\n");
+        File.WriteAllText(Path.Combine(_dir, "tls.cfg"), "old tls\n");
+        var set = new[] { (File_("kamailio.cfg", "new cfg\n", "true"), Update), (File_("tls.cfg", "broken\n", "echo 'unknown key' >&2; false"), Update) };
+
+        var act = () => new FileProvider(ResourceTypes.File).ApplySetAsync(set, Run(), TestContext.Current.CancellationToken);
+
+        (await act.Should().ThrowAsync<ResourceException>()).Which.Message.Should().Contain("validation failed, the old content stays").And.Contain("unknown key");
+        File.ReadAllText(Path.Combine(_dir, "kamailio.cfg")).Should().Be("old cfg\n");
+        File.ReadAllText(Path.Combine(_dir, "tls.cfg")).Should().Be("old tls\n");
+        Directory.GetFiles(_dir, ".nfd-*").Should().BeEmpty();
+    }
+
+    public void Dispose() => Directory.Delete(_dir, true);
+}
