@@ -12,7 +12,11 @@ namespace Deploy.Lab;
 public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposable
 {
     private static readonly System.Version ApiVersion = new(1, 41);
-    private const string StartCommand = "ssh-keygen -A && mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e";
+    // a sysv host's boot: host keys, the init.d scripts enabled in runlevel 2 (what update-rc.d enabled: a restarted
+    // container brings its services back), then sshd in the foreground
+    private const string StartCommand = "ssh-keygen -A && mkdir -p /run/sshd && " +
+        "for s in /etc/rc2.d/S*; do case \"$s\" in *ssh|*\\*) ;; *) timeout 60 \"$s\" start </dev/null >/dev/null 2>&1 || true ;; esac; done; " +
+        "exec /usr/sbin/sshd -D -e";
 
     private readonly DockerLabOptions _options;
     private readonly Action<string> _log;
@@ -55,7 +59,8 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
             if (existing is not null)
                 return await EnsureStartedAsync(lab, host, existing, address, ct);
 
-            await OnceAtATimeAsync(_imageGate, () => _images.EnsureAsync(lab.Image, ct), ct);
+            var image = LabSystemd.Image(lab.Image, host.Init);
+            await OnceAtATimeAsync(_imageGate, () => _images.EnsureAsync(image, ct, host.Init == LabInit.Systemd), ct);
             await OnceAtATimeAsync(_networkGate, () => _networks.EnsureAsync(lab, ct), ct);
             return await CreateAsync(lab, host, address, ct);
         });
@@ -107,11 +112,11 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
         string id;
         try
         {
-            id = (await _docker.Containers.CreateContainerAsync(new CreateContainerParameters
+            var create = new CreateContainerParameters
             {
                 Name = name,
                 Hostname = host.Name,
-                Image = lab.Image,
+                Image = LabSystemd.Image(lab.Image, host.Init),
                 Cmd = ["/bin/sh", "-c", StartCommand],
                 Labels = new Dictionary<string, string> { [LabLabels.Stack] = lab.Stack, [LabLabels.Host] = host.Name },
                 HostConfig = new HostConfig
@@ -131,7 +136,9 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
                         [lab.Network] = new() { IPAMConfig = new EndpointIPAMConfig { IPv4Address = host.Address } },
                     },
                 },
-            }, ct)).ID;
+            };
+            if (host.Init == LabInit.Systemd) LabSystemd.Configure(create);
+            id = (await _docker.Containers.CreateContainerAsync(create, ct)).ID;
         }
         catch (DockerApiException e) when (DockerErrors.IsConflict(e))
         {

@@ -163,7 +163,7 @@ public sealed class DeployEngine(EngineDeps deps)
                 hostSteps.Add(new PlanStep(host.Name, spec.Urn(stack), spec.Type, spec.Name, diff.Op, diff.Changes, spec, spec.Identity));
             }
             steps.AddRange(PropagateRestarts(hostSteps, s.State.PendingRestarts.Where(p => p.StartsWith(host.Name + ":", StringComparison.Ordinal))
-                .Select(p => p[(host.Name.Length + 1)..]).ToHashSet()));
+                .Select(p => p[(host.Name.Length + 1)..]).ToHashSet(), systemd: facts?.InitSystem == "systemd"));
         }
         var problems = s.Problems.Select(p => new HostProblem(p.Key, p.Value)).OrderBy(p => p.Host).ToImmutableArray();
         return new Plan(stack, [.. steps], problems);
@@ -174,14 +174,29 @@ public sealed class DeployEngine(EngineDeps deps)
             ImmutableSortedDictionary<string, string>.Empty.Add("host", host));
 
     /// <summary>A service restarts when a file that notifies it changes, when a restart was left pending by a run that
-    /// died between changing the file and restarting it, and starts when its package is newly installed.</summary>
-    public static IEnumerable<PlanStep> PropagateRestarts(IReadOnlyList<PlanStep> hostSteps, IReadOnlySet<string>? pending = null)
+    /// died between changing the file and restarting it, and starts when its package is newly installed. Under systemd,
+    /// a changed unit file (or drop-in) of the service makes systemd reload its units first. A service that must not run
+    /// is stopped after the install of a package that brings (and starts) it.</summary>
+    public static IEnumerable<PlanStep> PropagateRestarts(IReadOnlyList<PlanStep> hostSteps, IReadOnlySet<string>? pending = null, bool systemd = false)
     {
         var byName = hostSteps.Where(s => s.Desired is not null).ToDictionary(s => (s.Type, s.Name));
         foreach (var step in hostSteps)
         {
             if (step.Desired is not ServiceSpec svc || step.Op == StepOp.Delete) { yield return step; continue; }
             var changes = step.Changes.ToList();
+            var units = systemd && step.Op != StepOp.Create
+                ? hostSteps.Where(o => o.Op is StepOp.Create or StepOp.Update or StepOp.Replace && o.Desired is FileSpec f && SystemdUnits.Configures(f.Path, svc.Service))
+                    .Select(o => ((FileSpec)o.Desired!).Path).ToList()
+                : [];
+            if (units.Count > 0) changes.Insert(0, new PropertyChange("daemon-reload", null, string.Join(", ", units) + " changed"));
+            if (!svc.Running)
+            {
+                if (svc.Package is not null && byName.TryGetValue((ResourceTypes.Package, svc.Package), out var brings) && brings.Op == StepOp.Create
+                    && !changes.Any(c => c.Name == "running"))
+                    changes.Add(new PropertyChange("running", null, $"no (package {svc.Package} newly installed starts it)"));
+                yield return step with { Op = step.Op == StepOp.Same && changes.Count > 0 ? StepOp.Update : step.Op, Changes = [.. changes] };
+                continue;
+            }
             var notifiers = hostSteps
                 .Where(o => o.Op is StepOp.Create or StepOp.Update or StepOp.Replace && o.Desired is INotifying n && n.Notify.Contains(svc.Name))
                 .Select(o => o.Desired is FileSpec f ? f.Path : $"{o.Type} {o.Name}")
@@ -416,6 +431,7 @@ public sealed class DeployEngine(EngineDeps deps)
                 if (step.Op != StepOp.Same)
                 {
                     deps.Log.Host(host, $"{step.Op.Symbol()} {step.Type} {step.Name}" +
+                        (step.Changes.Any(c => c.Name == "daemon-reload") ? " (daemon-reload)" : "") +
                         (step.Restarts ? " (restart: " + string.Join("; ", step.Changes.Where(c => c.Name is "restart" or "start").Select(c => c.After)) + ")" : ""));
                     try { live = await provider.ApplyAsync(spec, step.Diff, run, ct); }
                     catch (ResourceException) when (due.Length > 0 && !ct.IsCancellationRequested)

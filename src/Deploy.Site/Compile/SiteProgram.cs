@@ -63,8 +63,8 @@ public sealed class SiteProgram : ISiteProgram
         _templates = templates;
         Managed = [.. inventory.Hosts.Where(h => h.Roles.Length > 0)];
         Hosts = [.. Managed.Select(h => new HostTarget(h.Name, Connection(projectDir, h),
-            h.Lab ? new LabHostSpec(h.Name, h.Address, h.User) : null,
-            h.Facts ?? (h.Lab ? HostFacts.Assumed(h.Name, h.Address) : null))
+            h.Lab ? new LabHostSpec(h.Name, h.Address, h.User) { Init = h.LabInit } : null,
+            h.Facts ?? (h.Lab ? HostFacts.Assumed(h.Name, h.Address, init: h.LabInit) : null))
         {
             // rolling batches per inventory group: rollout_batch ("1", "50%"), rollout_max_fail (percent of the group)
             Rollout = new RolloutPolicy(h.Groups.FirstOrDefault() ?? h.Name,
@@ -244,7 +244,8 @@ public sealed class SiteProgram : ISiteProgram
                 {
                     if (s.When is not null && !Truthy(s.When, "when")) continue;
                     var name = R(s.Name).Trim();
-                    Add(new ServiceSpec(name) { Host = h.Name, Name = name, DeclaredBy = by, PidFile = s.PidFile is null ? null : R(s.PidFile).Trim(), Package = s.Package }, nf.File, s.Line);
+                    Add(new ServiceSpec(name) { Host = h.Name, Name = name, DeclaredBy = by, PidFile = s.PidFile is null ? null : R(s.PidFile).Trim(), Package = s.Package,
+                        Running = s.Running, Enabled = s.Enabled, Masked = s.Masked }, nf.File, s.Line);
                 }
                 AddSql(h, nf, scope, by, R, Truthy, Add);
                 foreach (var port in nf.Ports)
