@@ -124,11 +124,9 @@ public sealed class ServiceProvider : IResourceProvider
                   else "/etc/init.d/$s" status >/dev/null 2>&1 || break
                   fi
                 elif [ -d /run/systemd/system ]; then
+                  # systemd knows the main process (a unit need not write the pid file an init.d script does)
                   now=$(systemctl show -p ExecMainStartTimestampMonotonic --value "$s.service"):$(systemctl show -p MainPID --value "$s.service")
-                  if systemctl is-active --quiet "$s.service" && { [ "$action" = start ] || [ "$now" != "$was" ]; }; then
-                    if [ -z "$pf" ]; then break; fi
-                    pid=$(cat "$pf" 2>/dev/null || true); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && break
-                  fi
+                  if systemctl is-active --quiet "$s.service" && { [ "$action" = start ] || [ "$now" != "$was" ]; }; then break; fi
                 elif [ -n "$pf" ]; then
                   pid=$(cat "$pf" 2>/dev/null || true)
                   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && { [ "$action" = start ] || [ "$pid" != "$old" ]; }; then break; fi
