@@ -71,7 +71,7 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
             LabSpecValidation.CheckStack(stack);
             await PingAsync(ct);
             foreach (var container in await ListAsync(ct, (LabLabels.Stack, stack), (LabLabels.Host, name)))
-                await RemoveContainerAsync(container.ID, ct);
+                await RemoveContainerAsync(container.ID, ct, NameOf(container));
             return true;
         });
 
@@ -82,7 +82,7 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
             await PingAsync(ct);
             var containers = await ListAsync(ct, (LabLabels.Stack, stack));
             foreach (var container in containers)
-                await RemoveContainerAsync(container.ID, ct);
+                await RemoveContainerAsync(container.ID, ct, NameOf(container));
             if (containers.Count > 0)
                 _log($"lab stack {stack}: removed {containers.Count} container(s)");
             await _networks.RemoveAllAsync(stack, ct);
@@ -137,6 +137,8 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
                     },
                 },
             };
+            // /etc/hosts survives a restart (a reboot), as a real host's does
+            create.HostConfig.Binds = [LabHostsFile.Create(_options.StateDir, name, host.Name, host.Address, lab.Gateway)];
             if (host.Init == LabInit.Systemd) LabSystemd.Configure(create);
             id = (await _docker.Containers.CreateContainerAsync(create, ct)).ID;
         }
@@ -159,7 +161,7 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
         catch
         {
             // a half-made host would be taken as done by the next run: remove it
-            await RemoveContainerAsync(id, CancellationToken.None);
+            await RemoveContainerAsync(id, CancellationToken.None, name);
             throw;
         }
         return new LabHostState(host.Name, id, host.Address, true);
@@ -211,7 +213,7 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
         await _docker.Containers.ListContainersAsync(
             new ContainersListParameters { All = true, Filters = LabLabels.Filter(labels) }, ct);
 
-    private async Task RemoveContainerAsync(string id, CancellationToken ct)
+    private async Task RemoveContainerAsync(string id, CancellationToken ct, string? name = null)
     {
         try
         {
@@ -220,7 +222,10 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
         catch (DockerApiException e) when (DockerErrors.IsNotFound(e))
         {
         }
+        if (name is not null) LabHostsFile.Delete(_options.StateDir, name);
     }
+
+    private static string NameOf(ContainerListResponse c) => c.Names.FirstOrDefault()?.TrimStart('/') ?? c.ID;
 
     private static LabHostState ToState(ContainerListResponse c)
     {

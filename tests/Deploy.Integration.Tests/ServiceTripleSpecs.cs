@@ -103,7 +103,8 @@ public sealed class ServiceTripleSpecs(RolledOutLab lab)
     public async Task A_masked_systemd_unit_is_stopped_and_cannot_be_started_by_hand()
     {
         await using var t = await ConnectAsync(Systemd);
-        await t.RunAsync(Unit + "\nsystemctl enable --now nfd-triple.service", Ct);
+        // a unit from a package (in /lib: one in /etc/systemd/system cannot be masked, the link would replace it)
+        await t.RunAsync(Unit.Replace("/etc/systemd/system/", "/lib/systemd/system/") + "\nsystemctl enable --now nfd-triple.service", Ct);
         var spec = new ServiceSpec("nfd-triple") { Host = Systemd, Name = "nfd-triple", Running = false, Enabled = false, Masked = true };
 
         var live = await TripleAsync(t, spec, StepOp.Update);
@@ -113,7 +114,7 @@ public sealed class ServiceTripleSpecs(RolledOutLab lab)
         var start = await t.RunAsync("systemctl start nfd-triple", Ct);
         start.Ok.Should().BeFalse();
         start.Stderr.Should().Contain("masked");
-        await t.RunAsync("systemctl unmask nfd-triple; rm -f /etc/systemd/system/nfd-triple.service; systemctl daemon-reload", Ct);
+        await t.RunAsync("systemctl unmask nfd-triple; rm -f /lib/systemd/system/nfd-triple.service; systemctl daemon-reload", Ct);
     }
 
     [Fact]
