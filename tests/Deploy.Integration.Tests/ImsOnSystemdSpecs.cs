@@ -105,6 +105,28 @@ public sealed class ImsOnSystemdSpecs(ImsLab lab)
     }
 
     [Fact]
+    public async Task An_instance_that_fails_to_start_is_reported_with_its_journal_and_the_box_is_rolled_back()
+    {
+        const string unit = "nf/kamailio-instance/files/kamailio@.service";
+        var original = Site.Read(unit);
+        var liveUnit = await lab.Sh("sha256sum /etc/systemd/system/kamailio@.service");
+        Site.Write(unit, original.Replace("ExecStartPre=", "ExecStartPre=/bin/sh -c 'echo nfd-spec: refusing to start >&2; exit 1'\nExecStartPre=", StringComparison.Ordinal));
+        try
+        {
+            var up = await Site.Up();
+            up.Exit.Should().Be(1, up.Out + up.Err);
+            up.Out.Should().Contain("ims-1: FAILED").And.Contain("service kamailio@pcscf")
+                .And.Contain("journalctl -u kamailio@pcscf.service").And.Contain("nfd-spec: refusing to start")
+                .And.Contain("rolled back to the previous files, healthy again");
+            (await lab.Sh("sha256sum /etc/systemd/system/kamailio@.service")).Should().Be(liveUnit, "the unit that worked is back");
+            foreach (var i in Cscfs)
+                (await lab.Sh($"systemctl is-active kamailio@{i}; systemctl show -p NeedDaemonReload --value kamailio@{i}")).Should().Be("active\nno\n");
+        }
+        finally { Site.Write(unit, original); }
+        (await Site.Preview(expectNoChanges: true)).Exit.Should().Be(0);
+    }
+
+    [Fact]
     public async Task A_rebooted_ims_box_and_trunk_come_back_healthy_without_a_run()
     {
         var p = Site.SubnetPrefix;

@@ -404,6 +404,7 @@ public sealed partial class DeployEngine(EngineDeps deps)
         var deleted = new HashSet<string>();
         var changed = 0;
         string? error = null;
+        PlanStep? failedStart = null;
         foreach (var step in steps.Where(st => st.Type != ResourceTypes.LabHost))
         {
             var provider = Provider(step.Type);
@@ -452,6 +453,7 @@ public sealed partial class DeployEngine(EngineDeps deps)
             {
                 error = e.Message;
                 deps.Log.Warn(host, e.Message);
+                if (step.Desired is ServiceSpec && step.Restarts && !ct.IsCancellationRequested) failedStart = step;
                 break;
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -472,6 +474,17 @@ public sealed partial class DeployEngine(EngineDeps deps)
             .ToImmutableArray();
 
         var health = ImmutableArray<(HealthCheckSpec Check, HealthResult Result)>.Empty;
+        // A service that failed to start on this run's files is a host that cannot be healthy: rolled back the same way
+        // (only the services restarted so far, the failed one included, are restarted on the previous files).
+        if (failedStart is not null && !run.Written.IsEmpty && deps.Providers.GetValueOrDefault(ResourceTypes.File) is IRollback undo)
+        {
+            var restarted = steps.TakeWhile(st => st != failedStart).Append(failedStart).Where(st => st.Desired is ServiceSpec && st.Restarts).ToList();
+            (error, health) = await RollBackAsync(s, host, run, undo, restarted, error!, health);
+            if (health.All(h => h.Result.Healthy))
+                await UpdatePendingAsync(s, add: [], remove: [.. restarted.Select(st => $"{host}:{st.Name}")]);
+            return new HostApply(new HostOutcome(host, changed, error, health),
+                [.. steps.Where(st => st.Type != ResourceTypes.LabHost).Select(st => s.State.Find(st.Urn)).OfType<ResourceRecord>()]);
+        }
         if (error is null && ct.IsCancellationRequested) error = "cancelled before the health checks";
         if (error is null)
         {
@@ -487,20 +500,8 @@ public sealed partial class DeployEngine(EngineDeps deps)
             if (sick.Count > 0 && !run.Written.IsEmpty && deps.Providers.GetValueOrDefault(ResourceTypes.File) is IRollback rollback)
             {
                 var why = string.Join("; ", sick.Select(h => $"{h.Check.Describe()}: {h.Result.Detail}"));
-                deps.Log.Warn(host, $"unhealthy after the rollout ({why}): rolling back");
-                // A rollback is not abandoned half way because of Ctrl-C: the host would be left on the bad files
-                // (a second signal still ends the process).
-                var none = CancellationToken.None;
-                try
-                {
-                    await rollback.RollbackAsync(run, none);
-                    foreach (var st in steps.Where(st => st.Desired is ServiceSpec && st.Restarts))
-                        await Provider(st.Type).ApplyAsync(st.Desired!, new ResourceDiff(StepOp.Update, [new PropertyChange("restart", null, "rollback")]), run, none);
-                    health = await CheckHealthAsync(s, host, run, none);
-                    error = $"unhealthy after the rollout ({why}); rolled back to the previous files, " +
-                        (health.All(h => h.Result.Healthy) ? "healthy again" : "still unhealthy");
-                }
-                catch (DeployException e) { error = $"unhealthy after the rollout ({why}); the rollback failed: {e.Message}"; }
+                (error, health) = await RollBackAsync(s, host, run, rollback, [.. steps.Where(st => st.Desired is ServiceSpec && st.Restarts)],
+                    $"unhealthy after the rollout ({why})", health);
                 records.Clear(); // the state keeps what the host has again: the previous records
                 ordered = [.. steps.Where(st => st.Type != ResourceTypes.LabHost).Select(st => s.State.Find(st.Urn)).OfType<ResourceRecord>()];
             }
