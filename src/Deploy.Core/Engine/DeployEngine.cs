@@ -478,7 +478,9 @@ public sealed partial class DeployEngine(EngineDeps deps)
         // (only the services restarted so far, the failed one included, are restarted on the previous files).
         if (failedStart is not null && !run.Written.IsEmpty && deps.Providers.GetValueOrDefault(ResourceTypes.File) is IRollback undo)
         {
-            var restarted = steps.TakeWhile(st => st != failedStart).Append(failedStart).Where(st => st.Desired is ServiceSpec && st.Restarts).ToList();
+            // a service started for the first time has no previous files to run on: it stays down
+            var restarted = steps.TakeWhile(st => st != failedStart).Append(failedStart)
+                .Where(st => st.Desired is ServiceSpec && st.Restarts && st.Op == StepOp.Update).ToList();
             (error, health) = await RollBackAsync(s, host, run, undo, restarted, error!, health);
             if (health.All(h => h.Result.Healthy))
                 await UpdatePendingAsync(s, add: [], remove: [.. restarted.Select(st => $"{host}:{st.Name}")]);

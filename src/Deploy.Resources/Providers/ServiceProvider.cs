@@ -77,7 +77,7 @@ public sealed class ServiceProvider : IResourceProvider
     }
 
     /// <summary>The shell that brings the service where the diff says: reload units, boot setting, then start, restart or stop.</summary>
-    internal static string ApplyScript(ServiceSpec s, ResourceDiff diff)
+    public static string ApplyScript(ServiceSpec s, ResourceDiff diff)
     {
         var restart = s.Running && (diff.Op == StepOp.Create || diff.Has("restart"));
         var start = s.Running && (restart || diff.Has("running") || diff.Has("start"));
