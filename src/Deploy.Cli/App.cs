@@ -25,7 +25,7 @@ public static class ExitCodes
 }
 
 /// <summary>The verbs, wired to the engine. Each returns an exit code; user errors are DeployExceptions.</summary>
-public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int parallelism, bool verbose)
+public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stderr, int parallelism, bool verbose)
 {
     private readonly FileStateStore _state = new(ws.ProjectDir);
     private ImmutableArray<string> _secrets = [];

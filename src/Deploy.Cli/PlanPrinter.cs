@@ -77,7 +77,7 @@ public static class PlanPrinter
     public static string Op(StepOp op) => op.ToString().ToLowerInvariant();
 
     private static string Describe(PropertyChange c) =>
-        c.Name is "restart" or "start" ? $"{c.Name}: {c.After}" : $"{c.Name}: {c.Before ?? "∅"} → {c.After ?? "∅"}";
+        c.Name is "restart" or "start" or "daemon-reload" ? $"{c.Name}: {c.After}" : $"{c.Name}: {c.Before ?? "∅"} → {c.After ?? "∅"}";
 
     private static string Verb(StepOp op) => op switch
     {

@@ -46,6 +46,9 @@ configRm.SetAction((r, ct) => Run(r, app => Task.FromResult(app.ConfigRm(r.GetVa
 var config = new Command("config", "Show or change the stack's settings") { configSet, configGet, configRm, stackOpt, optionalKeyArg };
 config.SetAction((r, ct) => Run(r, app => Task.FromResult(app.ConfigGet(r.GetValue(stackOpt)!, r.GetValue(optionalKeyArg)))));
 
+var health = new Command("health", "Run the site's health checks against the hosts as they are, changing nothing") { stackOpt };
+health.SetAction((r, ct) => Run(r, app => app.HealthAsync(r.GetValue(stackOpt)!, ct)));
+
 var stackLs = new Command("ls", "List the stacks");
 stackLs.SetAction((r, ct) => Run(r, app => Task.FromResult(app.StackList())));
 var stackCmd = new Command("stack", "Stacks of the project") { stackLs };
@@ -56,7 +59,7 @@ cancel.SetAction((r, ct) => Run(r, app => Task.FromResult(app.Cancel(r.GetValue(
 
 var root = new RootCommand("nf-deploy: deploy telecom network functions (Kamailio, Open5GS, freeDiameter) over SSH, the Pulumi way")
 {
-    preview, up, refresh, destroy, render, config, stackCmd, cancel, cwdOpt, parallelOpt, verboseOpt,
+    preview, up, refresh, destroy, render, config, stackCmd, cancel, health, cwdOpt, parallelOpt, verboseOpt,
 };
 // Ctrl-C and SIGTERM cancel the run through its token: the current step finishes or is abandoned (files on the
 // hosts are replaced atomically), the state is saved and the lock released. A second signal ends the process at once.

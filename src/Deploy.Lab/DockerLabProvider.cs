@@ -12,7 +12,11 @@ namespace Deploy.Lab;
 public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposable
 {
     private static readonly System.Version ApiVersion = new(1, 41);
-    private const string StartCommand = "ssh-keygen -A && mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e";
+    // a sysv host's boot: host keys, the init.d scripts enabled in runlevel 2 (what update-rc.d enabled: a restarted
+    // container brings its services back), then sshd in the foreground
+    private const string StartCommand = "ssh-keygen -A && mkdir -p /run/sshd && " +
+        "for s in /etc/rc2.d/S*; do case \"$s\" in *ssh|*\\*) ;; *) timeout 60 \"$s\" start </dev/null >/dev/null 2>&1 || true ;; esac; done; " +
+        "exec /usr/sbin/sshd -D -e";
 
     private readonly DockerLabOptions _options;
     private readonly Action<string> _log;
@@ -55,7 +59,8 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
             if (existing is not null)
                 return await EnsureStartedAsync(lab, host, existing, address, ct);
 
-            await OnceAtATimeAsync(_imageGate, () => _images.EnsureAsync(lab.Image, ct), ct);
+            var image = LabSystemd.Image(lab.Image, host.Init);
+            await OnceAtATimeAsync(_imageGate, () => _images.EnsureAsync(image, ct, host.Init == LabInit.Systemd), ct);
             await OnceAtATimeAsync(_networkGate, () => _networks.EnsureAsync(lab, ct), ct);
             return await CreateAsync(lab, host, address, ct);
         });
@@ -66,7 +71,7 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
             LabSpecValidation.CheckStack(stack);
             await PingAsync(ct);
             foreach (var container in await ListAsync(ct, (LabLabels.Stack, stack), (LabLabels.Host, name)))
-                await RemoveContainerAsync(container.ID, ct);
+                await RemoveContainerAsync(container.ID, ct, NameOf(container));
             return true;
         });
 
@@ -77,7 +82,7 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
             await PingAsync(ct);
             var containers = await ListAsync(ct, (LabLabels.Stack, stack));
             foreach (var container in containers)
-                await RemoveContainerAsync(container.ID, ct);
+                await RemoveContainerAsync(container.ID, ct, NameOf(container));
             if (containers.Count > 0)
                 _log($"lab stack {stack}: removed {containers.Count} container(s)");
             await _networks.RemoveAllAsync(stack, ct);
@@ -107,11 +112,11 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
         string id;
         try
         {
-            id = (await _docker.Containers.CreateContainerAsync(new CreateContainerParameters
+            var create = new CreateContainerParameters
             {
                 Name = name,
                 Hostname = host.Name,
-                Image = lab.Image,
+                Image = LabSystemd.Image(lab.Image, host.Init),
                 Cmd = ["/bin/sh", "-c", StartCommand],
                 Labels = new Dictionary<string, string> { [LabLabels.Stack] = lab.Stack, [LabLabels.Host] = host.Name },
                 HostConfig = new HostConfig
@@ -131,7 +136,11 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
                         [lab.Network] = new() { IPAMConfig = new EndpointIPAMConfig { IPv4Address = host.Address } },
                     },
                 },
-            }, ct)).ID;
+            };
+            // /etc/hosts survives a restart (a reboot), as a real host's does
+            create.HostConfig.Binds = [LabHostsFile.Create(_options.StateDir, name, host.Name, host.Address, lab.Gateway)];
+            if (host.Init == LabInit.Systemd) LabSystemd.Configure(create);
+            id = (await _docker.Containers.CreateContainerAsync(create, ct)).ID;
         }
         catch (DockerApiException e) when (DockerErrors.IsConflict(e))
         {
@@ -152,7 +161,7 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
         catch
         {
             // a half-made host would be taken as done by the next run: remove it
-            await RemoveContainerAsync(id, CancellationToken.None);
+            await RemoveContainerAsync(id, CancellationToken.None, name);
             throw;
         }
         return new LabHostState(host.Name, id, host.Address, true);
@@ -204,7 +213,7 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
         await _docker.Containers.ListContainersAsync(
             new ContainersListParameters { All = true, Filters = LabLabels.Filter(labels) }, ct);
 
-    private async Task RemoveContainerAsync(string id, CancellationToken ct)
+    private async Task RemoveContainerAsync(string id, CancellationToken ct, string? name = null)
     {
         try
         {
@@ -213,7 +222,10 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
         catch (DockerApiException e) when (DockerErrors.IsNotFound(e))
         {
         }
+        if (name is not null) LabHostsFile.Delete(_options.StateDir, name);
     }
+
+    private static string NameOf(ContainerListResponse c) => c.Names.FirstOrDefault()?.TrimStart('/') ?? c.ID;
 
     private static LabHostState ToState(ContainerListResponse c)
     {

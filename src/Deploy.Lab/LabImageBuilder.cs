@@ -29,7 +29,8 @@ internal sealed partial class LabImageBuilder(IDockerClient docker, DockerLabOpt
     }
 
     /// <summary>Builds <paramref name="image"/> unless it exists; another process building it is waited for.</summary>
-    public async Task EnsureAsync(string image, CancellationToken ct)
+    /// <param name="systemd">The image boots systemd (<see cref="LabSystemd"/>).</param>
+    public async Task EnsureAsync(string image, CancellationToken ct, bool systemd = false)
     {
         if (await ExistsAsync(image, ct))
             return;
@@ -37,10 +38,10 @@ internal sealed partial class LabImageBuilder(IDockerClient docker, DockerLabOpt
         await using var held = await FileLock.AcquireAsync(lockPath, LockTimeout, log, ct);
         if (await ExistsAsync(image, ct))
             return; // built by whoever held the lock
-        await BuildAsync(image, ct);
+        await BuildAsync(image, systemd, ct);
     }
 
-    private async Task BuildAsync(string image, CancellationToken ct)
+    private async Task BuildAsync(string image, bool systemd, CancellationToken ct)
     {
         var root = Path.Combine(options.StateDir, "lab-rootfs"); // only used under the build lock
         var clock = Stopwatch.StartNew();
@@ -49,10 +50,11 @@ internal sealed partial class LabImageBuilder(IDockerClient docker, DockerLabOpt
         try
         {
             log($"building lab image {image}: debootstrap {options.Suite} (takes 2-3 minutes)");
-            await DebootstrapAsync(root, ct);
+            await DebootstrapAsync(root, systemd ? Packages + LabSystemd.ExtraPackages : Packages, ct);
             PrepareRoot(root);
+            if (systemd) LabSystemd.PrepareRoot(root);
             log($"importing {image} into docker");
-            await ImportAsync(root, image, ct);
+            await ImportAsync(root, image, systemd, ct);
             log($"lab image {image} built in {clock.Elapsed.TotalSeconds:0} s");
         }
         finally
@@ -68,11 +70,11 @@ internal sealed partial class LabImageBuilder(IDockerClient docker, DockerLabOpt
         }
     }
 
-    private async Task DebootstrapAsync(string root, CancellationToken ct)
+    private async Task DebootstrapAsync(string root, string packages, CancellationToken ct)
     {
         var errors = new Queue<string>();
         var result = await Cli.Wrap("debootstrap")
-            .WithArguments(["--variant=minbase", $"--include={Packages}", options.Suite, root, options.DebianMirror])
+            .WithArguments(["--variant=minbase", $"--include={packages}", options.Suite, root, options.DebianMirror])
             .WithStandardOutputPipe(PipeTarget.ToDelegate(line =>
             {
                 if (!PerPackageLine().IsMatch(line))
@@ -119,7 +121,7 @@ internal sealed partial class LabImageBuilder(IDockerClient docker, DockerLabOpt
     }
 
     /// <summary>Streams <c>tar -C root -c .</c> into POST /images/create?fromSrc=-.</summary>
-    private async Task ImportAsync(string root, string image, CancellationToken ct)
+    private async Task ImportAsync(string root, string image, bool systemd, CancellationToken ct)
     {
         var (repo, tag) = SplitImage(image);
         var pipe = new Pipe();
@@ -157,8 +159,10 @@ internal sealed partial class LabImageBuilder(IDockerClient docker, DockerLabOpt
                 FromSrc = "-",
                 Repo = repo,
                 Tag = tag,
-                Message = "nf-deploy lab base image (debootstrap)",
-                Changes = ["CMD [\"/usr/sbin/sshd\", \"-D\", \"-e\"]", "LABEL nf-deploy.image=lab-base"],
+                Message = systemd ? "nf-deploy lab image with systemd (debootstrap)" : "nf-deploy lab base image (debootstrap)",
+                Changes = systemd
+                    ? ["CMD [\"/lib/systemd/systemd\"]", "LABEL nf-deploy.image=lab-systemd"]
+                    : ["CMD [\"/usr/sbin/sshd\", \"-D\", \"-e\"]", "LABEL nf-deploy.image=lab-base"],
             }, body, null, progress, cts.Token);
         }
         catch

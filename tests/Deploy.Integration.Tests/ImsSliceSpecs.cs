@@ -56,8 +56,9 @@ public sealed class ImsSliceSpecs(ImsLab lab)
         {
             var version = await lab.Sh($"kamcmd -s unix:/run/kamailio-{i}/kamailio_ctl core.version");
             version.Should().Contain("kamailio 5.6");
-            var cfg = await lab.Sh($"kamcmd -s unix:/run/kamailio-{i}/kamailio_ctl core.info; grep CFGFILE /etc/default/kamailio-{i}; ls /etc/init.d/kamailio-{i}");
-            cfg.Should().Contain($"CFGFILE=/etc/kamailio-{i}/kamailio.cfg");
+            // ims-1 boots systemd: each instance is kamailio@<name> of the template unit, enabled at boot
+            var cfg = await lab.Sh($"kamcmd -s unix:/run/kamailio-{i}/kamailio_ctl core.info; grep CFGFILE /etc/default/kamailio-{i}; systemctl is-enabled kamailio@{i}");
+            cfg.Should().Contain($"CFGFILE=/etc/kamailio-{i}/kamailio.cfg").And.EndWith("enabled\n");
         }
 
         // SIP OPTIONS on every listener: UDP and TCP of each, TLS of the P-CSCF
@@ -102,7 +103,7 @@ public sealed class ImsSliceSpecs(ImsLab lab)
         {
             var preview = await Site.PreviewJson();
             var changes = Changes(preview.Json).ToList();
-            changes.Select(c => (string)c["name"]!).Should().BeEquivalentTo("/etc/kamailio-scscf/kemi.py", "kamailio-scscf");
+            changes.Select(c => (string)c["name"]!).Should().BeEquivalentTo("/etc/kamailio-scscf/kemi.py", "kamailio@scscf");
 
             var up = await Site.Up();
             up.Exit.Should().Be(0, up.Out + up.Err);
@@ -145,7 +146,7 @@ public sealed class ImsSliceSpecs(ImsLab lab)
 
         var down = await Site.Up();
         down.Exit.Should().Be(0, down.Out + down.Err);
-        var left = await lab.Sh("for p in /etc/init.d/kamailio-ecscf /etc/default/kamailio-ecscf /etc/kamailio-ecscf /run/kamailio-ecscf; do [ -e $p ] && echo \"left: $p\"; done; pgrep -f kamailio-ecscf || true; echo done");
+        var left = await lab.Sh("for p in /etc/init.d/kamailio-ecscf /etc/systemd/system/multi-user.target.wants/kamailio@ecscf.service /etc/default/kamailio-ecscf /etc/kamailio-ecscf /run/kamailio-ecscf; do [ -e $p ] && echo \"left: $p\"; done; pgrep -f kamailio-ecscf || true; echo done");
         left.Trim().Should().Be("done", "the E-CSCF's service, defaults file, config and runtime dir are gone");
         (await SipOptionsProbe.ProbeAsync(Ip, 5090, "udp", null, TimeSpan.FromSeconds(2), Ct)).Ok.Should().BeFalse();
         (await PidsAsync(Cscfs)).Should().BeEquivalentTo(before);

@@ -114,6 +114,38 @@ public sealed class LabSite : IDisposable
     public Task<Run> Preview(bool expectNoChanges) => RunAsync((a, ct) => a.PreviewAsync(Stack, json: false, expectNoChanges, showSames: false, ct));
     public Task<Run> Refresh() => RunAsync((a, ct) => a.RefreshAsync(Stack, expectNoChanges: true, ct));
     public Task<Run> Destroy() => RunAsync((a, ct) => a.DestroyAsync(Stack, yes: true, ct));
+    public Task<Run> Health() => RunAsync((a, ct) => a.HealthAsync(Stack, ct));
+
+    /// <summary>A reboot of a lab host: its container restarted (systemd shuts down cleanly on the stop signal); returns
+    /// once sshd answers and the boot is over (systemd: is-system-running --wait; sysv: rc2.d ran before sshd).</summary>
+    public async Task RebootAsync(string host, string ip)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using (var docker = new Docker.DotNet.DockerClientConfiguration(new Uri("unix:///var/run/docker.sock")).CreateClient(new Version(1, 41)))
+            await docker.Containers.RestartContainerAsync($"nfd-{Stack}-{host}", new Docker.DotNet.Models.ContainerRestartParameters { WaitBeforeKillSeconds = 30 }, ct);
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while (true)
+        {
+            try
+            {
+                await using var t = await ConnectAsync(host, ip);
+                await t.RunAsync("if [ -d /run/systemd/system ]; then systemctl is-system-running --wait >/dev/null; fi; true", ct);
+                return;
+            }
+            catch (DeployException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(1000, ct);
+            }
+        }
+    }
+
+    /// <summary>When the host's container last started (a reboot changes it).</summary>
+    public async Task<DateTime> StartedAtAsync(string host)
+    {
+        using var docker = new Docker.DotNet.DockerClientConfiguration(new Uri("unix:///var/run/docker.sock")).CreateClient(new Version(1, 41));
+        var started = (await docker.Containers.InspectContainerAsync($"nfd-{Stack}-{host}", TestContext.Current.CancellationToken)).State.StartedAt;
+        return DateTimeOffset.Parse(started, System.Globalization.CultureInfo.InvariantCulture).UtcDateTime;
+    }
 
     /// <summary>Runs a script as root on a lab host over SSH, as the deployer does.</summary>
     public Task<ExecResult> ShAsync(string host, string script) => ShAtAsync(host, Kamailio.Single(k => k.Name == host).Ip, script);

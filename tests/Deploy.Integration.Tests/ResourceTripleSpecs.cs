@@ -161,7 +161,8 @@ public sealed class ResourceTripleSpecs(RolledOutLab lab)
     [Fact]
     public async Task A_stopped_sysv_service_is_started_enabled_and_a_notified_restart_replaces_its_process()
     {
-        await using var t = await ConnectAsync();
+        // kamailio-3 is the lab's sysv host (ServiceTripleSpecs: the same on systemd)
+        await using var t = await lab.Site.ConnectAsync("kamailio-3", "10.212.0.13");
         var ct = TestContext.Current.CancellationToken;
         await t.RunAsync("""
             cat > /etc/init.d/nfd-triple <<'EOF'
@@ -185,7 +186,7 @@ public sealed class ResourceTripleSpecs(RolledOutLab lab)
             chmod 755 /etc/init.d/nfd-triple
             /etc/init.d/nfd-triple stop >/dev/null 2>&1; update-rc.d -f nfd-triple remove >/dev/null 2>&1; true
             """, ct);
-        var spec = new ServiceSpec("nfd-triple") { Host = Host, Name = "nfd-triple", PidFile = "/run/nfd-triple.pid" };
+        var spec = new ServiceSpec("nfd-triple") { Host = "kamailio-3", Name = "nfd-triple", PidFile = "/run/nfd-triple.pid" };
 
         var live = await TripleAsync(t, spec, StepOp.Update);
         live["active"].Should().Be("1");

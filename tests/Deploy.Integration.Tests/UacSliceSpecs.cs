@@ -60,7 +60,7 @@ public sealed class UacSliceSpecs(ImsLab lab)
             Changes(preview.Json).Select(c => ((string)c["host"]!, (string)c["type"]!, (string)c["name"]!)).Should().BeEquivalentTo(
             [
                 ("ims-1", "nfdeploy:sql:Row", "kamailio.uacreg/trunk1"),
-                ("ims-1", "nfdeploy:svc:Service", "kamailio-scscf"),
+                ("ims-1", "nfdeploy:svc:Service", "kamailio@scscf"),
             ]);
             var text = await Site.Preview(expectNoChanges: false);
             text.Out.Should().Contain("expires").And.Contain("300").And.Contain("600");

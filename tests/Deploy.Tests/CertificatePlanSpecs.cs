@@ -28,7 +28,7 @@ public sealed class CertificatePlanSpecs
 
     private static async Task<(SiteProgram Site, ImmutableDictionary<string, HostDesired> Hosts)> RenderAsync(SiteFixture site, TimeProvider? time = null, params string[] replace)
     {
-        var program = await SiteLoader.LoadAsync(site.Dir, "lab", new NoKeys(), (_, _) => Task.FromResult("ssh-ed25519 AAAATEST lab"), Ct, () => SiteFixture.LabPassphrase, time);
+        var program = await SiteLoader.LoadAsync(site.Dir, "lab", new NoKeys(), (_, _) => Task.FromResult("ssh-ed25519 AAAATEST lab"), Ct, () => SiteFixture.LabPassphrase, time: time);
         program.Replace(replace);
         var facts = program.Hosts.ToDictionary(h => h.Name, h => h.AssumedFacts ?? HostFacts.Assumed(h.Name, h.Connection.Endpoint.Address));
         return (program, program.Materialize(facts, Ct).ToImmutableDictionary(d => d.Host));
@@ -36,7 +36,7 @@ public sealed class CertificatePlanSpecs
 
     private sealed class NoKeys : IKeyFetcher
     {
-        public Task<string> FetchAsync(string url, CancellationToken ct) => Task.FromResult("-----BEGIN PGP PUBLIC KEY BLOCK-----\nx\n-----END PGP PUBLIC KEY BLOCK-----\n");
+        public Task<string> FetchAsync(string url, Action<string> verify, CancellationToken ct) => Task.FromResult("-----BEGIN PGP PUBLIC KEY BLOCK-----\nx\n-----END PGP PUBLIC KEY BLOCK-----\n");
     }
 
     /// <summary>The plan's step for a certificate, as the engine makes it: live state from the controller, pure diff.</summary>

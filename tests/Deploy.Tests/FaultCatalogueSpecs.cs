@@ -78,7 +78,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
 
         // ---- inventory
         Case("Malformed_yaml_in_the_inventory_names_the_file_and_line",
-            s => s.Edit("inventory/lab.yaml", "  kamailio-3: { address: 10.211.0.13, lab: true }", "  - kamailio-3: { address: 10.211.0.13, lab: true }"),
+            s => s.Edit("inventory/lab.yaml", "  kamailio-3: { address: 10.211.0.13, lab: { init: sysv } }", "  - kamailio-3: { address: 10.211.0.13, lab: { init: sysv } }"),
             "inventory/lab.yaml:{line of '- kamailio-3' in inventory/lab.yaml}: malformed YAML: While parsing a block mapping, did not find expected key."),
         Case("A_key_given_twice_is_refused",
             s => s.Append("Pulumi.yaml", "name: nf-deploy-2\n"),
@@ -114,7 +114,9 @@ public sealed class FaultCatalogueSpecs : IDisposable
             s => s.Edit("inventory/lab.yaml", "ssh: { user: deploy }", "ssh: { user: deploy, port: ssh }"),
             "inventory/lab.yaml:{line of 'port: ssh' in inventory/lab.yaml}: ssh port must be a number"),
         Case("A_lab_host_without_a_lab_section_is_refused",
-            s => s.Edit("inventory/lab.yaml", "lab:\n  network: nfd-lab\n  subnet: 10.211.0.0/24\n  gateway: 10.211.0.1\n  image: nf-deploy/lab-base:bookworm\n  aptProxy: http://10.211.0.1:3142\n", ""),
+            s => s.Edit("inventory/lab.yaml", "lab:\n  network: nfd-lab\n  subnet: 10.211.0.0/24\n  gateway: 10.211.0.1\n  image: nf-deploy/lab-base:bookworm\n  aptProxy: http://10.211.0.1:3142\n" +
+                "  # lab hosts boot systemd as PID 1, as real Debian hosts do; `lab: { init: sysv }` on a host or group keeps a host on\n" +
+                "  # init.d scripts (sshd as PID 1)\n  init: systemd\n", ""),
             "inventory/lab.yaml:{line of 'kamailio-1:' in inventory/lab.yaml}: host 'kamailio-1' is a lab host but the inventory has no 'lab:' section (network, subnet, gateway)"),
         Case("A_host_in_two_groups_with_conflicting_vars_names_both_groups",
             s => s.Append("inventory/lab.yaml", "  edge:\n    hosts: [kamailio-2]\n    vars:\n      listen_interface: eth1\n"),

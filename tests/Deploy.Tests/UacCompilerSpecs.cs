@@ -53,12 +53,12 @@ public sealed class UacCompilerSpecs
             ["reg_delay"] = "0",
         });
         row.SecretColumns.Should().Equal("auth_password");
-        row.Notify.Should().Equal(["kamailio-scscf"], "the S-CSCF's uac reads uacreg when it starts");
+        row.Notify.Should().Equal(["kamailio@scscf"], "the S-CSCF's uac reads uacreg when it starts (ims-1 of the lab boots systemd)");
 
         // the resources come in order: the server, then its tables, then the S-CSCF that reads them
         var order = ims.Select(r => r.Key).ToList();
         order.IndexOf(row.Key).Should().BeGreaterThan(order.IndexOf(ims.OfType<ServiceSpec>().Single(s => s.Service == "mariadb").Key))
-            .And.BeLessThan(order.IndexOf(ims.OfType<ServiceSpec>().Single(s => s.Service == "kamailio-scscf").Key));
+            .And.BeLessThan(order.IndexOf(ims.OfType<ServiceSpec>().Single(s => s.Service == "kamailio@scscf").Key));
 
         var cfg = ims.OfType<FileSpec>().Single(f => f.Path == "/etc/kamailio-scscf/kamailio.cfg");
         cfg.Content.Should().Contain($"modparam(\"uac\", \"reg_db_url\", \"mysql://kamailio:{dbPassword}@localhost/kamailio\")")

@@ -171,7 +171,7 @@ public sealed partial class DeployEngine(EngineDeps deps)
                 hostSteps.Add(new PlanStep(host.Name, spec.Urn(stack), spec.Type, spec.Name, diff.Op, diff.Changes, spec, spec.Identity));
             }
             steps.AddRange(PropagateRestarts(hostSteps, s.State.PendingRestarts.Where(p => p.StartsWith(host.Name + ":", StringComparison.Ordinal))
-                .Select(p => p[(host.Name.Length + 1)..]).ToHashSet()));
+                .Select(p => p[(host.Name.Length + 1)..]).ToHashSet(), systemd: facts?.InitSystem == "systemd"));
         }
         var problems = s.Problems.Select(p => new HostProblem(p.Key, p.Value)).OrderBy(p => p.Host).ToImmutableArray();
         return new Plan(stack, [.. steps], problems);
@@ -182,14 +182,29 @@ public sealed partial class DeployEngine(EngineDeps deps)
             ImmutableSortedDictionary<string, string>.Empty.Add("host", host));
 
     /// <summary>A service restarts when a file that notifies it changes, when a restart was left pending by a run that
-    /// died between changing the file and restarting it, and starts when its package is newly installed.</summary>
-    public static IEnumerable<PlanStep> PropagateRestarts(IReadOnlyList<PlanStep> hostSteps, IReadOnlySet<string>? pending = null)
+    /// died between changing the file and restarting it, and starts when its package is newly installed. Under systemd,
+    /// a changed unit file (or drop-in) of the service makes systemd reload its units first. A service that must not run
+    /// is stopped after the install of a package that brings (and starts) it.</summary>
+    public static IEnumerable<PlanStep> PropagateRestarts(IReadOnlyList<PlanStep> hostSteps, IReadOnlySet<string>? pending = null, bool systemd = false)
     {
         var byName = hostSteps.Where(s => s.Desired is not null).ToDictionary(s => (s.Type, s.Name));
         foreach (var step in hostSteps)
         {
             if (step.Desired is not ServiceSpec svc || step.Op == StepOp.Delete) { yield return step; continue; }
             var changes = step.Changes.ToList();
+            var units = systemd && step.Op != StepOp.Create
+                ? hostSteps.Where(o => o.Op is StepOp.Create or StepOp.Update or StepOp.Replace && o.Desired is FileSpec f && SystemdUnits.Configures(f.Path, svc.Service))
+                    .Select(o => ((FileSpec)o.Desired!).Path).ToList()
+                : [];
+            if (units.Count > 0) changes.Insert(0, new PropertyChange("daemon-reload", null, string.Join(", ", units) + " changed"));
+            if (!svc.Running)
+            {
+                if (svc.Package is not null && byName.TryGetValue((ResourceTypes.Package, svc.Package), out var brings) && brings.Op == StepOp.Create
+                    && !changes.Any(c => c.Name == "running"))
+                    changes.Add(new PropertyChange("running", null, $"no (package {svc.Package} newly installed starts it)"));
+                yield return step with { Op = step.Op == StepOp.Same && changes.Count > 0 ? StepOp.Update : step.Op, Changes = [.. changes] };
+                continue;
+            }
             var notifiers = hostSteps
                 .Where(o => o.Op is StepOp.Create or StepOp.Update or StepOp.Replace && o.Desired is INotifying n && n.Notify.Contains(svc.Name))
                 .Select(o => o.Desired is FileSpec f ? f.Path : $"{o.Type} {o.Name}")
@@ -395,6 +410,7 @@ public sealed partial class DeployEngine(EngineDeps deps)
         var changed = 0;
         string? error = null;
         var sets = FileSets.Of(steps);
+        PlanStep? failedStart = null;
         foreach (var step in steps.Where(st => st.Type != ResourceTypes.LabHost))
         {
             var provider = Provider(step.Type);
@@ -430,6 +446,7 @@ public sealed partial class DeployEngine(EngineDeps deps)
                 if (step.Op != StepOp.Same)
                 {
                     deps.Log.Host(host, $"{step.Op.Symbol()} {step.Type} {step.Name}" +
+                        (step.Changes.Any(c => c.Name == "daemon-reload") ? " (daemon-reload)" : "") +
                         (step.Restarts ? " (restart: " + string.Join("; ", step.Changes.Where(c => c.Name is "restart" or "start").Select(c => c.After)) + ")" : ""));
                     try { live = await provider.ApplyAsync(spec, step.Diff, run, ct); }
                     catch (ResourceException) when (due.Length > 0 && !ct.IsCancellationRequested)
@@ -450,6 +467,7 @@ public sealed partial class DeployEngine(EngineDeps deps)
             {
                 error = e.Message;
                 deps.Log.Warn(host, e.Message);
+                if (step.Desired is ServiceSpec && step.Restarts && !ct.IsCancellationRequested) failedStart = step;
                 break;
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -470,6 +488,19 @@ public sealed partial class DeployEngine(EngineDeps deps)
             .ToImmutableArray();
 
         var health = ImmutableArray<(HealthCheckSpec Check, HealthResult Result)>.Empty;
+        // A service that failed to start on this run's files is a host that cannot be healthy: rolled back the same way
+        // (only the services restarted so far, the failed one included, are restarted on the previous files).
+        if (failedStart is not null && !run.Written.IsEmpty && deps.Providers.GetValueOrDefault(ResourceTypes.File) is IRollback undo)
+        {
+            // a service started for the first time has no previous files to run on: it stays down
+            var restarted = steps.TakeWhile(st => st != failedStart).Append(failedStart)
+                .Where(st => st.Desired is ServiceSpec && st.Restarts && st.Op == StepOp.Update).ToList();
+            (error, health) = await RollBackAsync(s, host, run, undo, restarted, error!, health);
+            if (health.All(h => h.Result.Healthy))
+                await UpdatePendingAsync(s, add: [], remove: [.. restarted.Select(st => $"{host}:{st.Name}")]);
+            return new HostApply(new HostOutcome(host, changed, error, health),
+                [.. steps.Where(st => st.Type != ResourceTypes.LabHost).Select(st => s.State.Find(st.Urn)).OfType<ResourceRecord>()]);
+        }
         if (error is null && ct.IsCancellationRequested) error = "cancelled before the health checks";
         if (error is null)
         {
@@ -485,20 +516,8 @@ public sealed partial class DeployEngine(EngineDeps deps)
             if (sick.Count > 0 && !run.Written.IsEmpty && deps.Providers.GetValueOrDefault(ResourceTypes.File) is IRollback rollback)
             {
                 var why = string.Join("; ", sick.Select(h => $"{h.Check.Describe()}: {h.Result.Detail}"));
-                deps.Log.Warn(host, $"unhealthy after the rollout ({why}): rolling back");
-                // A rollback is not abandoned half way because of Ctrl-C: the host would be left on the bad files
-                // (a second signal still ends the process).
-                var none = CancellationToken.None;
-                try
-                {
-                    await rollback.RollbackAsync(run, none);
-                    foreach (var st in steps.Where(st => st.Desired is ServiceSpec && st.Restarts))
-                        await Provider(st.Type).ApplyAsync(st.Desired!, new ResourceDiff(StepOp.Update, [new PropertyChange("restart", null, "rollback")]), run, none);
-                    health = await CheckHealthAsync(s, host, run, none);
-                    error = $"unhealthy after the rollout ({why}); rolled back to the previous files, " +
-                        (health.All(h => h.Result.Healthy) ? "healthy again" : "still unhealthy");
-                }
-                catch (DeployException e) { error = $"unhealthy after the rollout ({why}); the rollback failed: {e.Message}"; }
+                (error, health) = await RollBackAsync(s, host, run, rollback, [.. steps.Where(st => st.Desired is ServiceSpec && st.Restarts)],
+                    $"unhealthy after the rollout ({why})", health);
                 records.Clear(); // the state keeps what the host has again: the previous records
                 ordered = [.. steps.Where(st => st.Type != ResourceTypes.LabHost).Select(st => s.State.Find(st.Urn)).OfType<ResourceRecord>()];
             }

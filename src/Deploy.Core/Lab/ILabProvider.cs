@@ -23,7 +23,18 @@ public sealed record LabSpec(
 /// <param name="Name">Inventory name; also the container's hostname.</param>
 /// <param name="Address">Fixed IPv4 address on the lab network.</param>
 /// <param name="LoginUser">User the deployer logs in as ("root" or a user given passwordless sudo).</param>
-public sealed record LabHostSpec(string Name, string Address, string LoginUser);
+public sealed record LabHostSpec(string Name, string Address, string LoginUser)
+{
+    /// <summary>PID 1 of the host: "sysv" (sshd, with the init.d scripts of runlevel 2 started at boot) or "systemd"
+    /// (systemd itself, from the lab image with systemd, as on a real Debian host).</summary>
+    public string Init { get; init; } = LabInit.Sysv;
+}
+
+public static class LabInit
+{
+    public const string Sysv = "sysv";
+    public const string Systemd = "systemd";
+}
 
 /// <summary>A lab host as it exists now.</summary>
 public sealed record LabHostState(string Name, string ContainerId, string Address, bool Running);

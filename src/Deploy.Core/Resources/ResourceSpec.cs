@@ -107,13 +107,17 @@ public sealed record HostnameSpec(string Hostname) : ResourceSpec
 }
 
 /// <summary>A service: running and enabled at boot; restarted when a notifying resource changed; started when
-/// its package was newly installed.</summary>
+/// its package was newly installed. Or one that must not run (<see cref="Running"/> false): stopped, and disabled
+/// or masked, also right after the install of a package that starts it.</summary>
 /// <param name="PidFile">When set, a restart is checked to have really replaced the process.</param>
 public sealed record ServiceSpec(string Service) : ResourceSpec
 {
     public string? PidFile { get; init; }
     public bool Enabled { get; init; } = true;
     public bool Running { get; init; } = true;
+
+    /// <summary>systemd: linked to /dev/null, so that nothing starts it (implies stopped); sysv: disabled.</summary>
+    public bool Masked { get; init; }
 
     /// <summary>Package (resource name) that provides the service; a fresh install starts it.</summary>
     public string? Package { get; init; }

@@ -5,10 +5,12 @@ using Deploy.Core.Resources;
 namespace Deploy.Resources.Providers;
 
 /// <summary>
-/// A service under systemd or sysv init (containers run Debian's init.d scripts; real hosts run systemd): running,
-/// enabled at boot, restarted when the engine says a notifying file changed, started when newly installed.
-/// A restart is checked to have really replaced the process when the service has a pid file
-/// (an init.d script that cannot see the old process "restarts" nothing).
+/// A service under systemd or sysv init, the Debian way: running (or stopped), enabled at boot (or disabled, or masked
+/// under systemd), restarted when the engine says a notifying file changed, started when newly installed. Under systemd
+/// the unit comes from the package or from an NF's unit file (<c>daemon-reload</c> first when one changed), the boot
+/// setting is <c>systemctl is-enabled</c> read live, a restart is proven by a new start of the main process, and a start
+/// that fails is reported with the unit's last journal lines. Under sysv, Debian's init.d script and its rc2.d links;
+/// a restart is checked to have really replaced the process when the service has a pid file.
 /// </summary>
 public sealed class ServiceProvider : IResourceProvider
 {
@@ -21,9 +23,12 @@ public sealed class ServiceProvider : IResourceProvider
         return $$"""
             s={{s}}; pf={{pidfile}}
             if [ -d /run/systemd/system ]; then
-              [ "$(systemctl show -p LoadState --value "$s.service")" = loaded ] && echo exists=1 || echo exists=0
+              load=$(systemctl show -p LoadState --value "$s.service")
+              case "$load" in loaded|masked) echo exists=1 ;; *) echo exists=0 ;; esac
               systemctl is-active --quiet "$s.service" && echo active=1 || echo active=0
-              systemctl is-enabled --quiet "$s.service" && echo enabled=1 || echo enabled=0
+              case "$(systemctl is-enabled "$s.service" 2>/dev/null)" in
+                enabled|enabled-runtime|static|alias|indirect|generated) echo enabled=1 ;; *) echo enabled=0 ;; esac
+              [ "$load" = masked ] && echo masked=1 || echo masked=0
               echo "pid=$(systemctl show -p MainPID --value "$s.service")"
             else
               [ -x "/etc/init.d/$s" ] && echo exists=1 || echo exists=0
@@ -34,61 +39,109 @@ public sealed class ServiceProvider : IResourceProvider
                 "/etc/init.d/$s" status >/dev/null 2>&1 && echo active=1 || echo active=0
               fi
               set -- /etc/rc2.d/S[0-9][0-9]"$s"; [ -e "$1" ] && echo enabled=1 || echo enabled=0
+              echo masked=0
             fi
             """;
     }
 
     public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts) =>
         values.GetValueOrDefault("exists") == "1"
-            ? LiveState.Of(values.Where(v => v.Key is "active" or "enabled" or "pid"))
+            ? LiveState.Of(values.Where(v => v.Key is "active" or "enabled" or "pid" or "masked"))
             : null;
 
     public ResourceDiff Diff(ResourceSpec desired, LiveState? live)
     {
         var s = (ServiceSpec)desired;
-        if (live is null) return new ResourceDiff(StepOp.Create, [new PropertyChange("running", null, "yes")]);
+        if (live is null)
+            // a service that must not run and is not there has nothing to stop (a package installed by this run that
+            // brings it is seen by the engine: it stops it after the install)
+            return s.Running ? new ResourceDiff(StepOp.Create, [new PropertyChange("running", null, "yes")]) : ResourceDiff.Same;
         var changes = ImmutableArray.CreateBuilder<PropertyChange>();
-        if (s.Running && live["active"] != "1") changes.Add(new PropertyChange("running", "no", "yes"));
-        if (s.Enabled && live["enabled"] != "1") changes.Add(new PropertyChange("enabled", "no", "yes"));
+        var active = live["active"] == "1";
+        if (s.Running && !active) changes.Add(new PropertyChange("running", "no", "yes"));
+        if (!s.Running && active) changes.Add(new PropertyChange("running", "yes", "no"));
+        var masked = live["masked"] == "1";
+        if (s.Masked != masked) changes.Add(new PropertyChange("masked", masked ? "yes" : "no", s.Masked ? "yes" : "no"));
+        var enabled = live["enabled"] == "1";
+        if (!s.Masked && s.Enabled != enabled) changes.Add(new PropertyChange("enabled", enabled ? "yes" : "no", s.Enabled ? "yes" : "no"));
         return changes.Count == 0 ? ResourceDiff.Same : new ResourceDiff(StepOp.Update, changes.ToImmutable());
     }
 
     public async Task<LiveState> ApplyAsync(ResourceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
     {
         var s = (ServiceSpec)desired;
-        var restart = diff.Op == StepOp.Create || diff.Has("restart");
-        var start = restart || diff.Has("running") || diff.Has("start");
-        var action = restart ? "restart" : start ? "start" : "";
-        var enable = s.Enabled && (diff.Op == StepOp.Create || diff.Has("enabled"));
-        var script = $$"""
-            s={{Sh.Quote(Name(s.Service))}}; pf={{Sh.Quote(s.PidFile is null ? "" : Shapes.Ensure(s.PidFile, Shapes.AbsolutePath(s.PidFile, "pid file")))}}; action={{action}}
+        var after = await Script.RunAndProbeAsync(run, "service " + s.Service, ApplyScript(s, diff), Probe(s.Identity), ct);
+        return Parse(s, after, run.Facts) ?? (s.Running
+            ? throw new ResourceException(run.Transport.HostName, "service " + s.Service, "no such service on the host (is its package installed?)")
+            : LiveState.Of([new("active", "0"), new("enabled", "0"), new("masked", "0")]));
+    }
+
+    /// <summary>The shell that brings the service where the diff says: reload units, boot setting, then start, restart or stop.</summary>
+    public static string ApplyScript(ServiceSpec s, ResourceDiff diff)
+    {
+        var restart = s.Running && (diff.Op == StepOp.Create || diff.Has("restart"));
+        var start = s.Running && (restart || diff.Has("running") || diff.Has("start"));
+        var action = !s.Running ? (diff.Has("running") ? "stop" : "") : restart ? "restart" : start ? "start" : "";
+        var boot = s.Masked ? (diff.Has("masked") ? "mask" : "")
+            : diff.Has("masked") ? (s.Enabled ? "unmask enable" : "unmask")
+            : s.Enabled && (diff.Op == StepOp.Create || diff.Has("enabled")) ? "enable"
+            : !s.Enabled && diff.Has("enabled") ? "disable" : "";
+        var reload = diff.Op == StepOp.Create || diff.Has("daemon-reload") ? 1 : 0;
+        return $$"""
+            s={{Sh.Quote(Name(s.Service))}}; pf={{Sh.Quote(s.PidFile is null ? "" : Shapes.Ensure(s.PidFile, Shapes.AbsolutePath(s.PidFile, "pid file")))}}; action={{action}}; boot='{{boot}}'; reload={{reload}}
             old=$( [ -n "$pf" ] && cat "$pf" 2>/dev/null || true)
             if [ -d /run/systemd/system ]; then
-              systemctl daemon-reload
-              {{(enable ? "systemctl enable --quiet \"$s.service\"" : ":")}}
-              if [ -n "$action" ]; then systemctl "$action" "$s.service"; fi
+              [ "$reload" = 0 ] || systemctl daemon-reload
+              # the start of the running main process: a restart must give a new one
+              was=$(systemctl show -p ExecMainStartTimestampMonotonic --value "$s.service"):$(systemctl show -p MainPID --value "$s.service")
+              for b in $boot; do
+                case "$b" in
+                  mask) systemctl stop "$s.service" 2>/dev/null || true; systemctl mask --quiet "$s.service" ;;
+                  *) systemctl "$b" --quiet "$s.service" ;;
+                esac
+              done
+              if [ -n "$action" ] && ! systemctl "$action" "$s.service"; then
+                echo "$s failed to $action; its journal (journalctl -u $s.service):" >&2
+                journalctl -u "$s.service" -n 15 --no-pager -o short-iso >&2 || true
+                exit 1
+              fi
             else
-              {{(enable ? "update-rc.d \"$s\" defaults >/dev/null" : ":")}}
+              for b in $boot; do
+                case "$b" in
+                  enable) update-rc.d "$s" defaults >/dev/null; update-rc.d "$s" enable >/dev/null ;;
+                  disable|mask) update-rc.d "$s" disable >/dev/null 2>&1 || true ;;
+                esac
+              done
               if [ -n "$action" ]; then "/etc/init.d/$s" "$action"; fi
             fi
-            # wait (bounded) until it runs, with a new process when it was restarted
+            # wait (bounded) until it runs, with a new process when it was restarted; or until it is gone when stopped
             if [ -n "$action" ]; then
               i=0
               while :; do
-                if [ -n "$pf" ]; then
+                if [ "$action" = stop ]; then
+                  if [ -d /run/systemd/system ]; then systemctl is-active --quiet "$s.service" || break
+                  elif [ -n "$pf" ]; then pid=$(cat "$pf" 2>/dev/null || true); { [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; } || break
+                  else "/etc/init.d/$s" status >/dev/null 2>&1 || break
+                  fi
+                elif [ -d /run/systemd/system ]; then
+                  # systemd knows the main process (a unit need not write the pid file an init.d script does)
+                  now=$(systemctl show -p ExecMainStartTimestampMonotonic --value "$s.service"):$(systemctl show -p MainPID --value "$s.service")
+                  if systemctl is-active --quiet "$s.service" && { [ "$action" = start ] || [ "$now" != "$was" ]; }; then break; fi
+                elif [ -n "$pf" ]; then
                   pid=$(cat "$pf" 2>/dev/null || true)
                   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && { [ "$action" = start ] || [ "$pid" != "$old" ]; }; then break; fi
-                elif [ -d /run/systemd/system ]; then systemctl is-active --quiet "$s.service" && break
                 else "/etc/init.d/$s" status >/dev/null 2>&1 && break
                 fi
-                i=$((i+1)); if [ $i -ge 50 ]; then echo "$s did not come up after $action (pid file: ${pf:-none}, old pid: ${old:-none})" >&2; exit 1; fi
+                i=$((i+1))
+                if [ $i -ge 50 ]; then
+                  echo "$s did not come up after $action (pid file: ${pf:-none}, old pid: ${old:-none})" >&2
+                  if [ -d /run/systemd/system ]; then journalctl -u "$s.service" -n 15 --no-pager -o short-iso >&2 || true; fi
+                  exit 1
+                fi
                 sleep 0.2
               done
             fi
             """;
-        var after = await Script.RunAndProbeAsync(run, "service " + s.Service, script, Probe(s.Identity), ct);
-        return Parse(s, after, run.Facts)
-            ?? throw new ResourceException(run.Transport.HostName, "service " + s.Service, "no such service on the host (is its package installed?)");
     }
 
     public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct)
@@ -105,6 +158,5 @@ public sealed class ServiceProvider : IResourceProvider
             """, ct);
     }
 
-    /// <summary>A service name of a checked shape (it becomes a path under /etc/init.d and a unit name).</summary>
     private static string Name(string service) => Shapes.Ensure(service, Shapes.ServiceName(service));
 }

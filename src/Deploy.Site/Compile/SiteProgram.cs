@@ -64,8 +64,8 @@ public sealed partial class SiteProgram : ISiteProgram
         _templates = templates;
         Managed = [.. inventory.Hosts.Where(h => h.Roles.Length > 0)];
         Hosts = [.. Managed.Select(h => new HostTarget(h.Name, Connection(projectDir, h),
-            h.Lab ? new LabHostSpec(h.Name, h.Address, h.User) : null,
-            h.Facts ?? (h.Lab ? HostFacts.Assumed(h.Name, h.Address) : null))
+            h.Lab ? new LabHostSpec(h.Name, h.Address, h.User) { Init = h.LabInit } : null,
+            h.Facts ?? (h.Lab ? HostFacts.Assumed(h.Name, h.Address, init: h.LabInit) : null))
         {
             // rolling batches per inventory group: rollout_batch ("1", "50%"), rollout_max_fail (percent of the group)
             Rollout = new RolloutPolicy(h.Groups.FirstOrDefault() ?? h.Name,
@@ -251,7 +251,8 @@ public sealed partial class SiteProgram : ISiteProgram
                     var name = R(s.Name).Trim();
                     ShapeCheck.Ok(name, Shapes.ServiceName(name), nf.File, s.Line, h.Name);
                     var pidFile = s.PidFile is null ? null : ShapeCheck.Ok(R(s.PidFile).Trim(), Shapes.AbsolutePath(R(s.PidFile).Trim(), "pid file"), nf.File, s.Line, h.Name);
-                    Add(new ServiceSpec(name) { Host = h.Name, Name = name, DeclaredBy = by, PidFile = pidFile, Package = s.Package }, nf.File, s.Line);
+                    Add(new ServiceSpec(name) { Host = h.Name, Name = name, DeclaredBy = by, PidFile = pidFile, Package = s.Package,
+                        Running = s.Running, Enabled = s.Enabled, Masked = s.Masked }, nf.File, s.Line);
                 }
                 AddSql(h, nf, scope, by, R, Truthy, Add);
                 foreach (var port in nf.Ports)

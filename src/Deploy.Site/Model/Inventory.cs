@@ -12,7 +12,11 @@ namespace Deploy.Site.Model;
 public sealed record RoleRef(string Role, string File, int Line);
 
 /// <summary>Settings of the lab network when the inventory has lab hosts.</summary>
-public sealed record LabSettings(string Network, string Subnet, string Gateway, string Image, string AptProxy);
+public sealed record LabSettings(string Network, string Subnet, string Gateway, string Image, string AptProxy)
+{
+    /// <summary>PID 1 of lab hosts that do not choose (<c>lab: { init: ... }</c> on a host or group).</summary>
+    public string Init { get; init; } = Deploy.Core.Lab.LabInit.Sysv;
+}
 
 /// <summary>A jump host (bastion) to reach a host through.</summary>
 public sealed record JumpSettings(string Address, int Port, string User, string Key);
@@ -31,7 +35,11 @@ public sealed record InventoryHost(
     ImmutableSortedDictionary<string, object?> Vars,
     HostFacts? Facts,
     string File,
-    int Line);
+    int Line)
+{
+    /// <summary>A lab host's PID 1: sysv or systemd.</summary>
+    public string LabInit { get; init; } = Deploy.Core.Lab.LabInit.Sysv;
+}
 
 /// <summary>
 /// <c>inventory/&lt;name&gt;.yaml</c>: hosts and groups (the Ansible inventory, in YAML). A group may be sized by a
@@ -52,11 +60,12 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
         LabSettings? lab = null;
         if (y.Map(y.Root, "lab") is { } l)
         {
-            y.AllowOnly(l, "lab", "network", "subnet", "gateway", "image", "aptProxy");
+            y.AllowOnly(l, "lab", "network", "subnet", "gateway", "image", "aptProxy", "init");
             lab = new LabSettings(
                 y.Required(l, "network", "lab"), y.Required(l, "subnet", "lab"), y.Required(l, "gateway", "lab"),
                 y.Str(l, "image") ?? "nf-deploy/lab-base:bookworm",
-                y.Str(l, "aptProxy") ?? $"http://{y.Required(l, "gateway", "lab")}:3142");
+                y.Str(l, "aptProxy") ?? $"http://{y.Required(l, "gateway", "lab")}:3142")
+            { Init = LabHostSettings.Init(y, l, "the inventory") ?? Deploy.Core.Lab.LabInit.Sysv };
         }
 
         var sshDefaults = y.Map(y.Root, "ssh");
@@ -111,7 +120,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                     {
                         var namePattern = y.Str(gm, "name") ?? throw y.Error(gm, $"group '{g}': a counted group needs 'name:' (e.g. \"{g}-{{{{ i }}}}\") or a 'hosts:' list");
                         var addrPattern = y.Str(gm, "address") ?? throw y.Error(gm, $"group '{g}': a counted group needs 'address:' (e.g. \"10.211.0.{{{{ 20 + i }}}}\")");
-                        var isLab = y.Str(gm, "lab") is "true" or "yes";
+                        var isLab = LabHostSettings.Read(y, gm, $"group '{g}'").Lab == true;
                         for (var i = 1; i <= count; i++)
                         {
                             ct.ThrowIfCancellationRequested();
@@ -178,7 +187,12 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
             if (addresses.TryGetValue(address, out var other))
                 throw y.Error(isGenerated ? null : y.Get(node, "address"), $"hosts '{other}' and '{h}' have the same address {address}");
             addresses[address] = h;
-            var isLab = isGenerated ? gen.Lab : y.Str(node, "lab") is "true" or "yes";
+            var hostLab = isGenerated ? (null, null) : LabHostSettings.Read(y, node, $"host '{h}'");
+            var isLab = isGenerated ? gen.Lab : hostLab.Lab == true;
+            // init: the host's, else its first group's that says, else the lab section's
+            var labInit = hostLab.Init
+                ?? groupsOf.Select(x => LabHostSettings.Read(y, x.Node, $"group '{x.Group}'").Init).FirstOrDefault(i => i is not null)
+                ?? lab?.Init ?? Deploy.Core.Lab.LabInit.Sysv;
             if (isLab && lab is null) throw y.Error(node, $"host '{h}' is a lab host but the inventory has no 'lab:' section (network, subnet, gateway)");
             if (!int.TryParse(Ssh("port", "22"), out var port)) throw y.Error(ssh ?? sshDefaults, "ssh port must be a number");
             JumpSettings? jump = null;
@@ -198,7 +212,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
             }
             result.Add(new InventoryHost(h, address, isLab, Ssh("user", "root"), Ssh("key", "~/.ssh/id_ed25519"), port, jump,
                 [.. groupsOf.Select(x => x.Group)], [.. roles], vars.ToImmutableSortedDictionary(StringComparer.Ordinal),
-                DeclaredFacts(y, node, h, address), y.DisplayPath, line));
+                DeclaredFacts(y, node, h, address), y.DisplayPath, line) { LabInit = labInit });
         }
         return new Inventory(y.DisplayPath, lab, [.. result]);
     }

@@ -40,7 +40,16 @@ public sealed record NfFile(
     public string? Lint { get; init; }
 }
 
-public sealed record NfService(Templated Name, string? Package, Templated? PidFile, Templated? When, int Line);
+public sealed record NfService(Templated Name, string? Package, Templated? PidFile, Templated? When, int Line)
+{
+    /// <summary><c>state: running</c> (the default) or <c>stopped</c>.</summary>
+    public bool Running { get; init; } = true;
+
+    /// <summary><c>enabled: true</c> (the default), <c>false</c>, or <c>masked</c> (systemd: nothing can start it).</summary>
+    public bool Enabled { get; init; } = true;
+
+    public bool Masked { get; init; }
+}
 
 public sealed record NfPackage(Templated Name, Templated? When, int Line);
 
@@ -200,9 +209,22 @@ public sealed record NfManifest(
 
         var services = Items(y, y.Seq(root, "services"), "a service").Select(m =>
         {
-            y.AllowOnly(m, "a service", "name", "package", "pidfile", "when");
+            y.AllowOnly(m, "a service", "name", "package", "pidfile", "when", "state", "enabled");
             y.Required(m, "name", "a service");
-            return new NfService(T(y.Get(m, "name")!, "name"), y.Str(m, "package"), OptT(m, "pidfile"), OptT(m, "when"), YamlFile.Line(m));
+            var state = y.Str(m, "state") ?? "running";
+            if (state is not ("running" or "stopped"))
+                throw y.Error(y.Get(m, "state"), $"state of a service must be running or stopped, not '{state}'");
+            var enabled = y.Str(m, "enabled") ?? "true";
+            if (enabled is not ("true" or "false" or "masked"))
+                throw y.Error(y.Get(m, "enabled"), $"enabled of a service must be true, false or masked, not '{enabled}'");
+            if (state == "running" && enabled == "masked")
+                throw y.Error(y.Get(m, "enabled"), "a masked service cannot be running (state: stopped)");
+            return new NfService(T(y.Get(m, "name")!, "name"), y.Str(m, "package"), OptT(m, "pidfile"), OptT(m, "when"), YamlFile.Line(m))
+            {
+                Running = state == "running",
+                Enabled = enabled == "true",
+                Masked = enabled == "masked",
+            };
         }).ToImmutableArray();
 
         var ports = Items(y, y.Seq(root, "ports"), "a port").Select(m =>
