@@ -262,8 +262,11 @@ public sealed class SiteProgram : ISiteProgram
                     ports.Add((port.Proto, addr, n, p.Describe(), nf.File, port.Line));
                 }
                 foreach (var c in nf.Health.Where(c => c.When is null || Truthy(c.When, "when")))
-                    health.Add(new HealthCheckSpec(h.Name, p.Id, c.Kind,
-                        c.Args.ToImmutableSortedDictionary(a => a.Key, a => R(a.Value).Trim(), StringComparer.Ordinal)) { SiteWide = c.SiteWide });
+                {
+                    var args = c.Args.ToImmutableSortedDictionary(a => a.Key, a => R(a.Value).Trim(), StringComparer.Ordinal);
+                    if (c.Kind == "call") args = CallScenarios.Render(args, _templates, nf, scope, h.Name, c.Line);
+                    health.Add(new HealthCheckSpec(h.Name, p.Id, c.Kind, args) { SiteWide = c.SiteWide });
+                }
             }
             catch (SiteException e) { errors.Add(e); }
         }
