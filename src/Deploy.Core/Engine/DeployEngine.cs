@@ -33,7 +33,7 @@ public sealed record EngineDeps(
 /// The engine: reads every host once (facts + live state in one round trip, hosts in parallel), renders the site,
 /// diffs desired against live, and applies the plan host by host. It knows nothing of SSH, Docker or YAML.
 /// </summary>
-public sealed class DeployEngine(EngineDeps deps)
+public sealed partial class DeployEngine(EngineDeps deps)
 {
     private IResourceProvider Provider(string type) =>
         deps.Providers.TryGetValue(type, out var p) ? p : throw new DeployException($"no provider for resource type {type}");
