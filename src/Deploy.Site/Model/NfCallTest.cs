@@ -7,12 +7,12 @@ namespace Deploy.Site.Model;
 /// <summary>
 /// A call test declared in an NF's <c>health:</c> (<c>call: { name, steps: [...], cleanup: [...] }</c>), flattened into a
 /// health check's arguments: <c>name</c>, <c>steps.01.sipp</c>, <c>steps.01.to</c>, ..., <c>cleanup.01.sipp</c>. A step is a
-/// SIPp scenario (<c>sipp:</c> a template of the NF, <c>to:</c> the node, <c>user</c>, <c>transport</c>, <c>background</c>,
-/// <c>expect_fail</c>) or a command run on hosts (<c>command</c>, <c>on:</c> host names, <c>expect:</c> a regex).
+/// SIPp scenario (<c>sipp:</c> a template of the NF, <c>to:</c> the node, <c>user</c> ([service]), <c>from</c> ([from_user]),
+/// <c>contact</c> (a background step whose port is [contact_port]), <c>transport</c>, <c>background</c>, <c>timeout</c>) or a command run on hosts (<c>command</c>, <c>on:</c> host names, <c>expect:</c> a regex).
 /// </summary>
 public static class NfCallTest
 {
-    private static readonly string[] StepKeys = ["name", "sipp", "to", "transport", "user", "background", "timeout", "command", "on", "expect"];
+    private static readonly string[] StepKeys = ["name", "sipp", "to", "transport", "user", "from", "contact", "background", "timeout", "command", "on", "expect"];
 
     public static ImmutableSortedDictionary<string, Templated> Args(YamlFile y, YamlMappingNode m)
     {

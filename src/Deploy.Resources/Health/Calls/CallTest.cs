@@ -9,7 +9,7 @@ namespace Deploy.Resources.Health.Calls;
 /// controller until the test ends), or a command run on hosts whose output must match <c>expect</c>.</summary>
 public sealed record CallStep(
     string Id, string Name, int Line,
-    string? Scenario, string? Xml, string? To, string Transport, string? User, bool Background, TimeSpan Timeout,
+    string? Scenario, string? Xml, string? To, string Transport, string? User, string? From, string? Contact, bool Background, TimeSpan Timeout,
     string? Command, ImmutableArray<string> On, string? Expect)
 {
     public bool IsSipp => Xml is not null;
@@ -37,7 +37,7 @@ public sealed partial record CallTest(string Name, ImmutableArray<CallStep> Step
             if (Get("background") == "true" && !Key().IsMatch(name))
                 throw new DeployException($"call test {a.GetValueOrDefault("name")}: a background step's name is its key in the other scenarios ([{{name}}_port]): letters, digits and _ only, not '{name}'");
             return new CallStep(id, name, int.TryParse(Get("line"), out var line) ? line : 0,
-                Get("sipp"), Get("xml"), Get("to"), transport, Get("user"), Get("background") == "true", TimeSpan.FromSeconds(timeout),
+                Get("sipp"), Get("xml"), Get("to"), transport, Get("user"), Get("from"), Get("contact"), Get("background") == "true", TimeSpan.FromSeconds(timeout),
                 Get("command"), [.. (Get("on") ?? "").Split([' ', ','], StringSplitOptions.RemoveEmptyEntries)], Get("expect"));
         }
         return new CallTest(a.GetValueOrDefault("name") ?? "call", Part("steps"), Part("cleanup"));

@@ -17,6 +17,13 @@ public static class CallTestRunner
 {
     public static async Task<HealthResult> RunAsync(HealthCheckSpec check, IHostTransport transport, CancellationToken ct)
     {
+        // a test that cannot run (SIPp missing, a step that names no node) fails as a check, with the reason
+        try { return await RunCoreAsync(check, transport, ct); }
+        catch (DeployException e) { return new HealthResult(false, e.Message); }
+    }
+
+    private static async Task<HealthResult> RunCoreAsync(HealthCheckSpec check, IHostTransport transport, CancellationToken ct)
+    {
         var test = CallTest.From(check);
         var dir = Directory.CreateTempSubdirectory("nfd-call-").FullName;
         var results = new List<CallStepResult>();
@@ -35,13 +42,16 @@ public static class CallTestRunner
                 ports[s.Id] = FreePort(local, s.Transport);
                 keys[$"{s.Name}_port"] = ports[s.Id].ToString(CultureInfo.InvariantCulture);
             }
+            foreach (var s in test.Steps.Concat(test.Cleanup).Where(s => s.Contact is not null))
+                if (!test.Steps.Any(b => b.Background && b.Name == s.Contact))
+                    throw new DeployException($"call test {test.Name}, step '{s.Name}': contact '{s.Contact}' is not a background step of the test");
 
             foreach (var step in test.Steps)
             {
                 var sw = Stopwatch.StartNew();
                 if (step.Background)
                 {
-                    background.Add((step, await SippProcess.StartAsync(step, dir, local, ports[step.Id], keys, ct), sw));
+                    background.Add((step, await SippProcess.StartAsync(step, dir, local, ports[step.Id], StepKeys(step, keys, ports[step.Id]), ct), sw));
                     await Task.Delay(300, ct); // listening before anything is sent its way
                     continue;
                 }
@@ -93,10 +103,20 @@ public static class CallTestRunner
 
     private static async Task<(bool, string)> SippAsync(CallStep step, string dir, IPAddress local, IReadOnlyDictionary<string, string> keys, CancellationToken ct)
     {
-        await using var sipp = await SippProcess.StartAsync(step, dir, local, FreePort(local, step.Transport), keys, ct);
+        var port = FreePort(local, step.Transport);
+        await using var sipp = await SippProcess.StartAsync(step, dir, local, port, StepKeys(step, keys, port), ct);
         var o = await sipp.WaitAsync(TimeSpan.FromSeconds(5), ct);
         return (o.Ok, o.Ok ? o.Detail : o.Detail + "\n" + o.Log);
     }
+
+    /// <summary>The keywords a scenario sees: [from_user] (the step's from), [contact_port] (the port of the background step
+    /// named by contact, else the step's own), [controller_ip] and [NAME_port] of every background step.</summary>
+    private static Dictionary<string, string> StepKeys(CallStep step, IReadOnlyDictionary<string, string> keys, int ownPort) =>
+        new(keys)
+        {
+            ["from_user"] = step.From ?? "nf-deploy",
+            ["contact_port"] = step.Contact is { } c && keys.TryGetValue(c + "_port", out var p) ? p : ownPort.ToString(CultureInfo.InvariantCulture),
+        };
 
     /// <summary>A command on each host of <c>on</c>; its output must match <c>expect</c> (retried for up to 10 s: what
     /// a cluster replicates arrives shortly after).</summary>

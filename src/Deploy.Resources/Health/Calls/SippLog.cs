@@ -6,11 +6,15 @@ namespace Deploy.Resources.Health.Calls;
 /// timeout), and an excerpt for the report.</summary>
 public static partial class SippLog
 {
-    public static string Explain(int exitCode, string errors, string output)
+    public static string Explain(int exitCode, string errors, string output, string? scenario = null)
     {
         var unexpected = Unexpected().Match(errors);
         if (unexpected.Success)
-            return $"expected {unexpected.Groups["want"].Value} at scenario message {unexpected.Groups["index"].Value}, got '{unexpected.Groups["got"].Value.Trim()}'";
+        {
+            var index = int.Parse(unexpected.Groups["index"].Value, System.Globalization.CultureInfo.InvariantCulture);
+            var want = Expected(scenario, index) ?? unexpected.Groups["want"].Value;
+            return $"expected {want} at scenario message {index}, got '{unexpected.Groups["got"].Value.Trim()}'";
+        }
         var timeout = Timeout().Match(errors);
         if (timeout.Success)
             return $"timeout: no answer at scenario message {timeout.Groups["index"].Value} ({timeout.Groups["what"].Value.Trim()})";
@@ -27,6 +31,26 @@ public static partial class SippLog
         };
     }
 
+    /// <summary>What the scenario accepts at a message: the optional receives from there and the first required one
+    /// (SIPp names only the first, "100", when a 100 Trying is optional and a 200 is what counts).</summary>
+    private static string? Expected(string? scenario, int index)
+    {
+        if (scenario is null) return null;
+        try
+        {
+            var messages = System.Xml.Linq.XDocument.Parse(scenario).Root!.Elements().Where(e => e.Name.LocalName is "send" or "recv" or "pause" or "nop" or "label").ToList();
+            var want = new List<string>();
+            for (var i = index; i < messages.Count && messages[i].Name.LocalName == "recv"; i++)
+            {
+                var m = messages[i];
+                want.Add((string?)m.Attribute("response") ?? (string?)m.Attribute("request") ?? "?");
+                if ((string?)m.Attribute("optional") != "true") break;
+            }
+            return want.Count == 0 ? null : string.Join(" or ", want);
+        }
+        catch (System.Xml.XmlException) { return null; }
+    }
+
     /// <summary>The status line of the last SIP response in a message trace.</summary>
     public static string? LastResponse(string messages)
     {
@@ -40,7 +64,7 @@ public static partial class SippLog
         static string Tail(string s, int lines) => string.Join('\n', s.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Trim().Length > 0).TakeLast(lines));
         var parts = new List<string>();
         if (errors.Trim().Length > 0) parts.Add("SIPp errors:\n" + Tail(errors, 12));
-        if (messages.Trim().Length > 0) parts.Add("SIPp messages (last lines):\n" + Tail(messages, 25));
+        if (messages.Trim().Length > 0) parts.Add("SIPp messages (last lines):\n" + Tail(messages, 40));
         if (parts.Count == 0 && output.Trim().Length > 0) parts.Add("SIPp output:\n" + Tail(output, 12));
         return string.Join('\n', parts);
     }

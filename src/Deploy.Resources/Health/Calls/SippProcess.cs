@@ -87,7 +87,7 @@ public sealed class SippProcess : IAsyncDisposable
         if (!killed && _process.ExitCode == 0) return new SippOutcome(true, Received(messages) ?? "passed", "");
         string output;
         lock (_output) output = _output.ToString();
-        var why = killed ? $"no end after {(_step.Timeout + grace).TotalSeconds:0} s (killed)" : SippLog.Explain(_process.ExitCode, errors, output);
+        var why = killed ? $"no end after {(_step.Timeout + grace).TotalSeconds:0} s (killed)" : SippLog.Explain(_process.ExitCode, errors, output, _step.Xml);
         return new SippOutcome(false, why, SippLog.Excerpt(errors, messages, output));
     }
 
