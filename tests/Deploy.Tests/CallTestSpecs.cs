@@ -52,6 +52,18 @@ public sealed class CallTestSpecs
     }
 
     [Fact]
+    public async Task The_ims_box_declares_a_call_test_through_its_p_cscf_whose_registrations_must_reach_the_s_cscf()
+    {
+        using var site = SiteFixture.FromRepo();
+        var check = (await site.RenderAsync())["ims-1"].Health.Should().ContainSingle(c => c.Kind == "call").Which;
+        check.Nf.Should().Be("kamailio-instance@pcscf");
+        var test = CallTest.From(check);
+        test.Steps.Where(s => s.IsSipp && !s.Background).Select(s => s.To).Should().OnlyContain(to => to == "10.211.0.21:5060");
+        test.Steps.Single(s => s.Command is not null).Command.Should().Be("kamcmd -s unix:/run/kamailio-scscf/kamailio_ctl ul.dump");
+        test.Steps[^1].Xml.Should().Contain("MESSAGE sip:[service]@lab.nf-deploy.test SIP/2.0");
+    }
+
+    [Fact]
     public async Task A_site_value_reaches_a_scenario_as_escaped_data_never_as_markup_or_a_header_line()
     {
         using var site = SiteFixture.FromRepo();
