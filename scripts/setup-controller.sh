@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares this machine (the "controller") for nf-deploy lab sites. Idempotent; fast when all is done.
-#   - installs docker.io, debootstrap, apt-cacher-ng, apt-utils, gnupg, openssh-client, sipsak
+#   - installs docker.io, debootstrap, apt-cacher-ng, apt-utils, gnupg, openssh-client, sipsak, sip-tester (SIPp: the call tests)
 #   - starts dockerd (no systemd here) and apt-cacher-ng (port 3142)
 #   - builds a local signed apt repository that stands in for deb.kamailio.org, served by apt-cacher-ng as
 #       http://<gateway>:3142/nfd-mirror/kamailio56   (suite bookworm, component main)
@@ -24,7 +24,7 @@ SUITE=bookworm
 ARCH=amd64
 KAMAILIO_PACKAGES=(kamailio kamailio-tls-modules kamailio-utils-modules kamailio-python3-modules
                    kamailio-mysql-modules kamailio-extra-modules)
-PACKAGES=(docker.io debootstrap apt-cacher-ng apt-utils gnupg openssh-client sipsak)
+PACKAGES=(docker.io debootstrap apt-cacher-ng apt-utils gnupg openssh-client sipsak sip-tester)
 ACNG_PORT=3142
 DOCKER_WAIT_SECONDS=60
 ACNG_WAIT_SECONDS=30

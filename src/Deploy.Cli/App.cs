@@ -110,7 +110,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         // the site CA and the deployer's own certificate (its health probes' TLS identity), when new or re-issued
         await site.CommitControllerAsync(ct);
         var report = await engine.ApplyAsync(session, ct);
-        if (json) stdout.Write(Redact(PlanPrinter.Json(report.Plan) + "\n"));
+        if (json) stdout.Write(Redact(CallReport.WithHealth(PlanPrinter.Json(report.Plan), report.Hosts.SelectMany(h => h.Health)) + "\n"));
         stdout.WriteLine();
         foreach (var h in report.Hosts)
             stdout.WriteLine(Redact($"{h.Host}: {(h.Ok ? "ok" : "FAILED")}, {h.Changed} changed" +
@@ -118,7 +118,23 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
                 (h.Health.IsEmpty ? "" : h.Health.All(x => x.Result.Healthy) ? ", healthy" :
                     ", unhealthy: " + string.Join("; ", h.Health.Where(x => !x.Result.Healthy).Select(x => $"{x.Check.Describe()}: {x.Result.Detail}")))));
         foreach (var p in report.Plan.Problems) stdout.WriteLine(Redact($"{p.Host}: FAILED: {p.Message}"));
+        if (!json) stdout.Write(Redact(CallReport.Text(report.Hosts.SelectMany(h => h.Health))));
         return report.Ok ? ExitCodes.Ok : ExitCodes.Failed;
+    }
+
+    /// <summary><c>./deploy test</c>: the site's call tests against the live hosts, without a rollout (exit 0 all passed, 1 not).</summary>
+    public async Task<int> TestAsync(string stack, bool json, CancellationToken ct)
+    {
+        var site = await LoadSiteAsync(stack, ct);
+        var state = await _state.LoadAsync(stack, ct);
+        using var lab = Lab(site, state);
+        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
+        await using var session = await engine.PlanAsync(site, state, ct);
+        var tests = await engine.CallTestsAsync(session, ct);
+        if (json) stdout.Write(Redact(CallReport.Document(stack, tests) + "\n"));
+        else if (tests.IsEmpty) stdout.WriteLine($"stack {stack} declares no call tests (health: - call: {{...}}, scope: site)");
+        else stdout.Write(Redact($"Testing calls ({stack}):\n" + CallReport.Text(tests)));
+        return !tests.IsEmpty && tests.All(t => t.Result.Healthy) ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
     public async Task<int> RefreshAsync(string stack, bool expectNoChanges, CancellationToken ct)
@@ -239,5 +255,5 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         return ExitCodes.Ok;
     }
 
-    internal static ImmutableArray<string> Verbs => ["preview", "up", "refresh", "destroy", "render", "config", "stack", "cancel"];
+    internal static ImmutableArray<string> Verbs => ["preview", "up", "refresh", "destroy", "render", "config", "stack", "cancel", "test"];
 }

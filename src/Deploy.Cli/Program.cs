@@ -57,9 +57,13 @@ var forceOpt = new Option<bool>("--force") { Description = "Also break a lock th
 var cancel = new Command("cancel", "Break the lock left by a run that died (kill -9, power loss)") { stackOpt, yesOpt, forceOpt };
 cancel.SetAction((r, ct) => Run(r, app => Task.FromResult(app.Cancel(r.GetValue(stackOpt)!, r.GetValue(forceOpt)))));
 
+var testJsonOpt = new Option<bool>("--json", "-j") { Description = "Print the results as JSON (each test with its steps, results and durations)" };
+var test = new Command("test", "Run the site's call tests (SIPp registrations and calls through the live site), without a rollout") { stackOpt, testJsonOpt };
+test.SetAction((r, ct) => Run(r, app => app.TestAsync(r.GetValue(stackOpt)!, r.GetValue(testJsonOpt), ct)));
+
 var root = new RootCommand("nf-deploy: deploy telecom network functions (Kamailio, Open5GS, freeDiameter) over SSH, the Pulumi way")
 {
-    preview, up, refresh, destroy, render, config, stackCmd, cancel, health, cwdOpt, parallelOpt, verboseOpt,
+    preview, up, refresh, destroy, render, config, stackCmd, cancel, health, test, cwdOpt, parallelOpt, verboseOpt,
 };
 // Ctrl-C and SIGTERM cancel the run through its token: the current step finishes or is abandoned (files on the
 // hosts are replaced atomically), the state is saved and the lock released. A second signal ends the process at once.

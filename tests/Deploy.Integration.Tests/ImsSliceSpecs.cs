@@ -127,7 +127,7 @@ public sealed class ImsSliceSpecs(ImsLab lab)
         // the group's own vars: the role's three instances and an E-CSCF
         var four = original.Replace("    roles: [ims]\n    vars: { listen_interface: eth0 }\n",
             "    roles: [ims]\n    vars:\n      listen_interface: eth0\n      cscf_instances:\n" +
-            "        pcscf: { sip_port: 5060, tls_port: 5061, transports: [udp, tcp, tls] }\n" +
+            "        pcscf: { sip_port: 5060, tls_port: 5061, next_hop_port: 5080, call_test: true, call_test_registrar: scscf, transports: [udp, tcp, tls] }\n" +
             "        icscf: { sip_port: 5070, transports: [udp, tcp], http_connections: { hss: \"http://127.0.0.1:8089/api\" } }\n" +
             "        scscf: { sip_port: 5080, transports: [udp, tcp], kemi_template: kamailio/instance/kemi.py.sbn, uac: true, uac_timer_interval: 10, uac_retry_interval: 10 }\n" +
             "        ecscf: { sip_port: 5090, transports: [udp] }\n", StringComparison.Ordinal);
@@ -162,8 +162,8 @@ public sealed class ImsSliceSpecs(ImsLab lab)
         try
         {
             // a Let's Encrypt pair that is not on the host
-            Site.Write("roles/ims.yaml", role.Replace("pcscf: { sip_port: 5060, tls_port: 5061, transports: [udp, tcp, tls] }",
-                "pcscf: { sip_port: 5060, tls_port: 5061, transports: [udp, tcp, tls], tls_certificate: /etc/letsencrypt/live/ims.example/fullchain.pem, tls_private_key: /etc/letsencrypt/live/ims.example/privkey.pem }"));
+            Site.Write("roles/ims.yaml", role.Replace("call_test_registrar: scscf, transports: [udp, tcp, tls] }",
+                "call_test_registrar: scscf, transports: [udp, tcp, tls], tls_certificate: /etc/letsencrypt/live/ims.example/fullchain.pem, tls_private_key: /etc/letsencrypt/live/ims.example/privkey.pem }"));
             var up = await Site.Up();
             up.Exit.Should().Be(1, up.Out + up.Err);
             (up.Out + up.Err).Should().Contain("/etc/kamailio-pcscf/tls.cfg").And.Contain("fullchain.pem");

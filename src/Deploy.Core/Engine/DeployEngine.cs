@@ -537,7 +537,9 @@ public sealed partial class DeployEngine(EngineDeps deps)
     private async Task<ImmutableArray<(HealthCheckSpec Check, HealthResult Result)>> CheckHealthAsync(PlanSession s, string host, HostRun run, CancellationToken ct, bool siteWide = false)
     {
         var checks = s.Desired[host].Health.Where(c => c.SiteWide == siteWide);
-        var results = await Task.WhenAll(checks.Select(async c => (c, await deps.Health.CheckAsync(c, run.Transport, deps.Options.HealthTimeout, ct))));
+        // a site-wide check may reach the other hosts too (a call test reads every node's registrations)
+        var transport = siteWide ? new SiteTransport(run.Transport, s.Transports) : run.Transport;
+        var results = await Task.WhenAll(checks.Select(async c => (c, await deps.Health.CheckAsync(c, transport, deps.Options.HealthTimeout, ct))));
         foreach (var (c, r) in results)
             deps.Log.Host(host, (r.Healthy ? "healthy: " : "UNHEALTHY: ") + c.Describe() + (r.Healthy ? "" : " — " + r.Detail));
         return [.. results];

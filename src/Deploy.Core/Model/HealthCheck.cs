@@ -12,12 +12,16 @@ public sealed record HealthCheckSpec(string Host, string Nf, string Kind, Immuta
     public bool SiteWide { get; init; }
 
     /// <summary>For reports: what is checked where (credentials and identities of the check itself are left out).</summary>
-    public string Describe() => $"{Nf} {Kind} " + string.Join(" ", Args
+    public string Describe() => Kind == "call" ? $"{Nf} call {Args.GetValueOrDefault("name")}" : $"{Nf} {Kind} " + string.Join(" ", Args
         .Where(a => !a.Key.StartsWith("tls_", StringComparison.Ordinal) && !a.Key.StartsWith("origin_", StringComparison.Ordinal))
         .Select(a => $"{a.Key}={a.Value}"));
 }
 
-public sealed record HealthResult(bool Healthy, string Detail);
+public sealed record HealthResult(bool Healthy, string Detail)
+{
+    /// <summary>A call test's steps, each with its result and duration (empty for the other kinds).</summary>
+    public ImmutableArray<CallStepResult> Steps { get; init; } = [];
+}
 
 public interface IHealthChecker
 {

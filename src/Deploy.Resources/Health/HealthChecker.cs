@@ -12,12 +12,13 @@ namespace Deploy.Resources.Health;
 /// over TLS after a handshake whose chain verifies against tls_ca),
 /// <c>command</c> (command, optional expect regex: run on the host, exit 0 and output matching),
 /// <c>tcp</c> (address, port: a TCP connect from the controller),
-/// <c>diameter</c> (address, port: a CER from the controller answered by a CEA, 2001 or 3010).
+/// <c>diameter</c> (address, port: a CER from the controller answered by a CEA, 2001 or 3010),
+/// <c>call</c> (a call test: SIPp scenarios and commands in order, then cleanup; see Calls/CallTestRunner).
 /// Each is retried until it passes or the timeout ends.
 /// </summary>
 public sealed class HealthChecker : IHealthChecker
 {
-    public static readonly IReadOnlySet<string> Kinds = new HashSet<string> { "sip-options", "command", "tcp", "diameter" };
+    public static readonly IReadOnlySet<string> Kinds = new HashSet<string> { "sip-options", "command", "tcp", "diameter", "call" };
 
     public async Task<HealthResult> CheckAsync(HealthCheckSpec check, IHostTransport transport, TimeSpan timeout, CancellationToken ct)
     {
@@ -25,9 +26,10 @@ public sealed class HealthChecker : IHealthChecker
         HealthResult last = new(false, "not run");
         while (true)
         {
-            last = await OnceAsync(check, transport, ct);
+            // call: registrations and calls through the site with SIPp (Calls/CallTestRunner), cleaned up after each try
+            last = check.Kind == "call" ? await Calls.CallTestRunner.RunAsync(check, transport, ct) : await OnceAsync(check, transport, ct);
             if (last.Healthy || DateTime.UtcNow >= deadline) return last;
-            await Task.Delay(TimeSpan.FromMilliseconds(500), ct);
+            await Task.Delay(TimeSpan.FromMilliseconds(check.Kind == "call" ? 5000 : 500), ct);
         }
     }
 

@@ -270,8 +270,11 @@ public sealed partial class SiteProgram : ISiteProgram
                     ports.Add((port.Proto, addr, n, p.Describe(), nf.File, port.Line));
                 }
                 foreach (var c in nf.Health.Where(c => c.When is null || Truthy(c.When, "when")))
-                    health.Add(new HealthCheckSpec(h.Name, p.Id, c.Kind,
-                        c.Args.ToImmutableSortedDictionary(a => a.Key, a => ShapeCheck.Ok(R(a.Value).Trim(), Shapes.NoControl(R(a.Value).Trim(), $"health check {c.Kind}'s {a.Key}"), nf.File, a.Value.Line, h.Name), StringComparer.Ordinal)) { SiteWide = c.SiteWide });
+                {
+                    var args = c.Args.ToImmutableSortedDictionary(a => a.Key, a => ShapeCheck.Ok(R(a.Value).Trim(), Shapes.NoControl(R(a.Value).Trim(), $"health check {c.Kind}'s {a.Key}"), nf.File, a.Value.Line, h.Name), StringComparer.Ordinal);
+                    if (c.Kind == "call") args = CallScenarios.Render(args, _templates, nf, scope, h.Name, c.Line);
+                    health.Add(new HealthCheckSpec(h.Name, p.Id, c.Kind, args) { SiteWide = c.SiteWide });
+                }
             }
             catch (SiteException e) { errors.Add(e); }
         }

@@ -57,11 +57,12 @@ public sealed class TemplateEngine(string projectDir)
         return errors;
     }
 
-    public string RenderFile(string fullPath, ScriptObject globals, string? host)
+    /// <param name="xml">Every value the template writes is XML-escaped (a SIPp scenario): a site value cannot add markup.</param>
+    public string RenderFile(string fullPath, ScriptObject globals, string? host, bool xml = false)
     {
         var display = Path.GetRelativePath(ProjectDir, fullPath);
         var template = _parsed.GetOrAdd(fullPath, p => Template.Parse(File.ReadAllText(p), p));
-        return Render(template, display, globals, host);
+        return Render(template, display, globals, host, xml);
     }
 
     public string RenderInline(string text, ScriptObject globals, string file, int line, string? host)
@@ -73,23 +74,21 @@ public sealed class TemplateEngine(string projectDir)
         catch (SiteException e) { throw new SiteException(file, line, e.Reason, host); }
     }
 
-    private string Render(Template template, string display, ScriptObject globals, string? host)
+    private string Render(Template template, string display, ScriptObject globals, string? host, bool xml = false)
     {
         if (template.HasErrors)
         {
             var m = template.Messages.First(x => x.Type == ParserMessageType.Error);
             throw new SiteException(display, m.Span.Start.Line + 1, "template error: " + m.Message, host);
         }
-        var ctx = new TemplateContext
-        {
-            StrictVariables = true,
-            EnableRelaxedMemberAccess = false,
-            MemberRenamer = m => m.Name,
-            TemplateLoader = new Loader(this),
-            LoopLimit = 100_000,
-            // no output is ever cut: Scriban's default cuts a string over 1 MiB and appends "..."
-            LimitToString = 0,
-        };
+        var ctx = xml ? new XmlEscapingContext() : new TemplateContext();
+        ctx.StrictVariables = true;
+        ctx.EnableRelaxedMemberAccess = false;
+        ctx.MemberRenamer = m => m.Name;
+        ctx.TemplateLoader = new Loader(this);
+        ctx.LoopLimit = 100_000;
+        // no output is ever cut: Scriban's default cuts a string over 1 MiB and appends "..."
+        ctx.LimitToString = 0;
         ctx.PushGlobal(Filters);
         ctx.PushGlobal(globals);
         try
