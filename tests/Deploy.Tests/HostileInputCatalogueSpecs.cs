@@ -172,6 +172,17 @@ public sealed class HostileInputCatalogueSpecs
         var otherKey = new Deploy.Resources.Providers.SqlRowProvider().Parse(row with { HashKey = Convert.ToBase64String(new byte[32]) },
             new Dictionary<string, string> { ["exists"] = "1", ["c.auth_password"] = "hunter2" }, HostFacts.Assumed("ims-1", "10.0.0.1"))!;
         otherKey["auth_password"].Should().NotBe(live["auth_password"], "without the stack's key the hash cannot be checked against a guess");
+
+        // a config file holding the database password leaves a keyed content hash too; a plain file its SHA-256
+        var cfg = hosts["ims-1"].Resources.OfType<FileSpec>().Single(f => f.Path == "/etc/kamailio-scscf/kamailio.cfg");
+        cfg.Secret.Should().BeTrue();
+        var files = new Deploy.Resources.Providers.FileProvider(ResourceTypes.File);
+        var facts = HostFacts.Assumed("ims-1", "10.0.0.1");
+        var read = new Dictionary<string, string> { ["exists"] = "1", ["owner"] = "root", ["group"] = "kamailio", ["mode"] = "0640", ["sha256"] = cfg.Sha256 + "  -" };
+        files.Parse(cfg, read, facts)!["sha256"].Should().StartWith("hmac-sha256:").And.NotContain(cfg.Sha256);
+        files.Diff(cfg, files.Parse(cfg, read, facts)).Should().Be(ResourceDiff.Same);
+        var plain = hosts["ims-1"].Resources.OfType<FileSpec>().First(f => !f.Secret);
+        files.Parse(plain, read, facts)!["sha256"].Should().Be(cfg.Sha256);
     }
 
     [Fact]

@@ -66,6 +66,13 @@ public sealed record FileSpec(string Path, string Content, string User, string G
     /// <summary>Backups older than this are removed (but this run's).</summary>
     public int BackupMaxAgeDays { get; init; } = 30;
 
+    /// <summary>Keys the content hash a secret file leaves in the state (the stack's own key): a config holding a password
+    /// could otherwise be guessed from its hash.</summary>
+    public string HashKey { get; init; } = "";
+
+    /// <summary>The content hash as the state keeps it: keyed for a secret file, plain SHA-256 otherwise.</summary>
+    public string StateHash(string sha256) => Secret && HashKey.Length > 0 ? Hashing.Keyed(sha256, HashKey) : sha256;
+
     /// <summary>Services (by resource name) to restart when this file changes.</summary>
     public ImmutableArray<string> Notify { get; init; } = [];
 

@@ -105,8 +105,9 @@ public sealed partial class FileProvider(string type) : IResourceProvider, IRoll
         if (!values.TryGetValue("exists", out var exists)) return null;
         if (exists == "other") return LiveState.Of([new("exists", "other")]);
         if (values.TryGetValue("block", out var block) && block == "0") return null;
+        var sha = values.GetValueOrDefault("sha256")?.Split(' ')[0] ?? "";
         return LiveState.Of(values.Where(v => v.Key is "owner" or "group" or "mode" or "mtime")
-            .Append(new("sha256", values.GetValueOrDefault("sha256")?.Split(' ')[0] ?? "")));
+            .Append(new("sha256", desired is FileSpec f ? f.StateHash(sha) : sha)));
     }
 
     public ResourceDiff Diff(ResourceSpec desired, LiveState? live)
@@ -116,7 +117,7 @@ public sealed partial class FileProvider(string type) : IResourceProvider, IRoll
         if (live["exists"] == "other")
             return new ResourceDiff(StepOp.Replace, [new PropertyChange("type", "not a regular file", "file")]);
         var changes = ImmutableArray.CreateBuilder<PropertyChange>();
-        if (live["sha256"] != f.Sha256) changes.Add(new PropertyChange("content", Short(live["sha256"]), Short(f.Sha256)));
+        if (live["sha256"] != f.StateHash(f.Sha256)) changes.Add(new PropertyChange("content", Short(live["sha256"]), Short(f.StateHash(f.Sha256))));
         if (f.Block is null)
         {
             if (live["owner"] != f.User) changes.Add(new PropertyChange("owner", live["owner"], f.User));
@@ -215,5 +216,6 @@ public sealed partial class FileProvider(string type) : IResourceProvider, IRoll
 
     public static string NormalMode(string mode) => mode.Length >= 4 ? mode : mode.PadLeft(4, '0');
 
-    private static string? Short(string? sha) => sha is null ? null : "sha256:" + sha[..Math.Min(12, sha.Length)];
+    private static string? Short(string? sha) => sha is null ? null
+        : sha.StartsWith("hmac-", StringComparison.Ordinal) ? sha[..Math.Min(24, sha.Length)] : "sha256:" + sha[..Math.Min(12, sha.Length)];
 }

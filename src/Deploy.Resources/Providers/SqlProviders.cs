@@ -54,9 +54,7 @@ internal static class Sql
 
     /// <summary>What the state keeps of a secret: an HMAC-SHA256 keyed by the stack's own key (derived from its
     /// passphrase, never stored), so that a state file alone allows no dictionary attack.</summary>
-    public static string Hash(string s, string key) =>
-        "hmac-sha256:" + Convert.ToHexStringLower(HMACSHA256.HashData(
-            key.Length == 0 ? "nf-deploy"u8.ToArray() : Convert.FromBase64String(key), Encoding.UTF8.GetBytes(s)));
+    public static string Hash(string s, string key) => Hashing.Keyed(s, key);
 }
 
 /// <summary>A database with a schema script (<see cref="SqlSchemaSpec"/>). The applied script's hash is kept in a

@@ -185,7 +185,7 @@ public sealed partial class SiteProgram : ISiteProgram
                     Add(new FileSpec(k.Path, content, "root", "root", "0644") { Host = h.Name, Name = k.Path, DeclaredBy = nf.Name, Kind = ResourceTypes.AptKey, Backup = false }, nf.File, k.Line);
                 }
                 foreach (var r in nf.Repositories)
-                    Add(new FileSpec(r.Path, R(r.Entry).Trim() + "\n", "root", "root", "0644") { Host = h.Name, Name = r.Path, DeclaredBy = nf.Name, Kind = ResourceTypes.AptRepository, Backup = false }, nf.File, r.Line);
+                    Add(new FileSpec(r.Path, ShapeCheck.Ok(R(r.Entry).Trim(), Shapes.NoControl(R(r.Entry).Trim(), "apt repository entry"), nf.File, r.Line, h.Name) + "\n", "root", "root", "0644") { Host = h.Name, Name = r.Path, DeclaredBy = nf.Name, Kind = ResourceTypes.AptRepository, Backup = false }, nf.File, r.Line);
                 foreach (var c in nf.Checks)
                     if (!Truthy(c.That, "that"))
                         throw new SiteException(nf.File, c.Line, R(c.Message).Trim(), h.Name);
@@ -241,6 +241,7 @@ public sealed partial class SiteProgram : ISiteProgram
                         Block = f.Block,
                         Notify = [.. f.Notify.Select(n => R(n).Trim())],
                         Secret = secret,
+                        HashKey = secret ? Config.StateHashKey : "",
                         BackupKeep = ShapeCheck.Count(p.Vars, "backup_keep", 3, nf.File, f.Line, h.Name),
                         BackupMaxAgeDays = ShapeCheck.Count(p.Vars, "backup_max_age_days", 30, nf.File, f.Line, h.Name),
                     }, nf.File, f.Line);
