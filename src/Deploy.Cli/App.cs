@@ -25,9 +25,9 @@ public static class ExitCodes
 }
 
 /// <summary>The verbs, wired to the engine. Each returns an exit code; user errors are DeployExceptions.</summary>
-public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int parallelism, bool verbose)
+public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stderr, int parallelism, bool verbose)
 {
-    private readonly FileStateStore _state = new(ws.ProjectDir);
+    private readonly IStateBackend _state = StateBackends.Open(ws);
     private ImmutableArray<string> _secrets = [];
 
     /// <summary>Secret settings' values never reach an output: any that would are replaced by [secret].</summary>
@@ -93,6 +93,7 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
     {
         var site = await LoadSiteAsync(stack, ct);
         await using var @lock = await _state.LockAsync(stack, "up", ct);
+        await using var history = new RunHistory(this, stack, "update");
         var state = await _state.LoadAsync(stack, ct);
         using var lab = Lab(site, state);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
@@ -114,6 +115,7 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
                 (h.Health.IsEmpty ? "" : h.Health.All(x => x.Result.Healthy) ? ", healthy" :
                     ", unhealthy: " + string.Join("; ", h.Health.Where(x => !x.Result.Healthy).Select(x => $"{x.Check.Describe()}: {x.Result.Detail}")))));
         foreach (var p in report.Plan.Problems) stdout.WriteLine(Redact($"{p.Host}: FAILED: {p.Message}"));
+        history.Done(report.Ok, RunHistory.Counts(report.Plan), report.Hosts.Where(h => !h.Ok).Select(h => h.Host).Concat(report.Plan.Problems.Select(p => p.Host)));
         return report.Ok ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
@@ -121,6 +123,7 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
     {
         var site = await LoadSiteAsync(stack, ct);
         await using var @lock = await _state.LockAsync(stack, "refresh", ct);
+        await using var history = new RunHistory(this, stack, "refresh");
         var state = await _state.LoadAsync(stack, ct);
         using var lab = Lab(site, state);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
@@ -130,6 +133,7 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
         foreach (var d in report.Drifts)
             stdout.WriteLine(Redact($"    drift {d.Host}: {d.Name}: " + string.Join("; ", d.Changes.Select(c => $"{c.Name} {c.Before ?? "∅"} → {c.After ?? "∅"}"))));
         foreach (var p in report.Problems) stdout.WriteLine($"    {p.Host}: error: {p.Message}");
+        history.Done(report.Problems.IsEmpty, new Dictionary<string, int> { ["drift"] = report.Drifts.Length }, report.Problems.Select(p => p.Host));
         if (!report.Problems.IsEmpty) return ExitCodes.Failed;
         return expectNoChanges && !report.Drifts.IsEmpty ? ExitCodes.Changes : ExitCodes.Ok;
     }
@@ -139,11 +143,13 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
         if (!yes) throw new DeployException("destroy deletes every resource of the stack: confirm with --yes");
         var site = await LoadSiteAsync(stack, ct);
         await using var @lock = await _state.LockAsync(stack, "destroy", ct);
+        await using var history = new RunHistory(this, stack, "destroy");
         var state = await _state.LoadAsync(stack, ct);
         using var lab = Lab(site, state);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
         var problems = await engine.DestroyAsync(site, state, ct);
         foreach (var p in problems) stdout.WriteLine($"{p.Host}: error: {p.Message}");
+        history.Done(problems.IsEmpty, new Dictionary<string, int> { ["delete"] = problems.IsEmpty ? state.Resources.Length : 0 }, problems.Select(p => p.Host));
         stdout.WriteLine(problems.IsEmpty ? $"The resources in stack {stack} have been deleted." : "Some hosts could not be cleaned; the state keeps them.");
         return problems.IsEmpty ? ExitCodes.Ok : ExitCodes.Failed;
     }
@@ -208,22 +214,5 @@ public sealed class App(Workspace ws, TextWriter stdout, TextWriter stderr, int 
         _ => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) ?? "",
     };
 
-    public int StackList()
-    {
-        var project = ProjectFile.Load(ws.ProjectDir);
-        foreach (var s in StackConfig.List(ws.ProjectDir, project))
-        {
-            var statePath = _state.StatePath(s);
-            stdout.WriteLine($"{s,-20} {(File.Exists(statePath) ? "last update " + File.GetLastWriteTimeUtc(statePath).ToString("u") : "never deployed")}");
-        }
-        return ExitCodes.Ok;
-    }
-
-    public int Cancel(string stack)
-    {
-        stdout.WriteLine(_state.BreakLock(stack) ? $"the lock of stack {stack} was removed" : $"stack {stack} was not locked");
-        return ExitCodes.Ok;
-    }
-
-    internal static ImmutableArray<string> Verbs => ["preview", "up", "refresh", "destroy", "render", "config", "stack", "cancel"];
+    internal static ImmutableArray<string> Verbs => ["preview", "up", "refresh", "destroy", "render", "config", "stack", "cancel", "whoami"];
 }
