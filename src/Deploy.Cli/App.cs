@@ -93,8 +93,8 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
     {
         var site = await LoadSiteAsync(stack, ct);
         await using var @lock = await _state.LockAsync(stack, "up", ct);
-        await using var history = new RunHistory(this, stack, "update");
         var state = await _state.LoadAsync(stack, ct);
+        await using var history = new RunHistory(this, stack, "update");
         using var lab = Lab(site, state);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
         await using var session = await engine.PlanAsync(site, state, ct);
@@ -123,8 +123,8 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
     {
         var site = await LoadSiteAsync(stack, ct);
         await using var @lock = await _state.LockAsync(stack, "refresh", ct);
-        await using var history = new RunHistory(this, stack, "refresh");
         var state = await _state.LoadAsync(stack, ct);
+        await using var history = new RunHistory(this, stack, "refresh");
         using var lab = Lab(site, state);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
         var report = await engine.RefreshAsync(site, state, save: true, ct);
@@ -143,8 +143,8 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         if (!yes) throw new DeployException("destroy deletes every resource of the stack: confirm with --yes");
         var site = await LoadSiteAsync(stack, ct);
         await using var @lock = await _state.LockAsync(stack, "destroy", ct);
-        await using var history = new RunHistory(this, stack, "destroy");
         var state = await _state.LoadAsync(stack, ct);
+        await using var history = new RunHistory(this, stack, "destroy");
         using var lab = Lab(site, state);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
         var problems = await engine.DestroyAsync(site, state, ct);

@@ -20,7 +20,9 @@ public sealed class FileBackend(string root, string? url = null) : IStateBackend
 
     public Task SaveAsync(StackState state, CancellationToken ct) => Files.SaveAsync(state, ct);
 
-    public Task DeleteAsync(string stack, CancellationToken ct) => Files.DeleteAsync(stack, ct);
+    /// <summary>A stack never deployed has no folder to delete from: that is not an error (destroy of an empty stack).</summary>
+    public Task DeleteAsync(string stack, CancellationToken ct) =>
+        Directory.Exists(Path.GetDirectoryName(Files.StatePath(stack))) ? Files.DeleteAsync(stack, ct) : Task.CompletedTask;
 
     public Task<IAsyncDisposable> LockAsync(string stack, string operation, CancellationToken ct) => Files.LockAsync(stack, operation, ct);
 
