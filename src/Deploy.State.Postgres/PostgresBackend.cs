@@ -28,8 +28,9 @@ public sealed partial class PostgresBackend : IStateBackend, IAsyncDisposable
     {
         _url = url;
         _project = project;
-        _pool = NpgsqlDataSource.Create(url.ConnectionString(pooled: true));
-        _sessions = NpgsqlDataSource.Create(url.ConnectionString(pooled: false));
+        // Unpooled: a run opens a handful of connections, and a database restart must leave no dead pooled one behind.
+        _pool = NpgsqlDataSource.Create(url.ConnectionString(pooled: false));
+        _sessions = _pool;
     }
 
     public string DisplayUrl => _url.Display;
@@ -169,6 +170,5 @@ public sealed partial class PostgresBackend : IStateBackend, IAsyncDisposable
     {
         foreach (var h in _held.Values) await h.DisposeAsync();
         await _pool.DisposeAsync();
-        await _sessions.DisposeAsync();
     }
 }

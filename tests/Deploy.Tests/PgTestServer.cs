@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Deploy.State.Postgres;
 
-namespace Deploy.Tests;
+namespace Deploy.Tests; // also compiled into Deploy.Integration.Tests
 
 /// <summary>
 /// The PostgreSQL server of the state-backend specs: the one scripts/test started (NFD_TEST_PG_URL, its data folder in
@@ -37,7 +37,14 @@ public static class PgTestServer
         if (exit != 0) throw new InvalidOperationException("pg_ctl restart failed:\n" + output);
     }
 
-    private static (int, string) Script(string verb, string dir) => Run(Path.Combine(SiteFixture.RepoRoot, "scripts", "pg-test-server"), verb, dir);
+    private static (int, string) Script(string verb, string dir) => Run(Path.Combine(RepoRoot(), "scripts", "pg-test-server"), verb, dir);
+
+    private static string RepoRoot()
+    {
+        for (var d = AppContext.BaseDirectory; d is not null; d = Path.GetDirectoryName(d))
+            if (File.Exists(Path.Combine(d, "scripts", "pg-test-server"))) return d;
+        throw new InvalidOperationException("repo root (scripts/pg-test-server) not found");
+    }
 
     private static (int, string) Run(string file, params string[] args)
     {
