@@ -50,9 +50,9 @@ public abstract class StateBackendSpecs : IDisposable
 
     protected static string Json(StackState s) => CheckpointJson.Serialize(s);
 
-    protected Task<(int Exit, string Out, string Err)> DeployAsync(params string[] args) => DeployProcess.RunAsync(Held.Dir, Env, args);
+    protected Task<(int Exit, string Out, string Err)> DeployAsync(params string[] args) => BackendCliProcess.RunAsync(Held.Dir, Env, args);
 
-    protected async Task WaitUntilLockedAsync(DeployProcess holder)
+    protected async Task WaitUntilLockedAsync(BackendCliProcess holder)
     {
         var until = DateTime.UtcNow.AddSeconds(60);
         while (!await LockedAsync())
@@ -85,8 +85,8 @@ public abstract class StateBackendSpecs : IDisposable
     [Fact]
     public async Task Of_two_ups_started_at_once_one_runs_and_the_other_is_refused_naming_it()
     {
-        using var a = new DeployProcess(Held.Dir, Env, "up", "--stack", Stack, "--yes");
-        using var b = new DeployProcess(Held.Dir, Env, "up", "--stack", Stack, "--yes");
+        using var a = new BackendCliProcess(Held.Dir, Env, "up", "--stack", Stack, "--yes");
+        using var b = new BackendCliProcess(Held.Dir, Env, "up", "--stack", Stack, "--yes");
         var until = DateTime.UtcNow.AddSeconds(60);
         while (!a.HasExited && !b.HasExited && DateTime.UtcNow < until) await Task.Delay(20, Ct);
 
@@ -101,7 +101,7 @@ public abstract class StateBackendSpecs : IDisposable
     [Fact]
     public async Task A_killed_holder_is_reported_gone_and_cancel_breaks_its_lock_for_the_next_run()
     {
-        using (var holder = new DeployProcess(Held.Dir, Env, "up", "--stack", Stack, "--yes"))
+        using (var holder = new BackendCliProcess(Held.Dir, Env, "up", "--stack", Stack, "--yes"))
         {
             await WaitUntilLockedAsync(holder);
             holder.KillHard();
@@ -131,7 +131,7 @@ public abstract class StateBackendSpecs : IDisposable
         var pids = new List<int>();
         foreach (var verb in new[] { "up", "refresh", "destroy" })
         {
-            using var p = new DeployProcess(Held.Dir, Env, verb == "refresh" ? [verb, "--stack", Stack] : [verb, "--stack", Stack, "--yes"]);
+            using var p = new BackendCliProcess(Held.Dir, Env, verb == "refresh" ? [verb, "--stack", Stack] : [verb, "--stack", Stack, "--yes"]);
             pids.Add(p.Pid);
             await p.ExitAsync(TimeSpan.FromMinutes(2), Ct);
         }
@@ -170,7 +170,7 @@ public abstract class StateBackendSpecs : IDisposable
         await File.WriteAllTextAsync(file, export.Out, Ct);
         JsonDocument.Parse(export.Out).RootElement.GetProperty("version").GetInt32().Should().Be(3);
 
-        var import = await DeployProcess.RunAsync(Held.Dir, OtherEnv, "stack", "import", "--stack", Stack, "--file", file);
+        var import = await BackendCliProcess.RunAsync(Held.Dir, OtherEnv, "stack", "import", "--stack", Stack, "--file", file);
         import.Exit.Should().Be(0, import.Err);
         import.Out.Should().StartWith($"Import complete: stack {Stack} has 1 resources on 1 hosts");
         Json(await OpenOther().LoadAsync(Stack, Ct)).Should().Be(Json(Sample()));

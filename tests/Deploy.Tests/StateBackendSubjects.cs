@@ -105,12 +105,12 @@ public sealed class PostgresBackendSpecs : StateBackendSpecs
         using (var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0)) { l.Start(); closedPort = ((System.Net.IPEndPoint)l.LocalEndpoint).Port; }
         var env = new Dictionary<string, string> { ["PULUMI_BACKEND_URL"] = $"postgres://nfd:s3cr3t-pw@127.0.0.1:{closedPort}/nfd" };
 
-        var up = await DeployProcess.RunAsync(Held.Dir, env, "up", "--stack", Stack, "--yes");
+        var up = await BackendCliProcess.RunAsync(Held.Dir, env, "up", "--stack", Stack, "--yes");
         up.Exit.Should().Be(1);
         up.Err.Should().Be($"error: state backend postgres://nfd@127.0.0.1:{closedPort}/nfd: cannot lock stack {Stack}: Failed to connect to 127.0.0.1:{closedPort} (Connection refused)\n");
-        var who = await DeployProcess.RunAsync(Held.Dir, env, "whoami", "-v");
+        var who = await BackendCliProcess.RunAsync(Held.Dir, env, "whoami", "-v");
         who.Out.Should().EndWith($"Backend URL: postgres://nfd@127.0.0.1:{closedPort}/nfd\n");
-        var wrong = await DeployProcess.RunAsync(Held.Dir, new Dictionary<string, string> { ["PGPASSWORD"] = "s3cr3t-pw" }, "stack", "ls");
+        var wrong = await BackendCliProcess.RunAsync(Held.Dir, new Dictionary<string, string> { ["PGPASSWORD"] = "s3cr3t-pw" }, "stack", "ls");
         wrong.Exit.Should().Be(1);
         wrong.Err.Should().Be($"error: state backend {ShownUrl}: cannot list the stacks: 28P01: password authentication failed for user \"nfd\"\n");
         (up.Out + up.Err + who.Out + who.Err + wrong.Out + wrong.Err).Should().NotContain("s3cr3t-pw");
@@ -125,7 +125,7 @@ public sealed class PostgresBackendSpecs : StateBackendSpecs
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(passfile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         await Shared.SaveAsync(Sample(), Ct);
 
-        var ls = await DeployProcess.RunAsync(Held.Dir, new Dictionary<string, string> { ["PGPASSFILE"] = passfile }, "stack", "ls");
+        var ls = await BackendCliProcess.RunAsync(Held.Dir, new Dictionary<string, string> { ["PGPASSFILE"] = passfile }, "stack", "ls");
 
         ls.Exit.Should().Be(0, ls.Err);
         ls.Out.Should().MatchRegex($"(?m)^{Stack} +last update 20");

@@ -5,13 +5,13 @@ namespace Deploy.Tests;
 
 /// <summary>The real nf-deploy program (built beside the tests) as a child process, as an operator or a CI job runs
 /// it: with its own environment (the backend URL), killable mid-run. Output is collected as it comes.</summary>
-public sealed class DeployProcess : IDisposable
+public sealed class BackendCliProcess : IDisposable
 {
     private readonly Process _p;
     private readonly StringBuilder _out = new();
     private readonly StringBuilder _err = new();
 
-    public DeployProcess(string projectDir, IReadOnlyDictionary<string, string> env, params string[] args)
+    public BackendCliProcess(string projectDir, IReadOnlyDictionary<string, string> env, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -57,7 +57,7 @@ public sealed class DeployProcess : IDisposable
 
     public static async Task<(int Exit, string Out, string Err)> RunAsync(string projectDir, IReadOnlyDictionary<string, string> env, params string[] args)
     {
-        using var p = new DeployProcess(projectDir, env, args);
+        using var p = new BackendCliProcess(projectDir, env, args);
         var exit = await p.ExitAsync(TimeSpan.FromMinutes(3), TestContext.Current.CancellationToken);
         return (exit, p.Out, p.Err);
     }
