@@ -36,6 +36,9 @@ public sealed partial class App
         return ExitCodes.Ok;
     }
 
+    /// <summary><see cref="CancelAsync"/> for callers without a token (specs).</summary>
+    public int Cancel(string stack, bool force = false) => CancelAsync(stack, force, CancellationToken.None).GetAwaiter().GetResult();
+
     /// <summary>Pulumi's <c>stack history</c>: newest first, one line per run (or the records as JSON).</summary>
     public async Task<int> HistoryAsync(string stack, bool json, CancellationToken ct)
     {

@@ -32,6 +32,7 @@ public sealed class FileBackend(string root, string? url = null) : IStateBackend
         return Task.FromResult<DateTimeOffset?>(File.Exists(path) ? new DateTimeOffset(File.GetLastWriteTimeUtc(path), TimeSpan.Zero) : null);
     }
 
+    /// <summary>The file lock's own rules (FileStateStore.BreakLock); <paramref name="force"/> goes to it once it takes one.</summary>
     public Task<string> BreakLockAsync(string stack, bool force, CancellationToken ct) =>
         Task.FromResult(Files.BreakLock(stack) ? $"the lock of stack {stack} was removed" : $"stack {stack} was not locked");
 
