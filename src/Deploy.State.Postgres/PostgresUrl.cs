@@ -4,7 +4,7 @@ using Npgsql;
 namespace Deploy.State.Postgres;
 
 /// <summary>
-/// A <c>postgres://user[:password]@host[:port]/database[?host=/socket/dir&amp;sslmode=...]</c> backend URL, as libpq
+/// A <c>postgres://user[:password]@host[:port]/database[?host=/socket/dir&amp;port=N&amp;sslmode=...]</c> backend URL, as libpq
 /// reads it. The password comes from the URL, else PGPASSWORD, else ~/.pgpass (PGPASSFILE); it is never shown.
 /// </summary>
 public sealed record PostgresUrl(string User, string? Password, string Host, int Port, string Database, string? SslMode)
@@ -14,23 +14,27 @@ public sealed record PostgresUrl(string User, string? Password, string Host, int
 
     public static PostgresUrl Parse(string url)
     {
-        if (!Matches(url) || !Uri.TryCreate(url, UriKind.Absolute, out var u))
+        // libpq allows no host at all (postgres://user@/db, postgres:///db): the socket folder; System.Uri does not
+        var noHost = System.Text.RegularExpressions.Regex.Match(url, "^(postgres(?:ql)?://(?:[^/@]*@)?)(?=/|$)");
+        var parsed = noHost.Success ? noHost.Groups[1].Value + "socket.invalid" + url[noHost.Length..] : url;
+        if (!Matches(url) || !Uri.TryCreate(parsed, UriKind.Absolute, out var u))
             throw new DeployException($"backend URL '{Strip(url)}' is not postgres://user@host:port/database");
         var userInfo = u.UserInfo.Split(':', 2);
         var user = Uri.UnescapeDataString(userInfo[0]);
         string? password = userInfo.Length > 1 ? Uri.UnescapeDataString(userInfo[1]) : null;
         var query = u.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries)
             .Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? Uri.UnescapeDataString(p[1]) : "", StringComparer.Ordinal);
-        var host = query.GetValueOrDefault("host") ?? (u.Host.Length > 0 ? Uri.UnescapeDataString(u.Host) : "/var/run/postgresql");
+        var host = query.GetValueOrDefault("host") ?? (noHost.Success ? "/var/run/postgresql" : Uri.UnescapeDataString(u.Host));
         if (user.Length == 0) user = Environment.GetEnvironmentVariable("PGUSER") ?? Environment.UserName;
         var db = Uri.UnescapeDataString(u.AbsolutePath.Trim('/'));
-        return new PostgresUrl(user, password, host, u.IsDefaultPort || u.Port <= 0 ? 5432 : u.Port, db.Length > 0 ? db : user,
+        var port = query.TryGetValue("port", out var p) && int.TryParse(p, out var qp) ? qp : u.IsDefaultPort || u.Port <= 0 ? 5432 : u.Port;
+        return new PostgresUrl(user, password, host, port, db.Length > 0 ? db : user,
             query.GetValueOrDefault("sslmode"));
     }
 
     /// <summary>The URL without credentials (what stack ls, whoami and every message show).</summary>
     public string Display => Host.StartsWith('/')
-        ? $"postgres://{User}@/{Database}?host={Host}"
+        ? $"postgres://{User}@/{Database}?host={Host}" + (Port == 5432 ? "" : $"&port={Port}")
         : $"postgres://{User}@{(Host.Contains(':') ? $"[{Host}]" : Host)}:{Port}/{Database}";
 
     /// <summary>Replaces the password wherever it would appear in a message.</summary>
