@@ -27,7 +27,7 @@ public static class ExitCodes
 /// <summary>The verbs, wired to the engine. Each returns an exit code; user errors are DeployExceptions.</summary>
 public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stderr, int parallelism, bool verbose)
 {
-    private readonly FileStateStore _state = new(ws.ProjectDir);
+    private readonly IStateBackend _state = StateBackends.Open(ws);
     private ImmutableArray<string> _secrets = [];
 
     /// <summary>Secret settings' values never reach an output: any that would are replaced by [secret].</summary>
@@ -96,6 +96,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         site.Replace(replace ?? []);
         await using var @lock = await _state.LockAsync(stack, "up", ct);
         var state = await _state.LoadAsync(stack, ct);
+        await using var history = new RunHistory(this, stack, "update");
         using var lab = Lab(site, state);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
         await using var session = await engine.PlanAsync(site, state, ct);
@@ -119,6 +120,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
                     ", unhealthy: " + string.Join("; ", h.Health.Where(x => !x.Result.Healthy).Select(x => $"{x.Check.Describe()}: {x.Result.Detail}")))));
         foreach (var p in report.Plan.Problems) stdout.WriteLine(Redact($"{p.Host}: FAILED: {p.Message}"));
         if (!json) stdout.Write(Redact(CallReport.Text(report.Hosts.SelectMany(h => h.Health))));
+        history.Done(report.Ok, RunHistory.Counts(report.Plan), report.Hosts.Where(h => !h.Ok).Select(h => h.Host).Concat(report.Plan.Problems.Select(p => p.Host)));
         return report.Ok ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
@@ -142,6 +144,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         // read-only, like preview: the hosts are compared with the state, nothing is written (no lock is needed)
         var site = await LoadSiteAsync(stack, ct);
         var state = await _state.LoadAsync(stack, ct);
+        await using var history = new RunHistory(this, stack, "refresh");
         using var lab = Lab(site, state);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
         var report = await engine.RefreshAsync(site, state, save: false, ct);
@@ -150,6 +153,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         foreach (var d in report.Drifts)
             stdout.WriteLine(Redact($"    drift {d.Host}: {d.Name}: " + string.Join("; ", d.Changes.Select(c => $"{c.Name} {c.Before ?? "∅"} → {c.After ?? "∅"}"))));
         foreach (var p in report.Problems) stdout.WriteLine($"    {p.Host}: error: {p.Message}");
+        history.Done(report.Problems.IsEmpty, new Dictionary<string, int> { ["drift"] = report.Drifts.Length }, report.Problems.Select(p => p.Host));
         if (!report.Problems.IsEmpty) return ExitCodes.Failed;
         return expectNoChanges && !report.Drifts.IsEmpty ? ExitCodes.Changes : ExitCodes.Ok;
     }
@@ -160,10 +164,12 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         var site = await LoadSiteAsync(stack, ct);
         await using var @lock = await _state.LockAsync(stack, "destroy", ct);
         var state = await _state.LoadAsync(stack, ct);
+        await using var history = new RunHistory(this, stack, "destroy");
         using var lab = Lab(site, state);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
         var problems = await engine.DestroyAsync(site, state, ct);
         foreach (var p in problems) stdout.WriteLine($"{p.Host}: error: {p.Message}");
+        history.Done(problems.IsEmpty, new Dictionary<string, int> { ["delete"] = problems.IsEmpty ? state.Resources.Length : 0 }, problems.Select(p => p.Host));
         stdout.WriteLine(problems.IsEmpty ? $"The resources in stack {stack} have been deleted." : "Some hosts could not be cleaned; the state keeps them.");
         return problems.IsEmpty ? ExitCodes.Ok : ExitCodes.Failed;
     }
@@ -238,22 +244,5 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         _ => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) ?? "",
     };
 
-    public int StackList()
-    {
-        var project = ProjectFile.Load(ws.ProjectDir);
-        foreach (var s in StackConfig.List(ws.ProjectDir, project))
-        {
-            var statePath = _state.StatePath(s);
-            stdout.WriteLine($"{s,-20} {(File.Exists(statePath) ? "last update " + File.GetLastWriteTimeUtc(statePath).ToString("u") : "never deployed")}");
-        }
-        return ExitCodes.Ok;
-    }
-
-    public int Cancel(string stack, bool force = false)
-    {
-        stdout.WriteLine(_state.BreakLock(stack, force) ? $"the lock of stack {stack} was removed" : $"stack {stack} was not locked");
-        return ExitCodes.Ok;
-    }
-
-    internal static ImmutableArray<string> Verbs => ["preview", "up", "refresh", "destroy", "render", "config", "stack", "cancel", "test"];
+    internal static ImmutableArray<string> Verbs => ["preview", "up", "refresh", "destroy", "render", "config", "stack", "cancel", "health", "test", "whoami"];
 }

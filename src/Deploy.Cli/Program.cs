@@ -50,12 +50,24 @@ var health = new Command("health", "Run the site's health checks against the hos
 health.SetAction((r, ct) => Run(r, app => app.HealthAsync(r.GetValue(stackOpt)!, ct)));
 
 var stackLs = new Command("ls", "List the stacks");
-stackLs.SetAction((r, ct) => Run(r, app => Task.FromResult(app.StackList())));
-var stackCmd = new Command("stack", "Stacks of the project") { stackLs };
+stackLs.SetAction((r, ct) => Run(r, app => app.StackListAsync(ct)));
+var historyJsonOpt = new Option<bool>("--json", "-j") { Description = "Print the records as JSON" };
+var stackHistory = new Command("history", "List the stack's runs (up, destroy, refresh): who, from where, when, result, changes") { stackOpt, historyJsonOpt };
+stackHistory.SetAction((r, ct) => Run(r, app => app.HistoryAsync(r.GetValue(stackOpt)!, r.GetValue(historyJsonOpt), ct)));
+var exportFileOpt = new Option<string?>("--file") { Description = "Write to this file instead of stdout" };
+var stackExport = new Command("export", "Print the stack's checkpoint (JSON, Pulumi's export form)") { stackOpt, exportFileOpt };
+stackExport.SetAction((r, ct) => Run(r, app => app.ExportAsync(r.GetValue(stackOpt)!, r.GetValue(exportFileOpt), ct)));
+var importFileOpt = new Option<string?>("--file") { Description = "The exported checkpoint (stdin when absent)" };
+var stackImport = new Command("import", "Replace the stack's checkpoint with an exported one (under the stack's lock)") { stackOpt, importFileOpt };
+stackImport.SetAction((r, ct) => Run(r, app => app.ImportAsync(r.GetValue(stackOpt)!, r.GetValue(importFileOpt), ct)));
+var stackCmd = new Command("stack", "Stacks of the project") { stackLs, stackHistory, stackExport, stackImport };
 
-var forceOpt = new Option<bool>("--force") { Description = "Also break a lock that may still be held (a live run, another controller's run)" };
+var whoami = new Command("whoami", "Print the user; with -v the state backend's URL (never its password)");
+whoami.SetAction((r, ct) => Run(r, app => Task.FromResult(app.WhoAmI())));
+
+var forceOpt = new Option<bool>("--force") { Description = "Break a lock whose holder is alive (its run then stops at its next checkpoint)" };
 var cancel = new Command("cancel", "Break the lock left by a run that died (kill -9, power loss)") { stackOpt, yesOpt, forceOpt };
-cancel.SetAction((r, ct) => Run(r, app => Task.FromResult(app.Cancel(r.GetValue(stackOpt)!, r.GetValue(forceOpt)))));
+cancel.SetAction((r, ct) => Run(r, app => app.CancelAsync(r.GetValue(stackOpt)!, r.GetValue(forceOpt), ct)));
 
 var testJsonOpt = new Option<bool>("--json", "-j") { Description = "Print the results as JSON (each test with its steps, results and durations)" };
 var test = new Command("test", "Run the site's call tests (SIPp registrations and calls through the live site), without a rollout") { stackOpt, testJsonOpt };
@@ -63,7 +75,7 @@ test.SetAction((r, ct) => Run(r, app => app.TestAsync(r.GetValue(stackOpt)!, r.G
 
 var root = new RootCommand("nf-deploy: deploy telecom network functions (Kamailio, Open5GS, freeDiameter) over SSH, the Pulumi way")
 {
-    preview, up, refresh, destroy, render, config, stackCmd, cancel, health, test, cwdOpt, parallelOpt, verboseOpt,
+    preview, up, refresh, destroy, render, config, stackCmd, cancel, health, test, whoami, cwdOpt, parallelOpt, verboseOpt,
 };
 // Ctrl-C and SIGTERM cancel the run through its token: the current step finishes or is abandoned (files on the
 // hosts are replaced atomically), the state is saved and the lock released. A second signal ends the process at once.

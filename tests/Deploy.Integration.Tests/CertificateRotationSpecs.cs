@@ -47,8 +47,11 @@ public sealed class CertificateRotationSpecs(FullLab lab)
     private string[] CertUrns => [.. FullLab.Pairs.Select(p => $"urn:pulumi:{Site.Stack}::nf-deploy::nfdeploy:tls:Certificate::{p.Host}:tls")];
 
     /// <summary>Every file of the project, .nf-deploy/ and .pulumi/ included, by relative path and SHA-256.</summary>
+    /// <summary>Every file of the project, .pulumi/ and .nf-deploy/ included, but the run history: an audit log that
+    /// `refresh` appends its line to (as Pulumi's history lists refreshes) and that no plan ever reads.</summary>
     private IDictionary<string, string> Snapshot() =>
         Directory.GetFiles(Site.Dir, "*", SearchOption.AllDirectories)
+            .Where(f => !Path.GetRelativePath(Site.Dir, f).StartsWith(Path.Combine(".pulumi", "history"), StringComparison.Ordinal))
             .ToDictionary(f => Path.GetRelativePath(Site.Dir, f), f => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f))));
 
     private static IEnumerable<JsonObject> Changes(JsonObject plan) =>

@@ -1,0 +1,39 @@
+using AwesomeAssertions;
+using Deploy.Core.Model;
+using Deploy.Core.State;
+using Deploy.State.Postgres;
+
+namespace Deploy.Tests;
+
+/// <summary>Specs that restart the database server: they run alone (no other spec's session is cut).</summary>
+[CollectionDefinition(nameof(DatabaseRestarts), DisableParallelization = true)]
+public sealed class DatabaseRestarts;
+
+[Collection(nameof(DatabaseRestarts))]
+public sealed class PostgresRestartSpecs
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_database_restarted_under_a_run_stops_it_at_its_next_checkpoint_and_leaves_the_stack_free_for_the_next_run()
+    {
+        var stack = "r" + Guid.NewGuid().ToString("N")[..10];
+        var before = StackState.Empty(stack) with { Updated = DateTimeOffset.UtcNow, PendingRestarts = ["h1:kamailio"] };
+        await using var run = new PostgresBackend(PgTestServer.Parsed, "nf-deploy");
+        var held = await run.LockAsync(stack, "up", Ct);
+        await run.SaveAsync(before, Ct);
+
+        PgTestServer.Restart();
+
+        var write = () => run.SaveAsync(before with { PendingRestarts = [] }, Ct);
+        var error = (await write.Should().ThrowAsync<DeployException>()).Which.Message;
+        error.Should().StartWith($"state backend {PgTestServer.Parsed.Display}: the checkpoint of stack {stack} could not be written; the run stops " +
+            "(the hosts keep what was applied: run it again once the database is back): ");
+        error.Should().NotContain(PgTestServer.Parsed.Password!);
+        await held.DisposeAsync(); // its session is gone: the row is removed from a new one
+
+        await using var next = new PostgresBackend(PgTestServer.Parsed, "nf-deploy");
+        await using (await next.LockAsync(stack, "up", Ct))
+            (await next.LoadAsync(stack, Ct)).PendingRestarts.Should().Equal(["h1:kamailio"], "the last checkpoint written before the restart is kept whole");
+    }
+}
