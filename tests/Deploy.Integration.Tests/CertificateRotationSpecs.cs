@@ -105,7 +105,7 @@ public sealed class CertificateRotationSpecs(FullLab lab)
             await ReadOnly("refresh", () => Site.Refresh(), 0);
             await ReadOnly("config", () => Site.RunAsync((a, _) => Task.FromResult(a.ConfigGet(Site.Stack, null))), 0);
             await ReadOnly("config get", () => Site.RunAsync((a, _) => Task.FromResult(a.ConfigGet(Site.Stack, "realm"))), 0);
-            await ReadOnly("stack ls", () => Site.RunAsync((a, _) => Task.FromResult(a.StackList())), 0);
+            await ReadOnly("stack ls", () => Site.RunAsync((a, _) => a.StackListAsync(CancellationToken.None)), 0);
 
             // the preview of the new realm shows every certificate replaced, with the reason, and nothing was issued for good
             var whatIf = (await Site.PreviewJson()).Json;

@@ -189,6 +189,7 @@ public sealed class HostileInputCatalogueSpecs
     public async Task Render_out_writes_secret_files_and_private_keys_0600()
     {
         using var site = SiteFixture.FromRepo();
+        site.Write(".nf-deploy/lab/mirror-key.asc", TestKeys.Armored + "\n"); // as scripts/lab-up copies the lab mirror's key
         Environment.SetEnvironmentVariable("PULUMI_CONFIG_PASSPHRASE", SiteFixture.LabPassphrase);
         try
         {
