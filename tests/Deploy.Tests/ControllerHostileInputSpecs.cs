@@ -214,6 +214,34 @@ public sealed class ControllerHostileInputSpecs
     }
 
     [Fact]
+    public async Task Render_into_a_file_through_deploy_is_one_error_line()
+    {
+        using var site = SiteFixture.FromRepo();
+        site.Write("out", "not a folder");
+
+        var (exit, stdout, stderr) = await DeployProcess.RunAsync(site.Dir, null, "render", "--stack", "prod-example", "--out", "out");
+
+        (exit, stdout, stderr).Should().Be((1, "", "error: --out out is a file: render writes into a folder (<out>/<host>/<path on the host>)\n"));
+    }
+
+    [Theory]
+    [InlineData("cancel", "--stack", "../../../../tmp/victim")]
+    [InlineData("preview", "--stack", "../lab")]
+    [InlineData("config", "get", "pgwCount", "--stack", ".hidden")]
+    [InlineData("destroy", "--yes", "--stack", "lab/../lab")]
+    public async Task Every_verb_checks_the_stack_name(params string[] args)
+    {
+        using var site = SiteFixture.FromRepo();
+        var before = FaultCatalogueSpecs.Snapshot(site.Dir);
+        var name = args[Array.IndexOf(args, "--stack") + 1];
+
+        var (exit, stdout, stderr) = await DeployProcess.RunAsync(site.Dir, null, args);
+
+        (exit, stdout, stderr).Should().Be((1, "", $"error: '{name}' is not a valid stack name (letters, digits, '-', '_' and '.', not starting with '.', at most 100)\n"));
+        FaultCatalogueSpecs.Snapshot(site.Dir).Should().Equal(before);
+    }
+
+    [Fact]
     public void Config_set_of_a_string_with_a_newline_stays_one_setting()
     {
         using var site = SiteFixture.FromRepo();
