@@ -93,6 +93,14 @@ public sealed class ControllerHostileInputSpecs
         Case("A_ca_of_your_own_outside_the_project_is_refused",
             s => s.Append("stacks/Pulumi.lab.yaml", "  nf-deploy:tlsCaKey: /etc/ssl/private/ssl-cert-snakeoil.key\n"),
             "stacks/Pulumi.lab.yaml:{line of 'tlsCaKey' in stacks/Pulumi.lab.yaml}: setting 'tlsCaKey': path '/etc/ssl/private/ssl-cert-snakeoil.key' is outside the project"),
+        Case("A_site_file_that_is_a_link_out_of_the_project_is_not_read",
+            s =>
+            {
+                File.WriteAllText(s.Dir + "-outside.yaml", "nfs: [kamailio]\nvars: { controller_secret: THE-CA-KEY }\n");
+                File.Delete(Path.Combine(s.Dir, "roles/sip-proxy.yaml"));
+                File.CreateSymbolicLink(Path.Combine(s.Dir, "roles/sip-proxy.yaml"), s.Dir + "-outside.yaml");
+            },
+            "roles/sip-proxy.yaml: the file is a link that leads outside the project: refused"),
         Case("A_role_name_that_is_a_path_is_refused",
             s => s.Edit("inventory/lab.yaml", "roles: [sip-proxy]", "roles: [../../../../tmp/role]"),
             "inventory/lab.yaml:{line of '../../../../tmp/role' in inventory/lab.yaml}: '../../../../tmp/role' is not a valid role name (letters, digits, '-', '_' and '.', not starting with '.', at most 100)"),
