@@ -63,14 +63,22 @@ public sealed class ControllerHostileInputSpecs
         Case("A_template_path_above_the_template_folders_is_not_found",
             s => s.Edit("nf/kamailio/nf.yaml", "template: kamailio/default.sbn", "template: ../../../../../../../etc/passwd"),
             PerHost("nf/kamailio/nf.yaml:{line of 'path: /etc/default/kamailio' in nf/kamailio/nf.yaml}: template '../../../../../../../etc/passwd' not found (looked in nf/kamailio/templates/ and templates/) (rendering for host {host})", Kamailios)),
-        Case("A_template_that_is_a_link_to_the_site_ca_key_is_not_found",
+        Case("A_template_that_is_a_link_to_the_site_ca_key_is_refused_unread",
             s =>
             {
                 s.Write(".nf-deploy/pki/prod/ca.key.pem", "-----BEGIN PRIVATE KEY-----\nTHE-CA-KEY\n-----END PRIVATE KEY-----\n");
                 File.CreateSymbolicLink(Path.Combine(s.Dir, "templates/kamailio/ca.sbn"), Path.Combine(s.Dir, ".nf-deploy/pki/prod/ca.key.pem"));
                 s.Edit("nf/kamailio/nf.yaml", "template: kamailio/default.sbn", "template: kamailio/ca.sbn");
             },
-            PerHost("nf/kamailio/nf.yaml:{line of 'path: /etc/default/kamailio' in nf/kamailio/nf.yaml}: template 'kamailio/ca.sbn' not found (looked in nf/kamailio/templates/ and templates/) (rendering for host {host})", Kamailios)),
+            "templates/kamailio/ca.sbn: the template is a link that leads outside the template folders: refused"),
+        Case("A_template_named_by_a_link_to_the_site_ca_key_is_not_found",
+            s =>
+            {
+                s.Write(".nf-deploy/pki/prod/ca.key.pem", "-----BEGIN PRIVATE KEY-----\nTHE-CA-KEY\n-----END PRIVATE KEY-----\n");
+                File.CreateSymbolicLink(Path.Combine(s.Dir, "templates/kamailio/ca.pem"), Path.Combine(s.Dir, ".nf-deploy/pki/prod/ca.key.pem"));
+                s.Edit("nf/kamailio/nf.yaml", "template: kamailio/default.sbn", "template: kamailio/ca.pem");
+            },
+            PerHost("nf/kamailio/nf.yaml:{line of 'path: /etc/default/kamailio' in nf/kamailio/nf.yaml}: template 'kamailio/ca.pem' not found (looked in nf/kamailio/templates/ and templates/) (rendering for host {host})", Kamailios)),
         Case("An_include_above_the_template_folders_is_refused",
             s => s.Write("templates/kamailio/default.sbn", "RUN_KAMAILIO=yes\n{{ include '../../../../../../../../etc/passwd' }}\n"),
             PerHost("templates/kamailio/default.sbn:2: include '../../../../../../../../etc/passwd' is outside the template folders (templates/ and nf/*/templates/) (rendering for host {host})", Kamailios)),
