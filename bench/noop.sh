@@ -12,6 +12,8 @@ work=$(mktemp -d /tmp/nfd-bench.XXXXXX)
 cp -r "$repo/Pulumi.yaml" "$repo/roles" "$repo/nf" "$repo/templates" "$repo/stacks" "$work/"
 mkdir -p "$work/inventory"
 sed -e 's/nf-deploy:inventory: lab/nf-deploy:inventory: bench/' -e 's/10\.211\.0/10.215.0/g' "$repo/stacks/Pulumi.lab.yaml" >"$work/stacks/Pulumi.bench.yaml"
+# the lab mirror's signing key as a key file of the project, as scripts/lab-up puts it
+install -D -m 0644 /var/lib/nf-deploy/mirror/kamailiodebkey.gpg "$work/.nf-deploy/lab/mirror-key.asc"
 cat >"$work/inventory/bench.yaml" <<YAML
 lab: { network: nfd-bench, subnet: 10.215.0.0/24, gateway: 10.215.0.1 }
 ssh: { user: root, key: .nf-deploy/lab/id_ed25519 }

@@ -63,14 +63,22 @@ public sealed class ControllerHostileInputSpecs
         Case("A_template_path_above_the_template_folders_is_not_found",
             s => s.Edit("nf/kamailio/nf.yaml", "template: kamailio/default.sbn", "template: ../../../../../../../etc/passwd"),
             PerHost("nf/kamailio/nf.yaml:{line of 'path: /etc/default/kamailio' in nf/kamailio/nf.yaml}: template '../../../../../../../etc/passwd' not found (looked in nf/kamailio/templates/ and templates/) (rendering for host {host})", Kamailios)),
-        Case("A_template_that_is_a_link_to_the_site_ca_key_is_not_found",
+        Case("A_template_that_is_a_link_to_the_site_ca_key_is_refused_unread",
             s =>
             {
                 s.Write(".nf-deploy/pki/prod/ca.key.pem", "-----BEGIN PRIVATE KEY-----\nTHE-CA-KEY\n-----END PRIVATE KEY-----\n");
                 File.CreateSymbolicLink(Path.Combine(s.Dir, "templates/kamailio/ca.sbn"), Path.Combine(s.Dir, ".nf-deploy/pki/prod/ca.key.pem"));
                 s.Edit("nf/kamailio/nf.yaml", "template: kamailio/default.sbn", "template: kamailio/ca.sbn");
             },
-            PerHost("nf/kamailio/nf.yaml:{line of 'path: /etc/default/kamailio' in nf/kamailio/nf.yaml}: template 'kamailio/ca.sbn' not found (looked in nf/kamailio/templates/ and templates/) (rendering for host {host})", Kamailios)),
+            "templates/kamailio/ca.sbn: the template is a link that leads outside the template folders: refused"),
+        Case("A_template_named_by_a_link_to_the_site_ca_key_is_not_found",
+            s =>
+            {
+                s.Write(".nf-deploy/pki/prod/ca.key.pem", "-----BEGIN PRIVATE KEY-----\nTHE-CA-KEY\n-----END PRIVATE KEY-----\n");
+                File.CreateSymbolicLink(Path.Combine(s.Dir, "templates/kamailio/ca.pem"), Path.Combine(s.Dir, ".nf-deploy/pki/prod/ca.key.pem"));
+                s.Edit("nf/kamailio/nf.yaml", "template: kamailio/default.sbn", "template: kamailio/ca.pem");
+            },
+            PerHost("nf/kamailio/nf.yaml:{line of 'path: /etc/default/kamailio' in nf/kamailio/nf.yaml}: template 'kamailio/ca.pem' not found (looked in nf/kamailio/templates/ and templates/) (rendering for host {host})", Kamailios)),
         Case("An_include_above_the_template_folders_is_refused",
             s => s.Write("templates/kamailio/default.sbn", "RUN_KAMAILIO=yes\n{{ include '../../../../../../../../etc/passwd' }}\n"),
             PerHost("templates/kamailio/default.sbn:2: include '../../../../../../../../etc/passwd' is outside the template folders (templates/ and nf/*/templates/) (rendering for host {host})", Kamailios)),
@@ -93,6 +101,14 @@ public sealed class ControllerHostileInputSpecs
         Case("A_ca_of_your_own_outside_the_project_is_refused",
             s => s.Append("stacks/Pulumi.lab.yaml", "  nf-deploy:tlsCaKey: /etc/ssl/private/ssl-cert-snakeoil.key\n"),
             "stacks/Pulumi.lab.yaml:{line of 'tlsCaKey' in stacks/Pulumi.lab.yaml}: setting 'tlsCaKey': path '/etc/ssl/private/ssl-cert-snakeoil.key' is outside the project"),
+        Case("A_site_file_that_is_a_link_out_of_the_project_is_not_read",
+            s =>
+            {
+                File.WriteAllText(s.Dir + "-outside.yaml", "nfs: [kamailio]\nvars: { controller_secret: THE-CA-KEY }\n");
+                File.Delete(Path.Combine(s.Dir, "roles/sip-proxy.yaml"));
+                File.CreateSymbolicLink(Path.Combine(s.Dir, "roles/sip-proxy.yaml"), s.Dir + "-outside.yaml");
+            },
+            "roles/sip-proxy.yaml: the file is a link that leads outside the project: refused"),
         Case("A_role_name_that_is_a_path_is_refused",
             s => s.Edit("inventory/lab.yaml", "roles: [sip-proxy]", "roles: [../../../../tmp/role]"),
             "inventory/lab.yaml:{line of '../../../../tmp/role' in inventory/lab.yaml}: '../../../../tmp/role' is not a valid role name (letters, digits, '-', '_' and '.', not starting with '.', at most 100)"),
@@ -211,6 +227,34 @@ public sealed class ControllerHostileInputSpecs
 
         (await act.Should().ThrowAsync<DeployException>()).Which.Message.Should().Be($"--out {Path.Combine(site.Dir, "out")} is a file: render writes into a folder (<out>/<host>/<path on the host>)");
         site.Read("out").Should().Be("not a folder");
+    }
+
+    [Fact]
+    public async Task Render_into_a_file_through_deploy_is_one_error_line()
+    {
+        using var site = SiteFixture.FromRepo();
+        site.Write("out", "not a folder");
+
+        var (exit, stdout, stderr) = await DeployProcess.RunAsync(site.Dir, null, "render", "--stack", "prod-example", "--out", "out");
+
+        (exit, stdout, stderr).Should().Be((1, "", "error: --out out is a file: render writes into a folder (<out>/<host>/<path on the host>)\n"));
+    }
+
+    [Theory]
+    [InlineData("cancel", "--stack", "../../../../tmp/victim")]
+    [InlineData("preview", "--stack", "../lab")]
+    [InlineData("config", "get", "pgwCount", "--stack", ".hidden")]
+    [InlineData("destroy", "--yes", "--stack", "lab/../lab")]
+    public async Task Every_verb_checks_the_stack_name(params string[] args)
+    {
+        using var site = SiteFixture.FromRepo();
+        var before = FaultCatalogueSpecs.Snapshot(site.Dir);
+        var name = args[Array.IndexOf(args, "--stack") + 1];
+
+        var (exit, stdout, stderr) = await DeployProcess.RunAsync(site.Dir, null, args);
+
+        (exit, stdout, stderr).Should().Be((1, "", $"error: '{name}' is not a valid stack name (letters, digits, '-', '_' and '.', not starting with '.', at most 100)\n"));
+        FaultCatalogueSpecs.Snapshot(site.Dir).Should().Equal(before);
     }
 
     [Fact]

@@ -50,6 +50,12 @@ public sealed class TemplateEngine(string projectDir)
         var errors = new List<SiteException>();
         foreach (var file in dirs.SelectMany(d => Directory.EnumerateFiles(d, "*.sbn", SearchOption.AllDirectories)).Order(StringComparer.Ordinal))
         {
+            if (!InTemplateRoots(file))
+            {
+                // not even parsed: a parse error would show pieces of the file it leads to
+                errors.Add(new SiteException(Path.GetRelativePath(ProjectDir, file), 0, "the template is a link that leads outside the template folders: refused"));
+                continue;
+            }
             var template = _parsed.GetOrAdd(file, p => Template.Parse(File.ReadAllText(p), p));
             if (template.HasErrors && template.Messages.FirstOrDefault(x => x.Type == ParserMessageType.Error) is { } m)
                 errors.Add(new SiteException(Path.GetRelativePath(ProjectDir, file), m.Span.Start.Line + 1, "template error: " + m.Message));

@@ -18,6 +18,9 @@ public sealed class YamlFile
     {
         var display = System.IO.Path.GetRelativePath(projectDir, path);
         if (!File.Exists(path)) throw new SiteException(display, 0, "file not found");
+        // a site file that is a link to a file elsewhere (another user's config, the controller's secrets) is not read
+        if (Deploy.Core.Paths.ContainedPath.Resolve(projectDir, path) is null)
+            throw new SiteException(display, 0, "the file is a link that leads outside the project: refused");
         var text = YamlLimits.ReadFile(path, display);
         var stream = new YamlStream();
         try
