@@ -191,9 +191,15 @@ public sealed partial class DeployEngine(EngineDeps deps)
             if (units.Count > 0) changes.Insert(0, new PropertyChange("daemon-reload", null, string.Join(", ", units) + " changed"));
             if (!svc.Running)
             {
-                if (svc.Package is not null && byName.TryGetValue((ResourceTypes.Package, svc.Package), out var brings) && brings.Op == StepOp.Create
-                    && !changes.Any(c => c.Name == "running"))
-                    changes.Add(new PropertyChange("running", null, $"no (package {svc.Package} newly installed starts it)"));
+                if (svc.Package is not null && byName.TryGetValue((ResourceTypes.Package, svc.Package), out var brings) && brings.Op == StepOp.Create)
+                {
+                    if (!changes.Any(c => c.Name == "running"))
+                        changes.Add(new PropertyChange("running", null, $"no (package {svc.Package} newly installed starts it)"));
+                    if (svc.Masked && !changes.Any(c => c.Name == "masked"))
+                        changes.Add(new PropertyChange("masked", null, "yes"));
+                    else if (!svc.Masked && !svc.Enabled && !changes.Any(c => c.Name == "enabled"))
+                        changes.Add(new PropertyChange("enabled", null, $"no (package {svc.Package} newly installed enables it)"));
+                }
                 yield return step with { Op = step.Op == StepOp.Same && changes.Count > 0 ? StepOp.Update : step.Op, Changes = [.. changes] };
                 continue;
             }
