@@ -411,6 +411,7 @@ public sealed partial class DeployEngine(EngineDeps deps)
         var changed = 0;
         string? error = null;
         PlanStep? failedStart = null;
+        var madeDue = new List<string>(); // restarts this run made due: void once its files are rolled back
         foreach (var step in steps.Where(st => st.Type != ResourceTypes.LabHost))
         {
             var provider = Provider(step.Type);
@@ -433,7 +434,7 @@ public sealed partial class DeployEngine(EngineDeps deps)
                 {
                     due = [.. steps.Where(o => o.Desired is ServiceSpec svc && notifying.Notify.Contains(svc.Name) && o.Restarts)
                         .Select(o => $"{host}:{o.Name}").Except(s.State.PendingRestarts)];
-                    if (due.Length > 0) await UpdatePendingAsync(s, add: due, remove: []);
+                    if (due.Length > 0) { await UpdatePendingAsync(s, add: due, remove: []); madeDue.AddRange(due); }
                 }
                 if (step.Op != StepOp.Same)
                 {
@@ -489,7 +490,7 @@ public sealed partial class DeployEngine(EngineDeps deps)
                 .Where(st => st.Desired is ServiceSpec && st.Restarts && st.Op == StepOp.Update).ToList();
             (error, health) = await RollBackAsync(s, host, run, undo, restarted, error!, health);
             if (health.All(h => h.Result.Healthy))
-                await UpdatePendingAsync(s, add: [], remove: [.. restarted.Select(st => $"{host}:{st.Name}")]);
+                await UpdatePendingAsync(s, add: [], remove: [.. restarted.Select(st => $"{host}:{st.Name}").Concat(madeDue)]);
             return new HostApply(new HostOutcome(host, changed, error, health),
                 [.. steps.Where(st => st.Type != ResourceTypes.LabHost).Select(st => s.State.Find(st.Urn)).OfType<ResourceRecord>()]);
         }
