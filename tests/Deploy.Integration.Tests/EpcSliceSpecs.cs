@@ -46,7 +46,7 @@ public sealed class EpcSliceSpecs(RolledOutLab lab)
             lab.FirstUp.Out.Should().MatchRegex($"(?m)^{h}: ok, \\d+ changed, healthy$");
         foreach (var pgw in new[] { "pgw-1", "pgw-2", "pgw-3" })
             await PeersOpenAsync(pgw, "pcrf-1", "pcrf-2");
-        (await Site.ShAtAsync("pgw-1", Ip("pgw-1"), "/etc/init.d/open5gs-pgwd status")).ExitCode.Should().Be(0, "the P-GW daemon (the lab's stand-in) runs");
+        (await Site.ShAtAsync("pgw-1", Ip("pgw-1"), "systemctl is-active --quiet open5gs-pgwd")).ExitCode.Should().Be(0, "the P-GW daemon (the lab's stand-in, its unit on this systemd host) runs");
     }
 
     [Fact]

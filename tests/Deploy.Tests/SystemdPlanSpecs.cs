@@ -87,7 +87,9 @@ public sealed class SystemdPlanSpecs
 
         steps[1].Op.Should().Be(StepOp.Update);
         steps[1].Restarts.Should().BeFalse("nothing is started");
-        steps[1].Changes.Should().ContainSingle().Which.Should().Be(new PropertyChange("running", null, "no (package kamailio newly installed starts it)"));
+        steps[1].Changes.Should().Equal(new PropertyChange("running", null, "no (package kamailio newly installed starts it)"),
+            new PropertyChange("enabled", null, "no (package kamailio newly installed enables it)"));
+        ServiceProvider.ApplyScript(stock, new ResourceDiff(StepOp.Update, steps[1].Changes)).Should().Contain("action=stop;").And.Contain("boot='disable'");
         DeployEngine.PropagateRestarts([Step(pkg, StepOp.Same), Step(stock, StepOp.Same)]).Last().Op.Should().Be(StepOp.Same);
     }
 }

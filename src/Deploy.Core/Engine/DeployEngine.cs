@@ -199,9 +199,15 @@ public sealed partial class DeployEngine(EngineDeps deps)
             if (units.Count > 0) changes.Insert(0, new PropertyChange("daemon-reload", null, string.Join(", ", units) + " changed"));
             if (!svc.Running)
             {
-                if (svc.Package is not null && byName.TryGetValue((ResourceTypes.Package, svc.Package), out var brings) && brings.Op == StepOp.Create
-                    && !changes.Any(c => c.Name == "running"))
-                    changes.Add(new PropertyChange("running", null, $"no (package {svc.Package} newly installed starts it)"));
+                if (svc.Package is not null && byName.TryGetValue((ResourceTypes.Package, svc.Package), out var brings) && brings.Op == StepOp.Create)
+                {
+                    if (!changes.Any(c => c.Name == "running"))
+                        changes.Add(new PropertyChange("running", null, $"no (package {svc.Package} newly installed starts it)"));
+                    if (svc.Masked && !changes.Any(c => c.Name == "masked"))
+                        changes.Add(new PropertyChange("masked", null, "yes"));
+                    else if (!svc.Masked && !svc.Enabled && !changes.Any(c => c.Name == "enabled"))
+                        changes.Add(new PropertyChange("enabled", null, $"no (package {svc.Package} newly installed enables it)"));
+                }
                 yield return step with { Op = step.Op == StepOp.Same && changes.Count > 0 ? StepOp.Update : step.Op, Changes = [.. changes] };
                 continue;
             }
@@ -411,6 +417,7 @@ public sealed partial class DeployEngine(EngineDeps deps)
         string? error = null;
         var sets = FileSets.Of(steps);
         PlanStep? failedStart = null;
+        var madeDue = new List<string>(); // restarts this run made due: void once its files are rolled back
         foreach (var step in steps.Where(st => st.Type != ResourceTypes.LabHost))
         {
             var provider = Provider(step.Type);
@@ -441,7 +448,7 @@ public sealed partial class DeployEngine(EngineDeps deps)
                 {
                     due = [.. steps.Where(o => o.Desired is ServiceSpec svc && notifying.Notify.Contains(svc.Name) && o.Restarts)
                         .Select(o => $"{host}:{o.Name}").Except(s.State.PendingRestarts)];
-                    if (due.Length > 0) await UpdatePendingAsync(s, add: due, remove: []);
+                    if (due.Length > 0) { await UpdatePendingAsync(s, add: due, remove: []); madeDue.AddRange(due); }
                 }
                 if (step.Op != StepOp.Same)
                 {
@@ -497,7 +504,7 @@ public sealed partial class DeployEngine(EngineDeps deps)
                 .Where(st => st.Desired is ServiceSpec && st.Restarts && st.Op == StepOp.Update).ToList();
             (error, health) = await RollBackAsync(s, host, run, undo, restarted, error!, health);
             if (health.All(h => h.Result.Healthy))
-                await UpdatePendingAsync(s, add: [], remove: [.. restarted.Select(st => $"{host}:{st.Name}")]);
+                await UpdatePendingAsync(s, add: [], remove: [.. restarted.Select(st => $"{host}:{st.Name}").Concat(madeDue)]);
             return new HostApply(new HostOutcome(host, changed, error, health),
                 [.. steps.Where(st => st.Type != ResourceTypes.LabHost).Select(st => s.State.Find(st.Urn)).OfType<ResourceRecord>()]);
         }

@@ -100,9 +100,9 @@ public sealed class ServiceProvider : IResourceProvider
                   *) systemctl "$b" --quiet "$s.service" ;;
                 esac
               done
-              if [ -n "$action" ] && ! systemctl "$action" "$s.service"; then
-                echo "$s failed to $action; its journal (journalctl -u $s.service):" >&2
-                journalctl -u "$s.service" -n 15 --no-pager -o short-iso >&2 || true
+              if [ -n "$action" ] && ! systemctl "$action" "$s.service" 2>/dev/null; then
+                echo "$s failed to $action; the end of its journal (journalctl -u $s.service):" >&2
+                journalctl -u "$s.service" -n 10 --no-pager -o short-iso >&2 || true
                 exit 1
               fi
             else
@@ -135,7 +135,7 @@ public sealed class ServiceProvider : IResourceProvider
                 i=$((i+1))
                 if [ $i -ge 50 ]; then
                   echo "$s did not come up after $action (pid file: ${pf:-none}, old pid: ${old:-none})" >&2
-                  if [ -d /run/systemd/system ]; then journalctl -u "$s.service" -n 15 --no-pager -o short-iso >&2 || true; fi
+                  if [ -d /run/systemd/system ]; then journalctl -u "$s.service" -n 10 --no-pager -o short-iso >&2 || true; fi
                   exit 1
                 fi
                 sleep 0.2
