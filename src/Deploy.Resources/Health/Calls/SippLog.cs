@@ -13,7 +13,7 @@ public static partial class SippLog
         {
             var index = int.Parse(unexpected.Groups["index"].Value, System.Globalization.CultureInfo.InvariantCulture);
             var want = Expected(scenario, index) ?? unexpected.Groups["want"].Value;
-            return $"expected {want} at scenario message {index}, got '{unexpected.Groups["got"].Value.Trim()}'";
+            return $"expected {want} at scenario message {index}, got '{unexpected.Groups["got"].Value.Trim().TrimEnd('\'')}'";
         }
         var timeout = Timeout().Match(errors);
         if (timeout.Success)
@@ -71,7 +71,7 @@ public static partial class SippLog
 
     private static string Strip(string line) => TimestampPrefix().Replace(line, "");
 
-    [GeneratedRegex(@"while expecting '(?<want>[^']+)' \(index (?<index>\d+)\), received '(?<got>[^\r\n']*)")]
+    [GeneratedRegex(@"while expecting '(?<want>[^']+)' \(index (?<index>\d+)\), received '(?<got>[^\r\n]*)")]
     private static partial Regex Unexpected();
 
     [GeneratedRegex(@"receive timeout on message (?<what>[^:\r\n]*):(?<index>\d+)")]
