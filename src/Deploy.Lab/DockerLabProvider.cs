@@ -117,7 +117,10 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
                 HostConfig = new HostConfig
                 {
                     NetworkMode = lab.Network,
-                    CapAdd = ["SYS_PTRACE"],
+                    CapAdd = ["SYS_PTRACE", .. host.Capabilities.IsDefault ? [] : host.Capabilities],
+                    // host devices the inventory asks for (lab: { devices: [/dev/net/tun] }), read-write, same path
+                    Devices = host.Devices.IsDefault ? null
+                        : [.. host.Devices.Select(d => new DeviceMapping { PathOnHost = d, PathInContainer = d, CgroupPermissions = "rwm" })],
                     // the lab has no DNS: daemons that look up their peers' names (freeDiameter does, for each new
                     // connection) would wait for the resolver to time out on the controller's address
                     ExtraHosts = [$"nf-deploy-controller:{lab.Gateway}"],

@@ -155,7 +155,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
             "nf/kamailio/nf.yaml:{line of 'path: /etc/default/kamailio' in nf/kamailio/nf.yaml}: file notifies service 'kamailo', which no NF of the site declares under services:"),
         Case("A_health_check_of_an_unknown_kind_is_refused",
             s => s.Edit("nf/kamailio/nf.yaml", "  - command: { command: \"kamcmd dmq.list_nodes\"", "  - http: { command: \"kamcmd dmq.list_nodes\""),
-            "nf/kamailio/nf.yaml:{line of '- http:' in nf/kamailio/nf.yaml}: unknown health check 'http' (sip-options, command, tcp or diameter)"),
+            "nf/kamailio/nf.yaml:{line of '- http:' in nf/kamailio/nf.yaml}: unknown health check 'http' (sip-options, command, tcp, diameter or gtpv2-echo)"),
         Case("A_port_of_an_unknown_protocol_is_refused",
             s => s.Edit("nf/kamailio/nf.yaml", "{ proto: tcp,", "{ proto: quic,"),
             "nf/kamailio/nf.yaml:{line of 'proto: quic' in nf/kamailio/nf.yaml}: port proto must be udp, tcp, tls, sctp or unix, not 'quic'"),

@@ -12,12 +12,13 @@ namespace Deploy.Resources.Health;
 /// over TLS after a handshake whose chain verifies against tls_ca),
 /// <c>command</c> (command, optional expect regex: run on the host, exit 0 and output matching),
 /// <c>tcp</c> (address, port: a TCP connect from the controller),
-/// <c>diameter</c> (address, port: a CER from the controller answered by a CEA, 2001 or 3010).
+/// <c>diameter</c> (address, port: a CER from the controller answered by a CEA, 2001 or 3010),
+/// <c>gtpv2-echo</c> (address, port 2123: a GTPv2-C Echo Request from the controller answered by an Echo Response).
 /// Each is retried until it passes or the timeout ends.
 /// </summary>
 public sealed class HealthChecker : IHealthChecker
 {
-    public static readonly IReadOnlySet<string> Kinds = new HashSet<string> { "sip-options", "command", "tcp", "diameter" };
+    public static readonly IReadOnlySet<string> Kinds = new HashSet<string> { "sip-options", "command", "tcp", "diameter", "gtpv2-echo" };
 
     public async Task<HealthResult> CheckAsync(HealthCheckSpec check, IHostTransport transport, TimeSpan timeout, CancellationToken ct)
     {
@@ -94,6 +95,9 @@ public sealed class HealthChecker : IHealthChecker
                     return new HealthResult(false, $"bad CEA from {ip}:{port}: {e.Message}");
                 }
             }
+            case "gtpv2-echo":
+                return await Gtpv2EchoProbe.ProbeAsync(IPAddress.Parse(check.Args["address"]),
+                    int.Parse(check.Args.GetValueOrDefault("port", "2123")), TimeSpan.FromSeconds(2), ct);
             default:
                 return new HealthResult(false, $"unknown health check kind {check.Kind}");
         }

@@ -63,7 +63,7 @@ public sealed class SiteProgram : ISiteProgram
         _templates = templates;
         Managed = [.. inventory.Hosts.Where(h => h.Roles.Length > 0)];
         Hosts = [.. Managed.Select(h => new HostTarget(h.Name, Connection(projectDir, h),
-            h.Lab ? new LabHostSpec(h.Name, h.Address, h.User) : null,
+            h.Lab ? new LabHostSpec(h.Name, h.Address, h.User, h.LabOptions?.Devices ?? [], h.LabOptions?.Capabilities ?? []) : null,
             h.Facts ?? (h.Lab ? HostFacts.Assumed(h.Name, h.Address) : null))
         {
             // rolling batches per inventory group: rollout_batch ("1", "50%"), rollout_max_fail (percent of the group)
@@ -228,7 +228,7 @@ public sealed class SiteProgram : ISiteProgram
                             (template is not null ? $" (line {problem.Line} of the rendered file; declared at {nf.File}:{f.Line})" : ""), h.Name);
                     }
                     var secret = f.Secret || Config.SecretValues.Any(v => content.Contains(v, StringComparison.Ordinal));
-                    Add(new FileSpec(path, content, f.User, f.Group, secret ? PrivateMode(f.Mode) : f.Mode)
+                    Add(new FileSpec(path, content, Account(f.User, f.Line, R, nf.File, h.Name), Account(f.Group, f.Line, R, nf.File, h.Name), secret ? PrivateMode(f.Mode) : f.Mode)
                     {
                         // a file that holds a secret setting is a secret file: never diffed, never shown
                         Host = h.Name,
@@ -350,6 +350,15 @@ public sealed class SiteProgram : ISiteProgram
         return origins.Count == 0 ? "" : $"; instances declared: {string.Join(", ", origins)}";
     }
 
+    /// <summary>A file's owner or group, which may come from vars (<c>group: "{{ vars.fd_key_group }}"</c>).</summary>
+    private static string Account(string text, int line, Func<Templated, string> render, string file, string host)
+    {
+        if (!text.Contains("{{", StringComparison.Ordinal)) return text;
+        var name = render(new Templated(text, line)).Trim();
+        return System.Text.RegularExpressions.Regex.IsMatch(name, "^[a-z_][a-z0-9_-]{0,31}$") ? name
+            : throw new SiteException(file, line, $"'{name}' is not a user or group name", host);
+    }
+
     /// <summary>A file holding a secret is never readable by others: 0644 becomes 0640 (its owner and group keep theirs).</summary>
     private static string PrivateMode(string mode) => mode.Length == 0 ? mode : mode[..^1] + "0";
 
@@ -376,6 +385,7 @@ public sealed class SiteProgram : ISiteProgram
             ["site"] = new ScriptObject { ["stack"] = Stack, ["project"] = Project.Name },
         };
         scope.Import("ipv4", new Func<string?, string>(iface => Ipv4(h.Name, me, iface)));
+        scope.Import("ip_network", new Func<string, string>(NetFunctions.IpNetwork));
         scope.Import("nf_group", new Func<string?, ScriptArray>(name =>
             new ScriptArray(Managed.Where(x => name is { Length: > 0 } && x.Groups.Contains(name)).Select(x => hostObjs[x.Name]))));
         scope.Import("tls_ca", new Func<string>(() => _certificates.Value.CaPem));

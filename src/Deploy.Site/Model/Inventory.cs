@@ -31,7 +31,8 @@ public sealed record InventoryHost(
     ImmutableSortedDictionary<string, object?> Vars,
     HostFacts? Facts,
     string File,
-    int Line);
+    int Line,
+    LabHostOptions? LabOptions = null);
 
 /// <summary>
 /// <c>inventory/&lt;name&gt;.yaml</c>: hosts and groups (the Ansible inventory, in YAML). A group may be sized by a
@@ -70,7 +71,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
 
         // groups, with count-sized ones expanded
         var membership = new Dictionary<string, List<(string Group, YamlMappingNode Node)>>(StringComparer.Ordinal);
-        var generated = new Dictionary<string, (string Address, bool Lab, int Line)>(StringComparer.Ordinal);
+        var generated = new Dictionary<string, (string Address, bool Lab, int Line, LabHostOptions? LabOptions)>(StringComparer.Ordinal);
         var groupOrder = new List<string>();
         if (y.Map(y.Root, "groups") is { } groups)
             foreach (var (g, gkn, gv) in y.Entries(groups))
@@ -107,7 +108,8 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                     {
                         var namePattern = y.Str(gm, "name") ?? throw y.Error(gm, $"group '{g}': a counted group needs 'name:' (e.g. \"{g}-{{{{ i }}}}\") or a 'hosts:' list");
                         var addrPattern = y.Str(gm, "address") ?? throw y.Error(gm, $"group '{g}': a counted group needs 'address:' (e.g. \"10.211.0.{{{{ 20 + i }}}}\")");
-                        var isLab = y.Str(gm, "lab") is "true" or "yes";
+                        var labOptions = LabHostOptions.Parse(y, gm);
+                        var isLab = labOptions is not null;
                         for (var i = 1; i <= count; i++)
                         {
                             var scope = new Scriban.Runtime.ScriptObject { ["i"] = (long)i, ["config"] = TemplateEngine.ToScript(config.Values) };
@@ -116,7 +118,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                             CheckName(y, y.Get(gm, "name")!, hn);
                             if (declared.ContainsKey(hn) || generated.ContainsKey(hn))
                                 throw y.Error(y.Get(gm, "name"), $"group '{g}': generated host name '{hn}' is already used");
-                            generated[hn] = (addr, isLab, YamlFile.Line(gkn));
+                            generated[hn] = (addr, isLab, YamlFile.Line(gkn), labOptions);
                             members.Add(hn);
                         }
                     }
@@ -173,7 +175,8 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
             if (addresses.TryGetValue(address, out var other))
                 throw y.Error(isGenerated ? null : y.Get(node, "address"), $"hosts '{other}' and '{h}' have the same address {address}");
             addresses[address] = h;
-            var isLab = isGenerated ? gen.Lab : y.Str(node, "lab") is "true" or "yes";
+            var hostLab = isGenerated ? gen.LabOptions : LabHostOptions.Parse(y, node);
+            var isLab = isGenerated ? gen.Lab : hostLab is not null;
             if (isLab && lab is null) throw y.Error(node, $"host '{h}' is a lab host but the inventory has no 'lab:' section (network, subnet, gateway)");
             if (!int.TryParse(Ssh("port", "22"), out var port)) throw y.Error(ssh ?? sshDefaults, "ssh port must be a number");
             JumpSettings? jump = null;
@@ -193,7 +196,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
             }
             result.Add(new InventoryHost(h, address, isLab, Ssh("user", "root"), Ssh("key", "~/.ssh/id_ed25519"), port, jump,
                 [.. groupsOf.Select(x => x.Group)], [.. roles], vars.ToImmutableSortedDictionary(StringComparer.Ordinal),
-                DeclaredFacts(y, node, h, address), y.DisplayPath, line));
+                DeclaredFacts(y, node, h, address), y.DisplayPath, line, hostLab));
         }
         return new Inventory(y.DisplayPath, lab, [.. result]);
     }

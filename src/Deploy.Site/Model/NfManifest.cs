@@ -211,10 +211,10 @@ public sealed record NfManifest(
             var kinds = y.Entries(m).Where(e => e.Key is not ("when" or "scope")).ToList();
             var scope = y.Str(m, "scope") ?? "host";
             if (scope is not ("host" or "site")) throw y.Error(y.Get(m, "scope"), "a health check's scope is host (the default) or site");
-            if (kinds.Count != 1) throw y.Error(m, "a health check is one of: sip-options: {...}, command: {...}, tcp: {...}, diameter: {...} (and an optional when:)");
+            if (kinds.Count != 1) throw y.Error(m, "a health check is one of: sip-options: {...}, command: {...}, tcp: {...}, diameter: {...}, gtpv2-echo: {...} (and an optional when:)");
             var (kind, kn, args) = kinds[0];
-            if (kind is not ("sip-options" or "command" or "tcp" or "diameter"))
-                throw y.Error(kn, $"unknown health check '{kind}' (sip-options, command, tcp or diameter)");
+            if (kind is not ("sip-options" or "command" or "tcp" or "diameter" or "gtpv2-echo"))
+                throw y.Error(kn, $"unknown health check '{kind}' (sip-options, command, tcp, diameter or gtpv2-echo)");
             var am = args as YamlMappingNode ?? throw y.Error(args, $"health check '{kind}' needs a mapping of arguments");
             return new NfHealth(kind, y.Entries(am).ToImmutableSortedDictionary(e => e.Key, e => T(e.Value, e.Key), StringComparer.Ordinal),
                 OptT(m, "when"), scope == "site", YamlFile.Line(m));
