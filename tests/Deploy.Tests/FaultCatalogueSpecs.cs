@@ -132,7 +132,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
             "roles/sip-proxy.yaml:1: a role needs 'nfs:', the list of network functions it runs"),
         Case("An_unknown_nf_names_the_role_line_and_the_nfs_that_exist",
             s => s.Write("roles/sip-proxy.yaml", "description: x\nnfs:\n  - kamailio\n  - kamailo\n"),
-            "roles/sip-proxy.yaml:4: unknown network function 'kamailo' (nf/: freediameter, kamailio, kamailio-instance, mariadb, open5gs-pgw)"),
+            "roles/sip-proxy.yaml:4: unknown network function 'kamailo' (nf/: freediameter, kamailio, kamailio-instance, mariadb, open5gs, open5gs-pcrf, open5gs-pgw)"),
 
         // ---- nf.yaml
         Case("An_unknown_key_in_an_nf_manifest_lists_the_keys_allowed",

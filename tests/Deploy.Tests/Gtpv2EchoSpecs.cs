@@ -50,7 +50,7 @@ public sealed class Gtpv2EchoSpecs
             await server.SendAsync(stale, req.RemoteEndPoint, TestContext.Current.CancellationToken);
             byte[] ok = [0x40, 0x02, 0x00, 0x09, req.Buffer[4], req.Buffer[5], req.Buffer[6], 0, 3, 0, 1, 0, 4];
             await server.SendAsync(ok, req.RemoteEndPoint, TestContext.Current.CancellationToken);
-        });
+        }, TestContext.Current.CancellationToken);
         var result = await Gtpv2EchoProbe.ProbeAsync(IPAddress.Loopback, port, TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
         await answering;
         result.Healthy.Should().BeTrue(result.Detail);
