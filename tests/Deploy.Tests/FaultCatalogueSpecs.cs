@@ -123,7 +123,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
         // ---- roles
         Case("An_unknown_role_lists_the_roles_that_exist",
             s => s.Edit("inventory/lab.yaml", "roles: [sip-proxy]", "roles: [sip-proxi]"),
-            "inventory/lab.yaml:{line of 'sip-proxi' in inventory/lab.yaml}: unknown role 'sip-proxi' (roles/: ims, pcrf, pgw, sip-proxy, sip-trunk)"),
+            "inventory/lab.yaml:{line of 'sip-proxi' in inventory/lab.yaml}: unknown role 'sip-proxi' (roles/: ims, pcrf, pcrf-open5gs, pgw, sip-proxy, sip-trunk)"),
         Case("An_unknown_key_in_a_role_file_lists_the_keys_allowed",
             s => s.Edit("roles/sip-proxy.yaml", "vars:", "variables:"),
             "roles/sip-proxy.yaml:{line of 'variables:' in roles/sip-proxy.yaml}: unknown key 'variables' in a role (expected one of: description, nfs, vars)"),
@@ -333,10 +333,13 @@ public sealed class FaultCatalogueSpecs : IDisposable
     private static SiteFixture LoopbackSite(SiteFixture site)
     {
         var inventory = Regex.Replace(site.Read("inventory/prod-example.yaml"), @"address: (192\.0\.2|198\.51\.100)\.(\d+)", "address: 127.0.0.$2");
-        var url = "http://deb.kamailio.org/kamailiodebkey.gpg";
-        var cached = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(url)))[..24] + ".asc";
-        return site.Write("inventory/prod-example.yaml", inventory)
-            .Write(".nf-deploy/cache/keys/" + cached, "-----BEGIN PGP PUBLIC KEY BLOCK-----\ncached\n-----END PGP PUBLIC KEY BLOCK-----\n");
+        site.Write("inventory/prod-example.yaml", inventory);
+        foreach (var url in new[] { "http://deb.kamailio.org/kamailiodebkey.gpg", "http://download.opensuse.org/repositories/home:/acetcom:/open5gs:/latest/Debian_12/Release.key" })
+        {
+            var cached = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(url)))[..24] + ".asc";
+            site.Write(".nf-deploy/cache/keys/" + cached, "-----BEGIN PGP PUBLIC KEY BLOCK-----\ncached\n-----END PGP PUBLIC KEY BLOCK-----\n");
+        }
+        return site;
     }
 
     private static string Lock(int pid) =>
