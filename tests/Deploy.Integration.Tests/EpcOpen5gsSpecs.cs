@@ -4,10 +4,12 @@ using Deploy.Resources.Health;
 
 namespace Deploy.Integration.Tests;
 
-/// <summary>The faults of issue 10, each shown fixed on the real Open5GS 2.7 daemons of the lab's P-GWs (the shared
-/// rolled-out lab: PCRFs on Debian's freeDiameterd, P-GWs on open5gs-smfd + open5gs-upfd).</summary>
-[Collection("lab")]
-public sealed class EpcOpen5gsSpecs(RolledOutLab lab)
+/// <summary>The EPC groups of the lab site alone (stack `o5gs`, network `nfd-o5gs`, 10.218.0.0/24): PCRFs on Debian's
+/// freeDiameterd, P-GWs on real Open5GS 2.7 (open5gs-smfd + open5gs-upfd).</summary>
+public sealed class RolledOutEpc() : RolledOutSite(new LabSite(network: "nfd-o5gs", subnetPrefix: "10.218.0", stack: "o5gs", groups: ["pcrf", "pgw"]));
+
+/// <summary>The faults of issue 10, each shown fixed on the real Open5GS 2.7 daemons of the lab's P-GWs.</summary>
+public sealed class EpcOpen5gsSpecs(RolledOutEpc lab) : IClassFixture<RolledOutEpc>
 {
     private LabSite Site => lab.Site;
     private string Ip(string host) => $"{Site.SubnetPrefix}.{40 + int.Parse(host[4..], System.Globalization.CultureInfo.InvariantCulture)}";
