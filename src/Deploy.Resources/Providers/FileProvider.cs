@@ -7,8 +7,8 @@ namespace Deploy.Resources.Providers;
 /// <summary>
 /// Files (and apt keys and repositories, which are files too). Compared by SHA-256 of the content, plus owner,
 /// group and mode. A new content is written to a temp file next to the target, given its owner and mode, validated
-/// (as it will be: a daemon user must be able to read it), the old file backed up, then moved into place. With a block, only a marked block of the file is managed,
-/// edited in place (so bind-mounted files like a container's /etc/hosts work).
+/// (as it will be: a daemon user must be able to read it), the old file backed up, then moved into place. With a
+/// block, only a marked block of the file is managed, edited in place (so bind-mounted files like a container's /etc/hosts work).
 /// </summary>
 public sealed class FileProvider(string type) : IResourceProvider, IRollback
 {
