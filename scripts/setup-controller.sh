@@ -5,8 +5,9 @@
 #   - builds a local signed apt repository that stands in for deb.kamailio.org, served by apt-cacher-ng as
 #       http://<gateway>:3142/nfd-mirror/kamailio56   (suite bookworm, component main)
 #       http://<gateway>:3142/nfd-mirror/kamailiodebkey.gpg   (ASCII-armored signing key)
-#   - builds the lab's Open5GS STAND-IN packages (tests/open5gs-standin, not Open5GS: no registry here has Open5GS)
-#     and publishes them as a second signed repository with the same key, rebuilt only when that folder changed:
+#   - builds real Open5GS 2.7 packages from the vendored sources (scripts/build-open5gs.sh: once, cached by the
+#     sources' hash; about 15-25 min on 2 cores) and, for 1.x only, the labelled STAND-IN open5gs-pgw
+#     (tests/open5gs-standin, not Open5GS), and publishes both as a second signed repository with the same key:
 #       http://<gateway>:3142/nfd-mirror/open5gs   (suite bookworm, component main; key copy at .../open5gs/key.gpg)
 set -euo pipefail
 
@@ -198,18 +199,35 @@ if [ "$(cat "$STANDIN_STAMP" 2>/dev/null)" != "$standin_hash" ] || ! compgen -G 
   tmp=$(mktemp -d)
   bash "$STANDIN_SRC/build.sh" "$tmp" >/dev/null || { rm -rf "$tmp"; die "$STANDIN_SRC/build.sh failed"; }
   rm -f "$STANDIN_POOL"/*.deb
-  mv "$tmp"/*.deb "$STANDIN_POOL"/
+  # the stand-in only for 1.x (open5gs-pgw and its common package): 2.x comes from the real build below
+  mv "$tmp"/open5gs-pgw_*.deb "$tmp"/open5gs-standin-common_*.deb "$STANDIN_POOL"/
   rm -rf "$tmp"
   rm -f "$STANDIN_STAMP" # written again once the repository is indexed
   standin_resign=1
 fi
+# real Open5GS (2.7) from the vendored sources; the build is cached by the sources' hash
+OPEN5GS_POOL=$STANDIN_REPO_DIR/pool/main/o/open5gs-real
+open5gs_debs=$(NFD_STATE_DIR=$STATE_DIR nice -n 5 bash "$REPO_ROOT/scripts/build-open5gs.sh") || die "building Open5GS failed"
+mkdir -p "$OPEN5GS_POOL"
+for f in "$open5gs_debs"/*.deb; do
+  [ -f "$OPEN5GS_POOL/${f##*/}" ] && cmp -s "$f" "$OPEN5GS_POOL/${f##*/}" && continue
+  cp "$f" "$OPEN5GS_POOL"/
+  standin_resign=1
+done
+# packages of an older build, and the stand-in's 2.x packages of earlier set-ups, leave the repository
+for f in "$OPEN5GS_POOL"/*.deb "$STANDIN_POOL"/open5gs-smf_*.deb "$STANDIN_POOL"/open5gs-upf_*.deb; do
+  if [ -f "$f" ] && { [ "$(dirname "$f")" = "$STANDIN_POOL" ] || [ ! -f "$open5gs_debs/${f##*/}" ]; }; then
+    rm -f "$f"
+    standin_resign=1
+  fi
+done
 if [ ! -f "$STANDIN_REPO_DIR/key.gpg" ] || [ "$(cat "$STANDIN_REPO_DIR/key.gpg")" != "$key_armored" ]; then
   printf '%s\n' "$key_armored" >"$STANDIN_REPO_DIR/key.gpg"
 fi
 if [ "$standin_resign" -eq 1 ] || repo_index_missing "$STANDIN_REPO_DIR"; then
   log "indexing and signing $STANDIN_REPO_DIR"
   index_repo "$STANDIN_REPO_DIR" open5gs-standin \
-    "nf-deploy lab STAND-IN packages for Open5GS (not Open5GS; built from tests/open5gs-standin)" \
+    "nf-deploy lab Open5GS: 2.x built from the Open5GS sources; 1.x open5gs-pgw is a STAND-IN (tests/open5gs-standin)" \
     || die "building the repository index of $STANDIN_REPO_DIR failed"
   printf '%s\n' "$standin_hash" >"$STANDIN_STAMP"
 else
@@ -236,5 +254,5 @@ for repo in kamailio56 open5gs; do
   esac
 done
 log "mirror served at http://<gateway>:$ACNG_PORT/nfd-mirror/kamailio56 (key: /nfd-mirror/kamailiodebkey.gpg)"
-log "open5gs stand-in served at http://<gateway>:$ACNG_PORT/nfd-mirror/open5gs (key: /nfd-mirror/open5gs/key.gpg, same lab key)"
+log "open5gs (2.x real, 1.x stand-in) served at http://<gateway>:$ACNG_PORT/nfd-mirror/open5gs (key: /nfd-mirror/open5gs/key.gpg, same lab key)"
 log "done"

@@ -122,7 +122,13 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
                 HostConfig = new HostConfig
                 {
                     NetworkMode = lab.Network,
-                    CapAdd = ["SYS_PTRACE"],
+                    CapAdd = ["SYS_PTRACE", .. host.Capabilities.IsDefault ? [] : host.Capabilities],
+                    // IPv6 on, as on a Debian host: Docker turns it off, and packages that find it off try to change it
+                    // with sysctl -p, which a container may not (open5gs-upf's postinst then fails)
+                    Sysctls = new Dictionary<string, string> { ["net.ipv6.conf.all.disable_ipv6"] = "0" },
+                    // host devices the inventory asks for (lab: { devices: [/dev/net/tun] }), read-write, same path
+                    Devices = host.Devices.IsDefault ? null
+                        : [.. host.Devices.Select(d => new DeviceMapping { PathOnHost = d, PathInContainer = d, CgroupPermissions = "rwm" })],
                     // the lab has no DNS: daemons that look up their peers' names (freeDiameter does, for each new
                     // connection) would wait for the resolver to time out on the controller's address
                     ExtraHosts = [$"nf-deploy-controller:{lab.Gateway}"],

@@ -34,6 +34,9 @@ internal static partial class LabSpecValidation
             throw new DeployException($"lab stack {lab.Stack}: the authorized key must be one OpenSSH public key line");
         if (!Uri.TryCreate(lab.AptProxy, UriKind.Absolute, out var proxy) || proxy.Scheme != Uri.UriSchemeHttp)
             throw new DeployException($"lab stack {lab.Stack}: apt proxy '{lab.AptProxy}' is not an http:// URL");
+        foreach (var device in host.Devices.IsDefault ? [] : host.Devices)
+            if (!File.Exists(device))
+                throw new DeployException($"{where}: device {device} does not exist on this machine (the lab passes it into the container)");
         return address;
     }
 

@@ -5,7 +5,8 @@ using Deploy.Cli;
 
 namespace Deploy.Integration.Tests;
 
-/// <summary>The EPC slice on lab hosts: a PCRF pool of 2, pgwCount P-GWs, Diameter peering over TLS from the site CA.</summary>
+/// <summary>The EPC slice on lab hosts: a PCRF pool of 2 (Debian's freeDiameterd), pgwCount P-GWs running real Open5GS
+/// 2.7 (open5gs-smfd + open5gs-upfd, built from source into the lab mirror), Gx over TLS from the site CA.</summary>
 [Collection("lab")]
 public sealed class EpcSliceSpecs(RolledOutLab lab)
 {
@@ -31,7 +32,8 @@ public sealed class EpcSliceSpecs(RolledOutLab lab)
     {
         var realm = Site.Read($"stacks/Pulumi.{Site.Stack}.yaml").Split('\n').Single(l => l.Contains("nf-deploy:realm:")).Split(": ")[1].Trim();
         var ids = string.Join(' ', pcrfs.Select(p => $"{p}.{realm}"));
-        var r = await Site.ShAtAsync(pgw, Ip(pgw), $"/usr/local/lib/nf-deploy/fd-peers-open /var/log/freediameter.log {ids}; grep -c 'TCP,TLS' /var/log/freediameter.log");
+        // the SMF's own freeDiameter: Open5GS logs "CONNECTED TO '<peer>' (TCP,TLS,soc#N)" when a peer enters STATE_OPEN
+        var r = await Site.ShAtAsync(pgw, Ip(pgw), $"/usr/local/lib/nf-deploy/fd-peers-open --open5gs /var/log/open5gs/smf.log {ids}; grep -c 'CONNECTED TO .*(TCP,TLS' /var/log/open5gs/smf.log");
         r.ExitCode.Should().Be(0, $"{pgw}: {r.Stdout}{r.Stderr}");
         r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last().Should().NotBe("0", "the peers are connected over TLS");
     }
@@ -46,7 +48,10 @@ public sealed class EpcSliceSpecs(RolledOutLab lab)
             lab.FirstUp.Out.Should().MatchRegex($"(?m)^{h}: ok, \\d+ changed, healthy$");
         foreach (var pgw in new[] { "pgw-1", "pgw-2", "pgw-3" })
             await PeersOpenAsync(pgw, "pcrf-1", "pcrf-2");
-        (await Site.ShAtAsync("pgw-1", Ip("pgw-1"), "systemctl is-active --quiet open5gs-pgwd")).ExitCode.Should().Be(0, "the P-GW daemon (the lab's stand-in, its unit on this systemd host) runs");
+        var daemons = await Site.ShAtAsync("pgw-1", Ip("pgw-1"), "if [ -d /run/systemd/system ]; then systemctl is-active --quiet open5gs-smfd && systemctl is-active --quiet open5gs-upfd; " +
+            "else /etc/init.d/open5gs-smfd status && /etc/init.d/open5gs-upfd status; fi && dpkg-query -W -f '${Version} ${Description}\\n' open5gs-smf");
+        daemons.ExitCode.Should().Be(0, daemons.Stdout + daemons.Stderr);
+        daemons.Stdout.Should().Contain("2.7.7").And.NotContain("STAND-IN", "the real Open5GS SMF runs, not the stand-in");
     }
 
     [Fact]

@@ -125,7 +125,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
         // ---- roles
         Case("An_unknown_role_lists_the_roles_that_exist",
             s => s.Edit("inventory/lab.yaml", "roles: [sip-proxy]", "roles: [sip-proxi]"),
-            "inventory/lab.yaml:{line of 'sip-proxi' in inventory/lab.yaml}: unknown role 'sip-proxi' (roles/: ims, pcrf, pgw, sip-proxy, sip-trunk)"),
+            "inventory/lab.yaml:{line of 'sip-proxi' in inventory/lab.yaml}: unknown role 'sip-proxi' (roles/: ims, pcrf, pcrf-open5gs, pgw, sip-proxy, sip-trunk)"),
         Case("An_unknown_key_in_a_role_file_lists_the_keys_allowed",
             s => s.Edit("roles/sip-proxy.yaml", "vars:", "variables:"),
             "roles/sip-proxy.yaml:{line of 'variables:' in roles/sip-proxy.yaml}: unknown key 'variables' in a role (expected one of: description, nfs, vars)"),
@@ -134,7 +134,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
             "roles/sip-proxy.yaml:1: a role needs 'nfs:', the list of network functions it runs"),
         Case("An_unknown_nf_names_the_role_line_and_the_nfs_that_exist",
             s => s.Write("roles/sip-proxy.yaml", "description: x\nnfs:\n  - kamailio\n  - kamailo\n"),
-            "roles/sip-proxy.yaml:4: unknown network function 'kamailo' (nf/: freediameter, kamailio, kamailio-instance, mariadb, open5gs-pgw)"),
+            "roles/sip-proxy.yaml:4: unknown network function 'kamailo' (nf/: freediameter, kamailio, kamailio-instance, mariadb, open5gs, open5gs-pcrf, open5gs-pgw)"),
 
         // ---- nf.yaml
         Case("An_unknown_key_in_an_nf_manifest_lists_the_keys_allowed",
@@ -157,7 +157,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
             "nf/kamailio/nf.yaml:{line of 'path: /etc/default/kamailio' in nf/kamailio/nf.yaml}: file notifies service 'kamailo', which no NF of the site declares under services:"),
         Case("A_health_check_of_an_unknown_kind_is_refused",
             s => s.Edit("nf/kamailio/nf.yaml", "  - command: { command: \"kamcmd dmq.list_nodes\"", "  - http: { command: \"kamcmd dmq.list_nodes\""),
-            "nf/kamailio/nf.yaml:{line of '- http:' in nf/kamailio/nf.yaml}: unknown health check 'http' (sip-options, command, tcp, diameter or call)"),
+            "nf/kamailio/nf.yaml:{line of '- http:' in nf/kamailio/nf.yaml}: unknown health check 'http' (sip-options, command, tcp, diameter, gtpv2-echo or call)"),
         Case("A_port_of_an_unknown_protocol_is_refused",
             s => s.Edit("nf/kamailio/nf.yaml", "{ proto: tcp,", "{ proto: quic,"),
             "nf/kamailio/nf.yaml:{line of 'proto: quic' in nf/kamailio/nf.yaml}: port proto must be udp, tcp, tls, sctp or unix, not 'quic'"),
@@ -335,10 +335,13 @@ public sealed class FaultCatalogueSpecs : IDisposable
     private static SiteFixture LoopbackSite(SiteFixture site)
     {
         var inventory = Regex.Replace(site.Read("inventory/prod-example.yaml"), @"address: (192\.0\.2|198\.51\.100)\.(\d+)", "address: 127.0.0.$2");
-        var url = "https://deb.kamailio.org/kamailiodebkey.gpg";
-        var cached = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(url)))[..24] + ".asc";
-        return site.Write("inventory/prod-example.yaml", inventory)
-            .Write(".nf-deploy/cache/keys/" + cached, TestKeys.Armored + "\n");
+        site.Write("inventory/prod-example.yaml", inventory);
+        foreach (var url in new[] { "https://deb.kamailio.org/kamailiodebkey.gpg", "https://download.opensuse.org/repositories/home:/acetcom:/open5gs:/latest/Debian_12/Release.key" })
+        {
+            var cached = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(url)))[..24] + ".asc";
+            site.Write(".nf-deploy/cache/keys/" + cached, TestKeys.Armored + "\n");
+        }
+        return site;
     }
 
     private static string Lock(int pid) =>

@@ -4,8 +4,10 @@ using YamlDotNet.RepresentationModel;
 
 namespace Deploy.Tests;
 
-/// <summary>The rendered Open5GS YAML uses only keys that version of Open5GS reads (the key lists the lab's stand-in
-/// daemons check too: tests/open5gs-standin/keys), and has the ones it cannot start without.</summary>
+/// <summary>The rendered Open5GS YAML uses only keys that version of Open5GS reads, and has the ones it cannot start
+/// without. The key lists (tests/open5gs-standin/keys) name the sources they are derived from: pgw-1.x from 1.x
+/// src/pgw/pgw-context.c, smf-2.6/upf-2.6 from v2.6.6 src/smf|upf/context.c, lib/pfcp/context.c, lib/gtp/context.c,
+/// smf-2.7/upf-2.7 from v2.7.7 (the same files plus lib/app/ogs-init.c's logger: file: path:).</summary>
 public sealed class Open5gsKeySpecs
 {
     private static IEnumerable<string> Paths(YamlNode node, string prefix)
@@ -52,10 +54,13 @@ public sealed class Open5gsKeySpecs
     [InlineData("1.2", "pgw-1.2", "/etc/open5gs/pgw.yaml")]
     [InlineData("1.3", "pgw-1.3", "/etc/open5gs/pgw.yaml")]
     [InlineData("2.6", "smf-2.6", "/etc/open5gs/smf.yaml")]
+    [InlineData("2.6", "upf-2.6", "/etc/open5gs/upf.yaml")]
+    [InlineData("2.7", "smf-2.7", "/etc/open5gs/smf.yaml")]
+    [InlineData("2.7", "upf-2.7", "/etc/open5gs/upf.yaml")]
     public async Task The_rendered_config_uses_only_keys_that_open5gs_version_reads(string version, string keys, string path)
     {
         using var site = SiteFixture.FromRepo();
-        site.Write("stacks/Pulumi.lab.yaml", site.Read("stacks/Pulumi.lab.yaml").Replace("open5gsVersion: \"1.3\"", $"open5gsVersion: \"{version}\"")
+        site.Write("stacks/Pulumi.lab.yaml", site.Read("stacks/Pulumi.lab.yaml").Replace("open5gsVersion: \"2.7\"", $"open5gsVersion: \"{version}\"")
             + "  nf-deploy:pcscfAddresses: [192.0.2.10]\n");
         var yaml = (await site.RenderAsync())["pgw-1"].Resources.OfType<FileSpec>().Single(f => f.Path == path).Content;
         var stream = new YamlStream();

@@ -23,7 +23,10 @@ public sealed record LabSpec(
 /// <param name="Name">Inventory name; also the container's hostname.</param>
 /// <param name="Address">Fixed IPv4 address on the lab network.</param>
 /// <param name="LoginUser">User the deployer logs in as ("root" or a user given passwordless sudo).</param>
-public sealed record LabHostSpec(string Name, string Address, string LoginUser)
+/// <param name="Devices">Host devices passed into the container (e.g. /dev/net/tun); empty or default: none.</param>
+/// <param name="Capabilities">Linux capabilities added to the container's (e.g. NET_ADMIN); empty or default: none.</param>
+public sealed record LabHostSpec(string Name, string Address, string LoginUser,
+    ImmutableArray<string> Devices = default, ImmutableArray<string> Capabilities = default)
 {
     /// <summary>PID 1 of the host: "sysv" (sshd, with the init.d scripts of runlevel 2 started at boot) or "systemd"
     /// (systemd itself, from the lab image with systemd, as on a real Debian host).</summary>

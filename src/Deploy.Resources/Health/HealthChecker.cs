@@ -14,11 +14,12 @@ namespace Deploy.Resources.Health;
 /// <c>tcp</c> (address, port: a TCP connect from the controller),
 /// <c>diameter</c> (address, port: a CER from the controller answered by a CEA, 2001 or 3010),
 /// <c>call</c> (a call test: SIPp scenarios and commands in order, then cleanup; see Calls/CallTestRunner).
+/// <c>gtpv2-echo</c> (address, port 2123: a GTPv2-C Echo Request from the controller answered by an Echo Response).
 /// Each is retried until it passes or the timeout ends.
 /// </summary>
 public sealed class HealthChecker : IHealthChecker
 {
-    public static readonly IReadOnlySet<string> Kinds = new HashSet<string> { "sip-options", "command", "tcp", "diameter", "call" };
+    public static readonly IReadOnlySet<string> Kinds = new HashSet<string> { "sip-options", "command", "tcp", "diameter", "call", "gtpv2-echo" };
 
     public async Task<HealthResult> CheckAsync(HealthCheckSpec check, IHostTransport transport, TimeSpan timeout, CancellationToken ct)
     {
@@ -96,6 +97,9 @@ public sealed class HealthChecker : IHealthChecker
                     return new HealthResult(false, $"bad CEA from {ip}:{port}: {e.Message}");
                 }
             }
+            case "gtpv2-echo":
+                return await Gtpv2EchoProbe.ProbeAsync(IPAddress.Parse(check.Args["address"]),
+                    int.Parse(check.Args.GetValueOrDefault("port", "2123")), TimeSpan.FromSeconds(2), ct);
             default:
                 return new HealthResult(false, $"unknown health check kind {check.Kind}");
         }

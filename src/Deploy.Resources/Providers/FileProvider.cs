@@ -6,9 +6,9 @@ namespace Deploy.Resources.Providers;
 
 /// <summary>
 /// Files (and apt keys and repositories, which are files too). Compared by SHA-256 of the content, plus owner,
-/// group and mode. A new content is written to a temp file next to the target, validated, given its owner and
-/// mode, the old file backed up, then moved into place. With a block, only a marked block of the file is managed,
-/// edited in place (so bind-mounted files like a container's /etc/hosts work).
+/// group and mode. A new content is written to a temp file next to the target, given its owner and mode, validated
+/// (as it will be: a daemon user must be able to read it), the old file backed up, then moved into place. With a
+/// block, only a marked block of the file is managed, edited in place (so bind-mounted files like a container's /etc/hosts work).
 /// </summary>
 public sealed partial class FileProvider(string type) : IResourceProvider, IRollback
 {
@@ -184,9 +184,9 @@ public sealed partial class FileProvider(string type) : IResourceProvider, IRoll
             tmp=$(mktemp "$d/.nfd-XXXXXX")
             trap 'rm -f "$tmp"' EXIT
             {Script.WriteBase64("\"$tmp\"", f.Content)}
-            {validate}
             chown -- {Sh.Quote(f.User + ":" + f.Group)} "$tmp"
             chmod -- {NormalMode(f.Mode)} "$tmp"
+            {validate}
             {backup}
             mv -f "$tmp" "$p"
             trap - EXIT

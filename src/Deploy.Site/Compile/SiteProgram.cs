@@ -64,7 +64,7 @@ public sealed partial class SiteProgram : ISiteProgram
         _templates = templates;
         Managed = [.. inventory.Hosts.Where(h => h.Roles.Length > 0)];
         Hosts = [.. Managed.Select(h => new HostTarget(h.Name, Connection(projectDir, h),
-            h.Lab ? new LabHostSpec(h.Name, h.Address, h.User) { Init = h.LabInit } : null,
+            h.Lab ? new LabHostSpec(h.Name, h.Address, h.User, h.LabOptions?.Devices ?? [], h.LabOptions?.Capabilities ?? []) { Init = h.LabInit } : null,
             h.Facts ?? (h.Lab ? HostFacts.Assumed(h.Name, h.Address, init: h.LabInit) : null))
         {
             // rolling batches per inventory group: rollout_batch ("1", "50%"), rollout_max_fail (percent of the group)
@@ -231,7 +231,7 @@ public sealed partial class SiteProgram : ISiteProgram
                             (template is not null ? $" (line {problem.Line} of the rendered file; declared at {nf.File}:{f.Line})" : ""), h.Name);
                     }
                     var secret = f.Secret || Config.SecretValues.Any(v => SecretForms(v).Any(form => content.Contains(form, StringComparison.Ordinal)));
-                    Add(new FileSpec(path, content, f.User, f.Group, secret ? PrivateMode(f.Mode) : f.Mode)
+                    Add(new FileSpec(path, content, Account(f.User, f.Line, R, nf.File, h.Name), Account(f.Group, f.Line, R, nf.File, h.Name), secret ? PrivateMode(f.Mode) : f.Mode)
                     {
                         // a file that holds a secret setting is a secret file: never diffed, never shown
                         Host = h.Name,
@@ -374,6 +374,15 @@ public sealed partial class SiteProgram : ISiteProgram
     private static IEnumerable<string> SecretForms(string v) =>
         [v, Uri.EscapeDataString(v), v.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal), Sh.Quote(v)];
 
+    /// <summary>A file's owner or group, which may come from vars (<c>group: "{{ vars.fd_key_group }}"</c>).</summary>
+    private static string Account(string text, int line, Func<Templated, string> render, string file, string host)
+    {
+        if (!text.Contains("{{", StringComparison.Ordinal)) return text;
+        var name = render(new Templated(text, line)).Trim();
+        return System.Text.RegularExpressions.Regex.IsMatch(name, "^[a-z_][a-z0-9_-]{0,31}$") ? name
+            : throw new SiteException(file, line, $"'{name}' is not a user or group name", host);
+    }
+
     /// <summary>A file holding a secret is never readable by others: 0644 becomes 0640 (its owner and group keep theirs).</summary>
     private static string PrivateMode(string mode) => mode.Length == 0 ? mode : mode[..^1] + "0";
 
@@ -400,6 +409,7 @@ public sealed partial class SiteProgram : ISiteProgram
             ["site"] = new ScriptObject { ["stack"] = Stack, ["project"] = Project.Name },
         };
         scope.Import("ipv4", new Func<string?, string>(iface => Ipv4(h.Name, me, iface)));
+        scope.Import("ip_network", new Func<string, string>(NetFunctions.IpNetwork));
         scope.Import("nf_group", new Func<string?, ScriptArray>(name =>
             new ScriptArray(Managed.Where(x => name is { Length: > 0 } && x.Groups.Contains(name)).Select(x => hostObjs[x.Name]))));
         scope.Import("tls_ca", new Func<string>(() => _certificates.Value.CaPem));

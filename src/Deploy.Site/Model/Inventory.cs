@@ -35,7 +35,8 @@ public sealed record InventoryHost(
     ImmutableSortedDictionary<string, object?> Vars,
     HostFacts? Facts,
     string File,
-    int Line)
+    int Line,
+    LabHostOptions? LabOptions = null)
 {
     /// <summary>A lab host's PID 1: sysv or systemd.</summary>
     public string LabInit { get; init; } = Deploy.Core.Lab.LabInit.Sysv;
@@ -82,7 +83,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
 
         // groups, with count-sized ones expanded
         var membership = new Dictionary<string, List<(string Group, YamlMappingNode Node)>>(StringComparer.Ordinal);
-        var generated = new Dictionary<string, (string Address, bool Lab, int Line)>(StringComparer.Ordinal);
+        var generated = new Dictionary<string, (string Address, bool Lab, int Line, LabHostOptions? LabOptions)>(StringComparer.Ordinal);
         var groupOrder = new List<string>();
         if (y.Map(y.Root, "groups") is { } groups)
             foreach (var (g, gkn, gv) in y.Entries(groups))
@@ -121,6 +122,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                         var namePattern = y.Str(gm, "name") ?? throw y.Error(gm, $"group '{g}': a counted group needs 'name:' (e.g. \"{g}-{{{{ i }}}}\") or a 'hosts:' list");
                         var addrPattern = y.Str(gm, "address") ?? throw y.Error(gm, $"group '{g}': a counted group needs 'address:' (e.g. \"10.211.0.{{{{ 20 + i }}}}\")");
                         var isLab = LabHostSettings.Read(y, gm, $"group '{g}'").Lab == true;
+                        var labOptions = isLab ? LabHostOptions.Parse(y, gm) ?? LabHostOptions.None : null;
                         for (var i = 1; i <= count; i++)
                         {
                             ct.ThrowIfCancellationRequested();
@@ -130,7 +132,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                             CheckName(y, y.Get(gm, "name")!, hn);
                             if (declared.ContainsKey(hn) || generated.ContainsKey(hn))
                                 throw y.Error(y.Get(gm, "name"), $"group '{g}': generated host name '{hn}' is already used");
-                            generated[hn] = (addr, isLab, YamlFile.Line(gkn));
+                            generated[hn] = (addr, isLab, YamlFile.Line(gkn), labOptions);
                             members.Add(hn);
                         }
                     }
@@ -193,6 +195,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
             var labInit = hostLab.Init
                 ?? groupsOf.Select(x => LabHostSettings.Read(y, x.Node, $"group '{x.Group}'").Init).FirstOrDefault(i => i is not null)
                 ?? lab?.Init ?? Deploy.Core.Lab.LabInit.Sysv;
+            var labOptions = isGenerated ? gen.LabOptions : isLab ? LabHostOptions.Parse(y, node) ?? LabHostOptions.None : null;
             if (isLab && lab is null) throw y.Error(node, $"host '{h}' is a lab host but the inventory has no 'lab:' section (network, subnet, gateway)");
             if (!int.TryParse(Ssh("port", "22"), out var port)) throw y.Error(ssh ?? sshDefaults, "ssh port must be a number");
             JumpSettings? jump = null;
@@ -212,7 +215,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
             }
             result.Add(new InventoryHost(h, address, isLab, Ssh("user", "root"), Ssh("key", "~/.ssh/id_ed25519"), port, jump,
                 [.. groupsOf.Select(x => x.Group)], [.. roles], vars.ToImmutableSortedDictionary(StringComparer.Ordinal),
-                DeclaredFacts(y, node, h, address), y.DisplayPath, line) { LabInit = labInit });
+                DeclaredFacts(y, node, h, address), y.DisplayPath, line, labOptions) { LabInit = labInit });
         }
         return new Inventory(y.DisplayPath, lab, [.. result]);
     }

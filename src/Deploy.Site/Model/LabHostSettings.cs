@@ -21,7 +21,7 @@ public static class LabHostSettings
             case null:
                 return (null, null);
             case YamlMappingNode m:
-                y.AllowOnly(m, $"lab of {what}", "init");
+                y.AllowOnly(m, $"lab of {what}", "init", "devices", "capabilities");
                 return (true, Init(y, m, what));
             case var n:
                 var v = y.Scalar(n, $"lab of {what}");

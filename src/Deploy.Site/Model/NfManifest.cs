@@ -243,10 +243,10 @@ public sealed record NfManifest(
             var kinds = y.Entries(m).Where(e => e.Key is not ("when" or "scope")).ToList();
             var scope = y.Str(m, "scope") ?? "host";
             if (scope is not ("host" or "site")) throw y.Error(y.Get(m, "scope"), "a health check's scope is host (the default) or site");
-            if (kinds.Count != 1) throw y.Error(m, "a health check is one of: sip-options: {...}, command: {...}, tcp: {...}, diameter: {...}, call: {...} (and an optional when:)");
+            if (kinds.Count != 1) throw y.Error(m, "a health check is one of: sip-options: {...}, command: {...}, tcp: {...}, diameter: {...}, gtpv2-echo: {...}, call: {...} (and an optional when:)");
             var (kind, kn, args) = kinds[0];
-            if (kind is not ("sip-options" or "command" or "tcp" or "diameter" or "call"))
-                throw y.Error(kn, $"unknown health check '{kind}' (sip-options, command, tcp, diameter or call)");
+            if (kind is not ("sip-options" or "command" or "tcp" or "diameter" or "gtpv2-echo" or "call"))
+                throw y.Error(kn, $"unknown health check '{kind}' (sip-options, command, tcp, diameter, gtpv2-echo or call)");
             var am = args as YamlMappingNode ?? throw y.Error(args, $"health check '{kind}' needs a mapping of arguments");
             // a call test places registrations and calls through the whole site: it is site health by nature
             if (kind == "call" && scope != "site") throw y.Error(kn, "a call test depends on every node of the site: declare it with scope: site");
