@@ -44,9 +44,9 @@ public sealed class CallTestLabSpecs(CallLab lab) : IClassFixture<CallLab>
         // dmq_usrloc off on kamailio-3 (a template change through a host var): the rollout restarts it, and the call
         // test, run after every host is rolled out, fails at the call sent to kamailio-3 (404: it never learnt the callee)
         var inventory = Site.Read("inventory/calls.yaml");
-        const string node3 = "kamailio-3: { address: 10.218.0.13, lab: true }";
+        const string node3 = "kamailio-3: { address: 10.218.0.13, lab: { init: sysv } }";
         inventory.Should().Contain(node3);
-        Site.Write("inventory/calls.yaml", inventory.Replace(node3, "kamailio-3: { address: 10.218.0.13, lab: true, vars: { dmq_usrloc: false } }"));
+        Site.Write("inventory/calls.yaml", inventory.Replace(node3, "kamailio-3: { address: 10.218.0.13, lab: { init: sysv }, vars: { dmq_usrloc: false } }"));
         var broken = await Site.Up();
         broken.Exit.Should().Be(1, broken.Out + broken.Err);
         broken.Out.Should().Contain("kamailio-3: ok", "a site check never fails or rolls back a host");

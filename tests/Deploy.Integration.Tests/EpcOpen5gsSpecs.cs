@@ -4,9 +4,9 @@ using Deploy.Resources.Health;
 
 namespace Deploy.Integration.Tests;
 
-/// <summary>The EPC groups of the lab site alone (stack `o5gs`, network `nfd-o5gs`, 10.218.0.0/24): PCRFs on Debian's
+/// <summary>The EPC groups of the lab site alone (stack `o5gs`, network `nfd-o5gs`, 10.219.0.0/24): PCRFs on Debian's
 /// freeDiameterd, P-GWs on real Open5GS 2.7 (open5gs-smfd + open5gs-upfd).</summary>
-public sealed class RolledOutEpc() : RolledOutSite(new LabSite(network: "nfd-o5gs", subnetPrefix: "10.218.0", stack: "o5gs", groups: ["pcrf", "pgw"]));
+public sealed class RolledOutEpc() : RolledOutSite(new LabSite(network: "nfd-o5gs", subnetPrefix: "10.219.0", stack: "o5gs", groups: ["pcrf", "pgw"]));
 
 /// <summary>The faults of issue 10, each shown fixed on the real Open5GS 2.7 daemons of the lab's P-GWs.</summary>
 public sealed class EpcOpen5gsSpecs(RolledOutEpc lab) : IClassFixture<RolledOutEpc>

@@ -20,7 +20,7 @@ public sealed class FailureSpecs(RolledOutLab lab)
         {
             // a machine of the site that is down: nothing answers at 10.212.0.99 on the lab network
             Site.Write(Inventory, inventory
-                .Replace("  kamailio-3: { address: 10.212.0.13, lab: true }", "  kamailio-3: { address: 10.212.0.13, lab: true }\n  ghost: { address: 10.212.0.99 }")
+                .Replace("  kamailio-3: { address: 10.212.0.13, lab: { init: sysv } }", "  kamailio-3: { address: 10.212.0.13, lab: { init: sysv } }\n  ghost: { address: 10.212.0.99 }")
                 .Replace("hosts: [kamailio-1, kamailio-2, kamailio-3]", "hosts: [kamailio-1, kamailio-2, kamailio-3, ghost]"));
             var stateBefore = File.ReadAllText(Path.Combine(Site.Dir, ".pulumi", "stacks", "nf-deploy", "it.json"));
 

@@ -251,7 +251,9 @@ public sealed partial class SiteProgram : ISiteProgram
                     if (s.When is not null && !Truthy(s.When, "when")) continue;
                     var name = R(s.Name).Trim();
                     ShapeCheck.Ok(name, Shapes.ServiceName(name), nf.File, s.Line, h.Name);
-                    var pidFile = s.PidFile is null ? null : ShapeCheck.Ok(R(s.PidFile).Trim(), Shapes.AbsolutePath(R(s.PidFile).Trim(), "pid file"), nf.File, s.Line, h.Name);
+                    // a pid file that renders empty is none (under systemd the unit knows its main process)
+                    var pidText = s.PidFile is null ? "" : R(s.PidFile).Trim();
+                    var pidFile = pidText.Length == 0 ? null : ShapeCheck.Ok(pidText, Shapes.AbsolutePath(pidText, "pid file"), nf.File, s.Line, h.Name);
                     Add(new ServiceSpec(name) { Host = h.Name, Name = name, DeclaredBy = by, PidFile = pidFile, Package = s.Package,
                         Running = s.Running, Enabled = s.Enabled, Masked = s.Masked }, nf.File, s.Line);
                 }
