@@ -145,6 +145,8 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
             };
             // /etc/hosts survives a restart (a reboot), as a real host's does
             create.HostConfig.Binds = [LabHostsFile.Create(_options.StateDir, name, host.Name, host.Address, lab.Gateway)];
+            // /run is a tmpfs as on a real host: a reboot leaves no stale pid file for an init.d script to trip on
+            create.HostConfig.Tmpfs = new Dictionary<string, string> { ["/run"] = "", ["/run/lock"] = "" };
             if (host.Init == LabInit.Systemd) LabSystemd.Configure(create);
             id = (await _docker.Containers.CreateContainerAsync(create, ct)).ID;
         }
