@@ -64,6 +64,6 @@ public sealed class ConfigSpecs
         (await app.RenderAsync("prod-example", outDir, TestContext.Current.CancellationToken)).Should().Be(ExitCodes.Ok);
         File.ReadAllText(Path.Combine(outDir, "sip-b", "etc", "kamailio", "kamailio.cfg")).Should().Contain("listen=udp:192.0.2.22:5060");
         File.ReadAllText(Path.Combine(outDir, "sip-b", "etc", "apt", "keyrings", "kamailio.asc")).Should().Contain("not fetched yet (offline render)");
-        o.ToString().Should().Be($"rendered 55 files for 6 hosts into {outDir}\n"); // 3 SIP proxies, 2 P-GWs, 1 PCRF
+        o.ToString().Should().StartWith($"rendered 55 files for 6 hosts into {outDir}\n"); // 3 SIP proxies, 2 P-GWs, 1 PCRF (then the note on ephemeral certificates)
     }
 }

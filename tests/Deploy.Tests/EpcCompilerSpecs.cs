@@ -87,7 +87,9 @@ public sealed class EpcCompilerSpecs
         var pgw = hosts["pgw-1"].Resources;
         pgw.OfType<PackageSpec>().Select(p => p.Package).Should().Equal("open5gs-smf", "open5gs-upf", "iproute2");
         pgw.OfType<ServiceSpec>().Select(s => s.Service).Should().Equal("open5gs-upfd", "open5gs-smfd");
-        pgw.OfType<FileSpec>().Select(f => f.Path).Should().Contain(["/etc/init.d/open5gs-smfd", "/etc/init.d/open5gs-upfd"], "Open5GS ships systemd units only; lab hosts run sysv init");
+        // the lab's P-GWs boot systemd: the packages' units run the daemons, a drop-in sets up ogstun (sysv hosts get init scripts)
+        pgw.OfType<FileSpec>().Select(f => f.Path).Should().Contain("/etc/systemd/system/open5gs-upfd.service.d/nf-deploy.conf")
+            .And.NotContain(["/etc/init.d/open5gs-smfd", "/etc/init.d/open5gs-upfd"]);
         pgw.OfType<FileSpec>().Single(f => f.Path == "/etc/freeDiameter/pgw.conf").Notify.Should().Contain("open5gs-smfd");
         pgw.OfType<FileSpec>().Single(f => f.Path == "/etc/open5gs/upf.yaml").Notify.Should().Equal("open5gs-upfd");
     }
@@ -154,7 +156,7 @@ public sealed class EpcCompilerSpecs
         health.Should().Contain(h => h.Kind == "gtpv2-echo" && h.Args["address"] == "10.211.0.41" && h.Args["port"] == "2123");
         health.Should().Contain(h => h.Kind == "command" && h.Args["command"] == "/usr/local/lib/nf-deploy/open5gs-pfcp-check /var/log/open5gs/smf.log 10.211.0.41");
         health.Should().Contain(h => h.Kind == "command" && h.SiteWide
-            && h.Args["command"].Trim() == "/usr/local/lib/nf-deploy/fd-peers-open --open5gs /var/log/open5gs/smf.log pcrf-1.lab.nf-deploy.test pcrf-2.lab.nf-deploy.test");
+            && h.Args["command"].Trim() == "/usr/local/lib/nf-deploy/fd-peers-open --open5gs /var/log/open5gs/smf.log 'pcrf-1.lab.nf-deploy.test' 'pcrf-2.lab.nf-deploy.test'");
     }
 
     [Fact]
