@@ -127,7 +127,7 @@ public sealed class ImsSliceSpecs(ImsLab lab)
         // the group's own vars: the role's three instances and an E-CSCF
         var four = original.Replace("    roles: [ims]\n    vars: { listen_interface: eth0 }\n",
             "    roles: [ims]\n    vars:\n      listen_interface: eth0\n      cscf_instances:\n" +
-            "        pcscf: { sip_port: 5060, tls_port: 5061, next_hop_port: 5080, call_test: true, call_test_registrar: scscf, transports: [udp, tcp, tls] }\n" +
+            "        pcscf: { sip_port: 5060, tls_port: 5061, next_hop_port: 5080, call_test_registrar: scscf, transports: [udp, tcp, tls] }\n" +
             "        icscf: { sip_port: 5070, transports: [udp, tcp], http_connections: { hss: \"http://127.0.0.1:8089/api\" } }\n" +
             "        scscf: { sip_port: 5080, transports: [udp, tcp], kemi_template: kamailio/instance/kemi.py.sbn, uac: true, uac_timer_interval: 10, uac_retry_interval: 10 }\n" +
             "        ecscf: { sip_port: 5090, transports: [udp] }\n", StringComparison.Ordinal);

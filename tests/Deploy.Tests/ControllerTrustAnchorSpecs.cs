@@ -14,6 +14,13 @@ public sealed class ControllerTrustAnchorSpecs : IDisposable
 {
     private readonly SiteFixture _site = SiteFixture.FromRepo();
 
+    public ControllerTrustAnchorSpecs()
+    {
+        // prod-example's EPC needs the Open5GS repository's key too: cached, as a site that fetched it once has it
+        var open5gs = Cached("https://download.opensuse.org/repositories/home:/acetcom:/open5gs:/latest/Debian_12/Release.key");
+        _site.Write(Path.GetRelativePath(_site.Dir, open5gs), TestKeys.Armored + "\n");
+    }
+
     public void Dispose() => _site.Dispose();
 
     private const string Unreachable = "127.0.0.1:9";
@@ -21,9 +28,6 @@ public sealed class ControllerTrustAnchorSpecs : IDisposable
     /// <summary>The prod-example stack loaded with the real fetcher (its cache under the project), the keys as the settings say.</summary>
     private Task<SiteProgram> LoadAsync(bool offline = false)
     {
-        // prod-example's EPC needs the Open5GS repository's key too: cached, as a site that fetched it once has it
-        var open5gs = Cached("https://download.opensuse.org/repositories/home:/acetcom:/open5gs:/latest/Debian_12/Release.key");
-        if (!File.Exists(open5gs)) _site.Write(Path.GetRelativePath(_site.Dir, open5gs), TestKeys.Armored + "\n");
         return SiteLoader.LoadAsync(_site.Dir, "prod-example", new HttpKeyFetcher(Path.Combine(_site.Dir, ".nf-deploy/cache/keys"), new HttpClient(), offline),
             null, TestContext.Current.CancellationToken, () => SiteFixture.LabPassphrase);
     }

@@ -5,10 +5,15 @@ namespace Deploy.Tests; // also compiled into Deploy.Integration.Tests
 
 /// <summary>
 /// The PostgreSQL server of the state-backend specs: the one scripts/test started (NFD_TEST_PG_URL, its data folder in
-/// NFD_TEST_PG_DIR), or, when the specs run alone, one started here with scripts/pg-test-server and stopped on exit.
+/// NFD_TEST_PG_DIR; for the lab specs NFD_LAB_PG_URL/NFD_LAB_PG_DIR: each test assembly has a server of its own, since
+/// both restart theirs while the other may be running), or, when the specs run alone, one started here with
+/// scripts/pg-test-server and stopped on exit.
 /// </summary>
 public static class PgTestServer
 {
+    private static readonly string Prefix =
+        typeof(PgTestServer).Assembly.GetName().Name == "Deploy.Integration.Tests" ? "NFD_LAB_PG" : "NFD_TEST_PG";
+
     private static readonly Lazy<(string Url, string Dir)> Server = new(Start);
 
     public static string Url => Server.Value.Url;
@@ -20,8 +25,8 @@ public static class PgTestServer
 
     private static (string, string) Start()
     {
-        if (Environment.GetEnvironmentVariable("NFD_TEST_PG_URL") is { Length: > 0 } url)
-            return (url, Environment.GetEnvironmentVariable("NFD_TEST_PG_DIR") ?? throw new InvalidOperationException("NFD_TEST_PG_URL is set but NFD_TEST_PG_DIR is not"));
+        if (Environment.GetEnvironmentVariable(Prefix + "_URL") is { Length: > 0 } url)
+            return (url, Environment.GetEnvironmentVariable(Prefix + "_DIR") ?? throw new InvalidOperationException($"{Prefix}_URL is set but {Prefix}_DIR is not"));
         var dir = Path.Combine(Path.GetTempPath(), "nfd-pg-specs-" + Environment.ProcessId);
         var (exit, output) = Script("start", dir);
         if (exit != 0) throw new InvalidOperationException("scripts/pg-test-server start failed:\n" + output);
