@@ -57,5 +57,16 @@ public sealed class FileSetSpecs : IDisposable
         Directory.GetFiles(_dir, ".nfd-*").Should().BeEmpty();
     }
 
+    [Fact]
+    public async Task A_check_sees_each_new_file_with_the_mode_it_will_have_as_a_daemons_key_check_needs()
+    {
+        // an Open5GS key is 0640 for its group: the check that a daemon's user can read it must see 0640, not mktemp's 0600
+        var key = File_("key.pem", "new key\n", "test \"$(stat -c %a %s)\" = 640 || { stat -c %a %s >&2; false; }") with { Mode = "0640" };
+
+        await new FileProvider(ResourceTypes.File).ApplySetAsync([(key, Update)], Run(), TestContext.Current.CancellationToken);
+
+        (await new LocalShell().RunAsync($"stat -c %a '{key.Path}'", TestContext.Current.CancellationToken)).Stdout.Trim().Should().Be("640");
+    }
+
     public void Dispose() => Directory.Delete(_dir, true);
 }

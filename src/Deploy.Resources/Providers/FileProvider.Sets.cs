@@ -10,7 +10,7 @@ public sealed partial class FileProvider : IFileSetApply
     /// <summary>
     /// A set of files in one script: each new content to a temp file beside its target; every validate command run with
     /// <c>NFD_SET</c> ("PATH=TEMP" for each file of the set) and <c>NFD_SET_DIR</c> in its environment, so that a trial
-    /// start sees all the new files at once; owners, modes and backups; then, with the signals that a lost connection
+    /// start sees all the new files at once (each already with its owner and mode); backups; then, with the signals that a lost connection
     /// brings (HUP, PIPE) or a stop request (INT, TERM) ignored, every temp file renamed over its target. Nothing is moved
     /// when a validation fails.
     /// </summary>
@@ -30,6 +30,12 @@ public sealed partial class FileProvider : IFileSetApply
             pairs.Add($"$p{i}=$t{i}");
         }
         sb.Append($"NFD_SET=\"{string.Join(' ', pairs)}\"; NFD_SET_DIR=\"$setdir\"; export NFD_SET NFD_SET_DIR\n");
+        // owners and modes before the checks: a check sees each file as it will be (a key readable by its daemon's user)
+        for (var i = 0; i < set.Count; i++)
+        {
+            var f = set[i].File;
+            sb.Append($"chown -- {Sh.Quote(f.User + ":" + f.Group)} \"$t{i}\"; chmod -- {NormalMode(f.Mode)} \"$t{i}\"\n");
+        }
         for (var i = 0; i < set.Count; i++)
         {
             var f = set[i].File;
@@ -40,7 +46,6 @@ public sealed partial class FileProvider : IFileSetApply
         {
             var f = set[i].File;
             var backupName = $"{f.Path}.{run.RunId}.nfd~";
-            sb.Append($"chown {Sh.Quote(f.User + ":" + f.Group)} \"$t{i}\"; chmod {NormalMode(f.Mode)} \"$t{i}\"\n");
             if (f.Backup) sb.Append($"if [ -f \"$p{i}\" ] && [ ! -e {Sh.Quote(backupName)} ]; then cp -p \"$p{i}\" {Sh.Quote(backupName)}; fi\n");
         }
         // the swap: nothing the connection or a signal does stops it half way
