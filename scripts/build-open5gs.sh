@@ -9,7 +9,8 @@
 #   NFD_STATE_DIR       default /var/lib/nf-deploy; the build runs in $NFD_STATE_DIR/open5gs-build, the packages are
 #                       kept in $NFD_STATE_DIR/open5gs-debs/<key>/ (key = hash of SHA256SUMS and PACKAGING_REV)
 # The build takes about 15-25 min on 2 cores; it runs under its own lock ($NFD_STATE_DIR/open5gs-build.lock), so a
-# second caller waits and then finds the cache. It writes nothing outside those two folders.
+# second caller waits and then finds the cache. Outside those two folders it only installs, from Debian, the build
+# dependencies that debian/control names (apt-get build-dep) and build-essential/dpkg-dev, when they are missing.
 set -euo pipefail
 
 # Bump when a change below changes what the packages contain (the cache key includes it).
@@ -57,6 +58,14 @@ if [ -f "$out/.complete" ]; then # built by the caller we waited for
   exit 0
 fi
 
+# the tools to read and build a Debian source package (a fresh machine lacks them)
+if ! command -v dpkg-parsechangelog >/dev/null 2>&1 || ! dpkg-query -W -f='${Status}' build-essential 2>/dev/null | grep -q 'ok installed'; then
+  log "installing build-essential and dpkg-dev"
+  apt-get update -qq >/dev/null || log "apt-get update reported errors (continuing)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends build-essential dpkg-dev >/dev/null \
+    || die "apt-get install build-essential dpkg-dev failed"
+fi
+
 log "checking $vendor/SHA256SUMS"
 (cd "$vendor" && sha256sum --quiet -c SHA256SUMS) || die "checksum mismatch in $vendor"
 
@@ -102,6 +111,14 @@ cat >>"$deb/rules" <<'EOF'
 override_dh_auto_configure:
 	dh_auto_configure -- --wrap-mode=nodownload
 EOF
+
+# the build dependencies: what the package's own debian/control names, all from Debian bookworm
+if ! (cd "$src" && dpkg-checkbuilddeps) >/dev/null 2>&1; then
+  log "installing Open5GS's build dependencies (apt-get build-dep on its debian/control)"
+  apt-get update -qq >/dev/null || log "apt-get update reported errors (continuing)"
+  DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -qq --no-install-recommends "$src" >"$BUILD_ROOT/build-dep.log" 2>&1 \
+    || die "apt-get build-dep failed; see $BUILD_ROOT/build-dep.log: $(tail -n 3 "$BUILD_ROOT/build-dep.log" | tr '\n' ' ')"
+fi
 
 log "building Open5GS $version in $src (log: $BUILD_ROOT/build.log)"
 start=$(date +%s)
