@@ -12,6 +12,12 @@ case "$mode" in
   key) key=$2; conf=$3; daemon=$4 ;;
   *) echo "usage: fd-check-open5gs conf CONF DAEMON | key KEY CONF DAEMON" >&2; exit 2 ;;
 esac
+# A file of the set being written (NFD_SET: "PATH=TEMP ..."): its new content, else the live file.
+staged() {
+  for r in ${NFD_SET:-}; do [ "${r%%=*}" = "$1" ] && { printf '%s\n' "${r#*=}"; return; }; done
+  printf '%s\n' "$1"
+}
+[ -n "$key" ] && conf=$(staged "$conf")
 user=open5gs
 getent passwd "$user" >/dev/null || { echo "fd-check-open5gs: no user $user: Open5GS is not installed here" >&2; exit 1; }
 as_user() { runuser -u "$user" -- "$@"; }
@@ -22,12 +28,18 @@ if [ -n "$key" ]; then
   [ -r "$conf" ] || exit 0 # first rollout: the config comes next and is checked then
 fi
 [ -r "$conf" ] || { echo "fd-check-open5gs: cannot read $conf" >&2; exit 2; }
-if [ -z "$key" ]; then
-  k=$(sed -n 's/^[[:space:]]*TLS_Cred[[:space:]]*=[[:space:]]*"[^"]*"[[:space:]]*,[[:space:]]*"\([^"]*\)".*/\1/p' "$conf" | tail -n 1)
-  if [ -n "$k" ] && ! as_user test -r "$k"; then
-    echo "TLS_Cred's key $k is $(stat -c '%U:%G %a' "$k" 2>/dev/null || echo missing): user $user cannot read it" >&2; exit 1
+# the credentials the config names, as they will be once the set is in place
+cred_cert=$(sed -n 's/^[[:space:]]*TLS_Cred[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$conf" | tail -n 1)
+cred_key=$(sed -n 's/^[[:space:]]*TLS_Cred[[:space:]]*=[[:space:]]*"[^"]*"[[:space:]]*,[[:space:]]*"\([^"]*\)".*/\1/p' "$conf" | tail -n 1)
+cred_ca=$(sed -n 's/^[[:space:]]*TLS_CA[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$conf" | tail -n 1)
+if [ -z "$key" ] && [ -n "$cred_key" ]; then
+  key=$(staged "$cred_key")
+  if ! as_user test -r "$key"; then
+    echo "TLS_Cred's key $cred_key is $(stat -c '%U:%G %a' "$key" 2>/dev/null || echo missing): user $user cannot read it" >&2; exit 1
   fi
 fi
+[ -n "$cred_cert" ] && cred_cert=$(staged "$cred_cert")
+[ -n "$cred_ca" ] && cred_ca=$(staged "$cred_ca")
 [ "$daemon" = open5gs-smfd ] && [ -x /usr/bin/open5gs-smfd ] || exit 0
 
 dir=$(mktemp -d); trap 'kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
@@ -36,8 +48,12 @@ sed -e 's/^[[:space:]]*Port[[:space:]]*=.*/Port = 0;/' -e 's/^[[:space:]]*SecPor
     -e '/^[[:space:]]*ConnectPeer/d' "$conf" > "$dir/fd.conf"
 grep -q '^Port = 0;' "$dir/fd.conf" || echo 'Port = 0;' >> "$dir/fd.conf"
 grep -q '^SecPort = 0;' "$dir/fd.conf" || echo 'SecPort = 0;' >> "$dir/fd.conf"
-if [ -n "$key" ]; then
-  sed -i "s|^\([[:space:]]*TLS_Cred[[:space:]]*=[[:space:]]*\"[^\"]*\"[[:space:]]*,[[:space:]]*\)\"[^\"]*\"|\1\"$key\"|" "$dir/fd.conf"
+# the trial reads the new credentials (paths passed as data, through the environment)
+if [ -n "$cred_cert" ]; then
+  CERT=$cred_cert KEY=$key CA=$cred_ca awk '
+    /^[[:space:]]*TLS_Cred[[:space:]]*=/ { print "TLS_Cred = \"" ENVIRON["CERT"] "\", \"" ENVIRON["KEY"] "\";"; next }
+    /^[[:space:]]*TLS_CA[[:space:]]*=/ && ENVIRON["CA"] != "" { print "TLS_CA = \"" ENVIRON["CA"] "\";"; next }
+    { print }' "$dir/fd.conf" > "$dir/fd.conf.new" && mv "$dir/fd.conf.new" "$dir/fd.conf"
 fi
 version=$(dpkg-query -W -f '${Version}' open5gs-smf 2>/dev/null)
 case "$version" in
