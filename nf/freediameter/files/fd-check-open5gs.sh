@@ -42,7 +42,15 @@ fi
 [ -n "$cred_ca" ] && cred_ca=$(staged "$cred_ca")
 [ "$daemon" = open5gs-smfd ] && [ -x /usr/bin/open5gs-smfd ] || exit 0
 
-dir=$(mktemp -d); trap 'kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+# the trial smfd is stopped and gone (its test ports free again) before this check ends: a set runs two checks in a row
+stop_trial() {
+  [ -n "${pid:-}" ] || return 0
+  kill "$pid" 2>/dev/null
+  i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+  kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+}
+pid=
+dir=$(mktemp -d); trap 'stop_trial; rm -rf "$dir"' EXIT
 chown "$user" "$dir"; chmod 755 "$dir"
 sed -e 's/^[[:space:]]*Port[[:space:]]*=.*/Port = 0;/' -e 's/^[[:space:]]*SecPort[[:space:]]*=.*/SecPort = 0;/' \
     -e '/^[[:space:]]*ConnectPeer/d' "$conf" > "$dir/fd.conf"
@@ -63,7 +71,8 @@ case "$version" in
     printf 'logger:\n  file:\n    path: %s/smf.log\nsmf:\n  freeDiameter: %s/fd.conf\n  pfcp:\n    server:\n      - address: 127.0.0.1\n        port: 38805\n  gtpc:\n    server:\n      - address: 127.0.0.1\n        port: 32123\n  gtpu:\n    server:\n      - address: 127.0.0.1\n        port: 32152\n  session:\n    - subnet: 10.253.0.0/16\n      gateway: 10.253.0.1\n  dns:\n    - 127.0.0.1\n' "$dir" "$dir" > "$dir/smf.yaml" ;;
 esac
 chmod 644 "$dir/fd.conf" "$dir/smf.yaml"
-as_user /usr/bin/open5gs-smfd -c "$dir/smf.yaml" -l "$dir/smf.log" > "$dir/out" 2>&1 &
+# setpriv execs smfd itself as open5gs (no wrapping process): $pid is the daemon the trap stops
+setpriv --reuid="$user" --regid="$user" --init-groups /usr/bin/open5gs-smfd -c "$dir/smf.yaml" -l "$dir/smf.log" > "$dir/out" 2>&1 &
 pid=$!
 i=0
 while [ $i -lt 100 ]; do
