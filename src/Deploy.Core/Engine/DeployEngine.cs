@@ -401,7 +401,12 @@ public sealed partial class DeployEngine(EngineDeps deps)
             var pending = s.State.PendingRestarts.Except(remove).Union(add).ToImmutableArray();
             if (pending.SequenceEqual(s.State.PendingRestarts)) return;
             s.State = s.State with { PendingRestarts = pending };
-            await deps.State.SaveAsync(s.State with { Updated = DateTimeOffset.UtcNow }, CancellationToken.None);
+            try { await deps.State.SaveAsync(s.State with { Updated = DateTimeOffset.UtcNow }, CancellationToken.None); }
+            catch (Exception e) when (e is DeployException or IOException or UnauthorizedAccessException && e is not StateWriteException)
+            {
+                // not this host's fault: the run stops (see the catch in ApplyHostAsync), nothing is rolled back for it
+                throw new StateWriteException(e is DeployException ? e.Message : $"the state of stack {s.Site.Stack} could not be written; the run stops: {e.Message}", e);
+            }
         }
         finally { s.StateGate.Release(); }
     }
@@ -470,7 +475,7 @@ public sealed partial class DeployEngine(EngineDeps deps)
                 if (live is not null)
                     records.Add(new ResourceRecord(step.Urn, step.Type, host, step.Name, spec.Identity, live.Props));
             }
-            catch (DeployException e)
+            catch (DeployException e) when (e is not StateWriteException)
             {
                 error = e.Message;
                 deps.Log.Warn(host, e.Message);

@@ -3,6 +3,10 @@ namespace Deploy.Core.Model;
 /// <summary>A user-facing error: its message is printed as is, never with a stack trace.</summary>
 public class DeployException(string message, Exception? inner = null) : Exception(message, inner);
 
+/// <summary>The state (checkpoint) could not be written during a run: the whole run stops there, no host is rolled
+/// back for it (the hosts keep what was applied; the next run reads them live and converges).</summary>
+public sealed class StateWriteException(string message, Exception? inner = null) : DeployException(message, inner);
+
 /// <summary>An error in a site file or template, located by file and line.</summary>
 public sealed class SiteException(string file, int line, string message, string? host = null)
     : DeployException(Format(file, line, message, host))
