@@ -9,8 +9,7 @@ public sealed class ImsCallTestSpecs(ImsLab lab)
 {
     private LabSite Site => lab.Site;
 
-    [Fact(Skip = "Not passing yet: the MESSAGE between two UEs registered through the P-CSCF loops (483 Too Many Hops) " +
-        "between the P-CSCF and the S-CSCF; the IMS call test is off in roles/ims.yaml until that is fixed")]
+    [Fact]
     public async Task The_ims_call_test_registers_through_the_p_cscf_at_the_s_cscf_and_a_message_between_two_ues_goes_through()
     {
         lab.FirstUp.Exit.Should().Be(0, lab.FirstUp.Out + lab.FirstUp.Err);

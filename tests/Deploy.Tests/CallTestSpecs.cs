@@ -156,6 +156,40 @@ public sealed class CallTestSpecs
         }
     }
 
+    [Fact]
+    public async Task A_cluster_member_this_run_did_not_reach_is_named_and_left_out_of_the_every_node_check_not_blamed_on_the_others()
+    {
+        using var site = SiteFixture.FromRepo();
+        var declared = (await site.RenderAsync())["kamailio-1"].Health.Single(c => c.Kind == "call");
+        // only the step that reads ul.dump on every node (kamailio-1..3); kamailio-3 is down in this run
+        var prefix = declared.Args.Single(a => a.Key.EndsWith(".name", StringComparison.Ordinal) && a.Value.EndsWith("in ul.dump on every node", StringComparison.Ordinal)).Key[..^"name".Length];
+        var check = declared with
+        {
+            Args = ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal,
+                declared.Args.Where(a => a.Key.StartsWith(prefix, StringComparison.Ordinal) || !a.Key.StartsWith("steps.", StringComparison.Ordinal) && !a.Key.StartsWith("cleanup.", StringComparison.Ordinal))
+                    .Append(new(prefix + "to", "127.0.0.1:5060"))), // the controller's side of the test: loopback
+        };
+        var dumped = new Answering("kamailio-1", "AoR: nfd-test-a@lab.nf-deploy.test");
+        var reached = new SiteTransport(dumped, new Dictionary<string, IHostTransport> { ["kamailio-1"] = dumped, ["kamailio-2"] = new Answering("kamailio-2", "AoR: nfd-test-a") });
+
+        var result = await new HealthChecker().CheckAsync(check, reached, TimeSpan.Zero, TestContext.Current.CancellationToken);
+
+        result.Healthy.Should().BeTrue(result.Detail);
+        result.Steps.Should().ContainSingle().Which.Detail.Should().Be("matched on kamailio-1, kamailio-2 (not reached in this run, not checked: kamailio-3)");
+
+        var none = new SiteTransport(new NoHost(), new Dictionary<string, IHostTransport>());
+        var alone = await new HealthChecker().CheckAsync(check, none, TimeSpan.Zero, TestContext.Current.CancellationToken);
+        alone.Healthy.Should().BeFalse("no member reached proves nothing");
+        alone.Detail.Should().Contain("no host of kamailio-1, kamailio-2, kamailio-3 is reached in this run");
+    }
+
+    private sealed class Answering(string host, string stdout) : IHostTransport
+    {
+        public string HostName => host;
+        public Task<ExecResult> RunAsync(string script, CancellationToken ct) => Task.FromResult(new ExecResult(0, stdout, ""));
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
     private sealed class NoHost : IHostTransport
     {
         public string HostName => "none";

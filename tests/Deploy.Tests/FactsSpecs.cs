@@ -41,6 +41,16 @@ public sealed class FactsSpecs
     }
 
     [Fact]
+    public void A_tunnel_device_such_as_the_upfs_ogstun_is_known_as_one_and_is_never_the_default()
+    {
+        var read = HostReader.Parse("pgw-1", "##nfd:facts\nhostname=pgw-1\naddr=lo inet 127.0.0.1\naddr=ogstun inet 10.45.0.1\naddr=eth0 inet 10.212.0.41\n" +
+            "tunnel=ogstun\nroute4=default dev eth0\n##nfd:end\n");
+        read.Facts.Interface("ogstun")!.Tunnel.Should().BeTrue();
+        read.Facts.Interface("eth0")!.Tunnel.Should().BeFalse();
+        read.Facts.DefaultIPv4.Should().Be("10.212.0.41");
+    }
+
+    [Fact]
     public void Each_probe_gets_only_its_own_section()
     {
         var read = HostReader.Parse("sip-a", MultiHomed);

@@ -24,6 +24,7 @@ public static class HostReader
         echo "codename=${VERSION_CODENAME:-}"
         if [ -d /run/systemd/system ]; then echo init=systemd; else echo init=sysv; fi
         ip -o addr show 2>/dev/null | while read -r _idx ifname fam addr _rest; do echo "addr=${ifname%%@*} $fam ${addr%%/*}"; done
+        ip -o link show 2>/dev/null | while read -r _idx ifname rest; do case "$rest" in *link/none*) n=${ifname%:}; echo "tunnel=${n%%@*}" ;; esac; done
         while read -r iface dest _gw _rest; do [ "$dest" = 00000000 ] && echo "route4=default dev $iface"; done < /proc/net/route
         dpkg-query -W -f='pkg=${db:Status-Abbrev}|${Package}|${Version}|${Architecture}\n' 2>/dev/null
         """;
@@ -141,6 +142,7 @@ public static class HostReader
         var v4 = new Dictionary<string, List<string>>();
         var v6 = new Dictionary<string, List<string>>();
         var order = new List<string>();
+        var tunnels = new HashSet<string>(StringComparer.Ordinal);
         var packages = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
         foreach (var line in lines)
         {
@@ -155,6 +157,7 @@ public static class HostReader
                 case "arch": arch = value.Trim(); break; // older hosts' state files
                 case "init": init = value.Trim(); break;
                 case "route4": route = value.Trim(); break;
+                case "tunnel": tunnels.Add(value.Trim()); break;
                 case "addr":
                     var parts = value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
                     if (parts.Length < 3) break;
@@ -169,7 +172,7 @@ public static class HostReader
                     break;
             }
         }
-        var interfaces = order.Select(n => new NetInterface(n, [.. v4[n]], [.. v6[n]])).ToImmutableArray();
+        var interfaces = order.Select(n => new NetInterface(n, [.. v4[n]], [.. v6[n]], tunnels.Contains(n))).ToImmutableArray();
         // "default via 10.0.0.1 dev eth0 ..." → the first IPv4 of eth0
         string? defIf = null;
         var words = route.Split(' ', StringSplitOptions.RemoveEmptyEntries);

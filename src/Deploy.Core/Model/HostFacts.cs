@@ -3,7 +3,9 @@ using System.Collections.Immutable;
 namespace Deploy.Core.Model;
 
 /// <summary>One network interface and its addresses (CIDR notation stripped to the address).</summary>
-public sealed record NetInterface(string Name, ImmutableArray<string> IPv4, ImmutableArray<string> IPv6);
+/// <param name="Tunnel">A device without a link layer (<c>link/none</c>: a TUN such as Open5GS's ogstun): its addresses
+/// are the UEs' gateways, not the host's, and never go into the host's certificate.</param>
+public sealed record NetInterface(string Name, ImmutableArray<string> IPv4, ImmutableArray<string> IPv6, bool Tunnel = false);
 
 /// <summary>
 /// What a host is, gathered once per run in the same round trip as the live state of its resources.

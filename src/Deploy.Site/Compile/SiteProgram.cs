@@ -472,7 +472,8 @@ public sealed partial class SiteProgram : ISiteProgram
             }
             return new Pki.HostCertificate(File.ReadAllText(certPath), File.ReadAllText(keyPath), null);
         }
-        var addresses = ((ScriptObject)me["interfaces"]!).Where(i => i.Key != "lo")
+        // the host's own addresses: not loopback, not a tunnel's (ogstun carries the UEs' gateway, which changes nothing here)
+        var addresses = ((ScriptObject)me["interfaces"]!).Where(i => i.Key != "lo" && ((ScriptObject)i.Value!)["tunnel"] is not true)
             .SelectMany(i => ((ScriptArray)((ScriptObject)i.Value!)["ipv4"]!).Cast<string>()).ToList();
         try { return Planned(_certificates.Value.ForHost(h.Name, identity, addresses)); }
         catch (DeployException e) { throw new TemplateFunctionException(e.Message); }
@@ -493,7 +494,7 @@ public sealed partial class SiteProgram : ISiteProgram
     {
         var ifaces = new ScriptObject();
         foreach (var i in f.Interfaces)
-            ifaces[i.Name] = new ScriptObject { ["ipv4"] = new ScriptArray(i.IPv4), ["ipv6"] = new ScriptArray(i.IPv6) };
+            ifaces[i.Name] = new ScriptObject { ["ipv4"] = new ScriptArray(i.IPv4), ["ipv6"] = new ScriptArray(i.IPv6), ["tunnel"] = i.Tunnel };
         var realm = Config.Values.GetValueOrDefault("realm") as string;
         var tls = "/etc/nf-deploy/tls";
         return new ScriptObject
