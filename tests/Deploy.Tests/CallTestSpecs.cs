@@ -55,8 +55,6 @@ public sealed class CallTestSpecs
     public async Task The_ims_box_declares_a_call_test_through_its_p_cscf_whose_registrations_must_reach_the_s_cscf()
     {
         using var site = SiteFixture.FromRepo();
-        // the IMS call test is off in the shipped role until its MESSAGE leg passes on the lab (see ImsCallTestSpecs)
-        site.Edit("roles/ims.yaml", "next_hop_port: 5080, call_test_registrar: scscf", "next_hop_port: 5080, call_test: true, call_test_registrar: scscf");
         var check = (await site.RenderAsync())["ims-1"].Health.Should().ContainSingle(c => c.Kind == "call").Which;
         check.Nf.Should().Be("kamailio-instance@pcscf");
         var test = CallTest.From(check);
