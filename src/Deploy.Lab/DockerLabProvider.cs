@@ -13,9 +13,11 @@ public sealed class DockerLabProvider : ILabProvider, IDisposable, IAsyncDisposa
 {
     private static readonly System.Version ApiVersion = new(1, 41);
     // a sysv host's boot: host keys, the init.d scripts enabled in runlevel 2 (what update-rc.d enabled: a restarted
-    // container brings its services back), then sshd in the foreground
+    // container brings its services back), then sshd in the foreground. Each script runs as /etc/init.d/<name>, as
+    // Debian's rc and startpar run it: Kamailio's takes its name from $0 (run as S01kamailio it reads
+    // /etc/default/S01kamailio, finds RUN_KAMAILIO unset and exits 0 without starting)
     private const string StartCommand = "ssh-keygen -A && mkdir -p /run/sshd && " +
-        "for s in /etc/rc2.d/S*; do case \"$s\" in *ssh|*\\*) ;; *) timeout 60 \"$s\" start </dev/null >/dev/null 2>&1 || true ;; esac; done; " +
+        "for s in /etc/rc2.d/S*; do case \"$s\" in *ssh|*\\*) ;; *) timeout 60 \"$(readlink -f \"$s\")\" start </dev/null >/dev/null 2>&1 || true ;; esac; done; " +
         "exec /usr/sbin/sshd -D -e";
 
     private readonly DockerLabOptions _options;

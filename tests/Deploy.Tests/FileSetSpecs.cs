@@ -68,5 +68,21 @@ public sealed class FileSetSpecs : IDisposable
         (await new LocalShell().RunAsync($"stat -c %a '{key.Path}'", TestContext.Current.CancellationToken)).Stdout.Trim().Should().Be("640");
     }
 
+    [Fact]
+    public async Task An_owner_or_mode_change_of_a_checked_file_is_checked_and_a_refused_one_leaves_the_file_as_it_was()
+    {
+        // a key whose new mode its daemon's user could not read: the check refuses it, the live key keeps its mode
+        var path = Path.Combine(_dir, "key.pem");
+        File.WriteAllText(path, "key\n");
+        await new LocalShell().RunAsync($"chmod 640 '{path}'", TestContext.Current.CancellationToken);
+        var key = File_("key.pem", "key\n", "test \"$(stat -c %a %s)\" = 640 || { echo 'would be unreadable' >&2; false; }");
+        var modeOnly = new ResourceDiff(StepOp.Update, [new PropertyChange("mode", "0640", "0600")]);
+
+        var act = () => new FileProvider(ResourceTypes.File).ApplyAsync(key, modeOnly, Run(), TestContext.Current.CancellationToken);
+
+        (await act.Should().ThrowAsync<ResourceException>()).Which.Message.Should().Contain("would be unreadable");
+        (await new LocalShell().RunAsync($"stat -c %a '{path}'", TestContext.Current.CancellationToken)).Stdout.Trim().Should().Be("640");
+    }
+
     public void Dispose() => Directory.Delete(_dir, true);
 }

@@ -132,11 +132,13 @@ public sealed partial class FileProvider(string type) : IResourceProvider, IRoll
         var f = (FileSpec)desired;
         var backupName = Backups.Name(f, run.RunId);
         var script = f.Block is not null ? BlockScript(f, run.RunId)
-            : diff.Op == StepOp.Update && !diff.Has("content") ? MetadataScript(f)
+            // an owner or mode change of a checked file is checked too (a key its daemon could no longer read): written
+            // whole, the temp file with the new owner and mode validated before it replaces the file
+            : diff.Op == StepOp.Update && !diff.Has("content") && f.Validate is null ? MetadataScript(f)
             : WriteScript(f, run.RunId);
         var after = await Script.RunAndProbeAsync(run, f.Path, script, Probe(f.Identity), ct);
         if (Type is ResourceTypes.AptKey or ResourceTypes.AptRepository) run.AptIndexStale = true;
-        if (diff.Has("content") || diff.Op == StepOp.Create)
+        if (diff.Has("content") || diff.Op == StepOp.Create || diff.Op == StepOp.Update && f.Validate is not null && f.Block is null)
             run.Written.Enqueue(new FileChange(f.Path, f.Backup && (diff.Op != StepOp.Create || f.Block is not null) ? backupName : null, f.Block is not null));
         return Parse(f, after, run.Facts) ?? throw new ResourceException(run.Transport.HostName, f.Path, "file missing right after it was written");
     }
