@@ -1,0 +1,104 @@
+using System.Collections.Immutable;
+using Deploy.Core.Engine;
+using Deploy.Core.Lab;
+using Deploy.Core.Model;
+using Deploy.Core.Resources;
+using Deploy.Core.State;
+using Deploy.Core.Transport;
+using Deploy.Resources.Health;
+using Deploy.Resources.Providers;
+
+namespace Deploy.Tests;
+
+/// <summary>
+/// A site of SIP proxies in one inventory group: on each host a kamailio.cfg that notifies the kamailio service, the
+/// service, and a <c>command</c> health check (answered by the fake host). The rollout policy is what the compiler
+/// makes of the group's <c>rollout_batch</c> and <c>rollout_max_fail</c> vars (SiteProgram).
+/// </summary>
+public sealed record ProxySite(string Stack, ImmutableArray<HostTarget> Hosts, ImmutableDictionary<string, string> Config) : ISiteProgram
+{
+    public const string ConfigPath = "/etc/kamailio/kamailio.cfg";
+    public const string ServiceName = "kamailio";
+
+    public LabSpec? Lab => null;
+
+    public static ProxySite Of(IEnumerable<FakeHost> hosts, string config, string batch = "1", int maxFailPercent = 0)
+    {
+        var targets = hosts.Select(h => new HostTarget(h.Name,
+            new HostConnection(h.Name, new SshEndpoint(h.Address, 22, "root", "/dev/null")), null, HostFacts.Assumed(h.Name, h.Address))
+        { Rollout = new RolloutPolicy("sip", batch, maxFailPercent) }).ToImmutableArray();
+        return new ProxySite("engine-specs", targets, targets.ToImmutableDictionary(t => t.Name, _ => config));
+    }
+
+    /// <summary>The same site with a new config on every host.</summary>
+    public ProxySite WithConfig(string config) => this with { Config = Config.ToImmutableDictionary(c => c.Key, _ => config) };
+
+    public ImmutableArray<HostDesired> Materialize(IReadOnlyDictionary<string, HostFacts> facts, CancellationToken ct) =>
+        [.. Hosts.Select(h => new HostDesired(h.Name,
+            [
+                new FileSpec(ConfigPath, Config[h.Name], "root", "root", "0644") { Host = h.Name, Name = ConfigPath, DeclaredBy = "kamailio", Notify = [ServiceName] },
+                new ServiceSpec(ServiceName) { Host = h.Name, Name = ServiceName, DeclaredBy = "kamailio" },
+            ],
+            [new HealthCheckSpec(h.Name, "kamailio", "command", ImmutableSortedDictionary<string, string>.Empty.Add("command", $"{FakeHost.HealthCommand} {ServiceName}"))]))];
+}
+
+/// <summary>What one run did: the engine's report (null when the run ended by cancellation), the state on disk
+/// after it, and the scripts each host was sent during it.</summary>
+public sealed record EngineRun(ApplyReport? Report, OperationCanceledException? Cancelled, StackState State,
+    ImmutableDictionary<string, ImmutableArray<SentScript>> Sent)
+{
+    public HostOutcome Outcome(string host) => Report!.Hosts.Single(o => o.Host == host);
+
+    public IEnumerable<SentScript> Changes(string host) =>
+        Sent[host].Where(s => s.Kind is ScriptKind.Write or ScriptKind.Service or ScriptKind.Rollback);
+
+    public int Restarts(string host) => Sent[host].Count(s => s.Kind == ScriptKind.Service && s.Action is "restart" or "start");
+}
+
+/// <summary>
+/// The real engine (real providers, real health checker, real file state store in a temp folder) wired to fake hosts
+/// through <see cref="IHostConnector"/>, as App wires it to SSH. Each run plans and applies like <c>./deploy up</c>.
+/// </summary>
+public sealed class EngineRig : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "nfd-engine-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public EngineRig(params FakeHost[] hosts)
+    {
+        Hosts = [.. hosts];
+        Store = new FileStateStore(_dir);
+    }
+
+    public ImmutableArray<FakeHost> Hosts { get; }
+
+    public FileStateStore Store { get; }
+
+    public FakeHost this[string name] => Hosts.Single(h => h.Name == name);
+
+    private DeployEngine Engine() => new(new EngineDeps(new FakeConnector(Hosts), null, null, ResourceProviders.All(), new HealthChecker(),
+        Store, new NullRunLog(), new EngineOptions { Parallelism = 4, HealthTimeout = TimeSpan.Zero }));
+
+    /// <summary>Plan and apply, as <c>./deploy up</c> does (App.UpAsync): the state loaded under the stack's lock.</summary>
+    public async Task<EngineRun> UpAsync(ISiteProgram site, CancellationToken ct)
+    {
+        var before = Hosts.ToDictionary(h => h.Name, h => h.Sent.Length);
+        ApplyReport? report = null;
+        OperationCanceledException? cancelled = null;
+        try
+        {
+            await using var @lock = await Store.LockAsync(site.Stack, "up", ct);
+            var engine = Engine();
+            await using var session = await engine.PlanAsync(site, await Store.LoadAsync(site.Stack, ct), ct);
+            report = await engine.ApplyAsync(session, ct);
+        }
+        catch (OperationCanceledException e) when (ct.IsCancellationRequested) { cancelled = e; }
+        var state = await Store.LoadAsync(site.Stack, CancellationToken.None);
+        return new EngineRun(report, cancelled, state,
+            Hosts.ToImmutableDictionary(h => h.Name, h => h.Sent.Skip(before[h.Name]).ToImmutableArray()));
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (DirectoryNotFoundException) { }
+    }
+}
