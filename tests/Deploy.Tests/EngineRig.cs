@@ -81,7 +81,7 @@ public sealed class EngineRig : IDisposable
     /// <summary>Plan and apply, as <c>./deploy up</c> does (App.UpAsync): the state loaded under the stack's lock.</summary>
     public async Task<EngineRun> UpAsync(ISiteProgram site, CancellationToken ct)
     {
-        var before = Hosts.ToDictionary(h => h.Name, h => h.Sent.Length);
+        var before = Marks();
         ApplyReport? report = null;
         OperationCanceledException? cancelled = null;
         try
@@ -93,9 +93,21 @@ public sealed class EngineRig : IDisposable
         }
         catch (OperationCanceledException e) when (ct.IsCancellationRequested) { cancelled = e; }
         var state = await Store.LoadAsync(site.Stack, CancellationToken.None);
-        return new EngineRun(report, cancelled, state,
-            Hosts.ToImmutableDictionary(h => h.Name, h => h.Sent.Skip(before[h.Name]).ToImmutableArray()));
+        return new EngineRun(report, cancelled, state, SentSince(before));
     }
+
+    /// <summary>Plan only, as <c>./deploy preview</c> does: the plan and the scripts it sent.</summary>
+    public async Task<(Plan Plan, ImmutableDictionary<string, ImmutableArray<SentScript>> Sent)> PreviewAsync(ISiteProgram site, CancellationToken ct)
+    {
+        var before = Marks();
+        await using var session = await Engine().PlanAsync(site, await Store.LoadAsync(site.Stack, ct), ct);
+        return (session.Plan!, SentSince(before));
+    }
+
+    private Dictionary<string, int> Marks() => Hosts.ToDictionary(h => h.Name, h => h.Sent.Length);
+
+    private ImmutableDictionary<string, ImmutableArray<SentScript>> SentSince(Dictionary<string, int> marks) =>
+        Hosts.ToImmutableDictionary(h => h.Name, h => h.Sent.Skip(marks[h.Name]).ToImmutableArray());
 
     public void Dispose()
     {

@@ -63,6 +63,41 @@ public sealed class EngineSpecs : IDisposable
     }
 
     [Fact]
+    public async Task A_preview_reads_the_hosts_and_shows_the_diff_and_the_restart_but_changes_nothing()
+    {
+        var rig = Proxies(1);
+        var applied = await rig.UpAsync(ProxySite.Of(rig.Hosts, V1), Ct);
+
+        var (plan, sent) = await rig.PreviewAsync(ProxySite.Of(rig.Hosts, V2), Ct);
+
+        var file = plan.Steps.Single(st => st.Type == ResourceTypes.File);
+        file.Op.Should().Be(StepOp.Update);
+        file.ContentDiff.Should().Contain("+max_while_loops=100");
+        plan.Steps.Single(st => st.Type == ResourceTypes.Service).Restarts.Should().BeTrue();
+        sent["h1"].Select(s => s.Kind).Should().Equal(ScriptKind.Read, ScriptKind.ContentFetch);
+        rig["h1"].File(Path)!.Content.Should().Be(V1);
+        (await rig.Store.LoadAsync(applied.State.Stack, Ct)).Updated.Should().Be(applied.State.Updated);
+    }
+
+    [Fact]
+    public async Task A_service_that_does_not_start_on_the_new_config_is_rolled_back_and_started_on_the_old_one()
+    {
+        var rig = Proxies(1);
+        await rig.UpAsync(ProxySite.Of(rig.Hosts, V1), Ct);
+        rig["h1"].Starts = (h, _) => h.File(Path)!.Content == V1;
+
+        var run = await rig.UpAsync(ProxySite.Of(rig.Hosts, V2), Ct);
+
+        run.Outcome("h1").Error.Should().Contain("did not come up after restart").And.Contain("rolled back to the previous files, healthy again");
+        run.Changes("h1").Select(s => (s.Kind, s.Action)).Should().Equal(
+            (ScriptKind.Write, null), (ScriptKind.Service, "restart"), (ScriptKind.Rollback, null), (ScriptKind.Service, "restart"));
+        rig["h1"].File(Path)!.Content.Should().Be(V1);
+        rig["h1"].Service(Svc)!.Active.Should().BeTrue();
+        StateMatchesHosts(run, rig);
+        run.State.PendingRestarts.Should().BeEmpty("the restart was made, on the old files");
+    }
+
+    [Fact]
     public async Task A_host_unhealthy_after_the_rollout_is_rolled_back_and_with_max_fail_0_the_rest_of_its_group_is_not_touched()
     {
         var rig = Proxies(3);

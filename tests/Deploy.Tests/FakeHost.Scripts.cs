@@ -109,12 +109,19 @@ public sealed partial class FakeHost
         return (ScriptKind.Write, path, Ok("##nfd:after\n" + FileProbe(path)));
     }
 
-    /// <summary>ServiceProvider's apply: start or restart gives a new process, stop ends it; then the probe after it.</summary>
+    /// <summary>ServiceProvider's apply: start or restart gives a new process (or fails, per <see cref="Starts"/>), stop
+    /// ends it; then the probe after it.</summary>
     private (ScriptKind, string, ExecResult) Service(Match m, string script)
     {
         var name = m.Groups[1].Value;
         var action = m.Groups[2].Value;
         if (!_services.TryGetValue(name, out var s)) return (ScriptKind.Service, name, new ExecResult(1, "", $"{name}: unrecognized service\n"));
+        if (action is "start" or "restart" && !Starts(this, name))
+        {
+            // as the sysv script does: the old process is gone, the new one did not come up
+            _services[name] = s with { Pid = 0, Active = false };
+            return (ScriptKind.Service, name, new ExecResult(1, "", $"{name} did not come up after {action}\n"));
+        }
         s = action switch
         {
             "start" when s.Active => s,

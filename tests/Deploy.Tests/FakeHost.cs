@@ -31,7 +31,7 @@ public sealed record FakeService(int Pid, bool Active, bool Enabled);
 /// backup), service starts and restarts (a new pid), rollbacks, the preview's content fetch, and a <c>command</c>
 /// health check <c>nfd-fake-health</c> answered by <see cref="Healthy"/>. It does not run a shell: a script it does
 /// not recognise fails the test loudly (a provider changed its script; teach the fake), rather than being answered wrong.
-/// Faults: <see cref="Unreachable"/>, <see cref="LoseConnectionAfter"/>, <see cref="CancelAfter"/>.
+/// Faults: <see cref="Unreachable"/>, <see cref="Starts"/>, <see cref="LoseConnectionAfter"/>, <see cref="CancelAfter"/>.
 /// </summary>
 public sealed partial class FakeHost(string name, string address)
 {
@@ -54,6 +54,9 @@ public sealed partial class FakeHost(string name, string address)
 
     /// <summary>What the health check sees (e.g. healthy unless the config is the bad one).</summary>
     public Func<FakeHost, bool> Healthy { get; set; } = _ => true;
+
+    /// <summary>Whether a service starts on what the host has now (e.g. not on a config it cannot parse).</summary>
+    public Func<FakeHost, string, bool> Starts { get; set; } = (_, _) => true;
 
     public ImmutableArray<SentScript> Sent { get { lock (_gate) return [.. _sent]; } }
 
