@@ -138,5 +138,7 @@ public sealed class ImsOnSystemdSpecs(ImsLab lab)
         await Reboot.ShowsEveryHostBackAsync(Site, ("ims-1", $"{p}.21"), ("trunk-1", $"{p}.25"));
         (await lab.Sh("systemctl is-active mariadb kamailio@pcscf kamailio@icscf kamailio@scscf")).Should().Be("active\nactive\nactive\nactive\n");
         (await lab.Sh("/usr/local/lib/nf-deploy/kamailio-uac-check /run/kamailio-scscf/kamailio_ctl")).Should().StartWith("trunk1: online");
+        // Debian's stock kamailio.service, disabled by the run, stays down across the reboot
+        (await lab.Sh("systemctl is-active kamailio || true")).Should().Be("inactive\n");
     }
 }

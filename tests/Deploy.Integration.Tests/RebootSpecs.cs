@@ -41,18 +41,3 @@ public sealed class RebootSpecs(RolledOutLab lab)
         (await lab.Site.Sh("kamailio-3", "cat /proc/1/comm; kill -0 $(cat /run/kamailio/kamailio.pid) && echo kamailio-running")).Should().Contain("kamailio-running").And.NotStartWith("systemd");
     }
 }
-
-[Collection("ims")]
-public sealed class ImsRebootSpecs(ImsLab lab)
-{
-    [Fact]
-    public async Task A_rebooted_ims_box_and_sip_trunk_on_systemd_come_back_healthy_without_a_run()
-    {
-        var p = lab.Site.SubnetPrefix;
-        lab.FirstUp.Exit.Should().Be(0, lab.FirstUp.Out + lab.FirstUp.Err);
-        await Reboot.ShowsEveryHostBackAsync(lab.Site, ("ims-1", $"{p}.21"), ("trunk-1", $"{p}.25"));
-        // the three CSCF instances are back, and Debian's stock kamailio.service stays down
-        var units = await lab.Sh("systemctl is-active kamailio@pcscf kamailio@icscf kamailio@scscf; systemctl is-active kamailio || true");
-        units.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().Equal("active", "active", "active", "inactive");
-    }
-}
