@@ -1,0 +1,151 @@
+using System.Collections.Immutable;
+using Deploy.Core.Model;
+using Deploy.Core.Resources;
+using Deploy.Core.State;
+using Deploy.Core.Transport;
+
+namespace Deploy.Core.Engine;
+
+// One host's rollout: its steps in order (file sets together, restarts made due first), then its health checks,
+// and the rollback of a host left unhealthy or with a service that did not start.
+public sealed partial class DeployEngine
+{
+    private sealed record HostApply(HostOutcome Outcome, ImmutableArray<ResourceRecord> Records);
+
+    private async Task<HostApply> ApplyHostAsync(PlanSession s, string host, IReadOnlyList<PlanStep> steps, CancellationToken ct)
+    {
+        var stack = s.Site.Stack;
+        var read = s.Reads[host];
+        var run = new HostRun(s.Transports[host], read.Facts);
+        var records = new List<ResourceRecord>();
+        var deleted = new HashSet<string>();
+        var changed = 0;
+        string? error = null;
+        var sets = FileSets.Of(steps);
+        PlanStep? failedStart = null;
+        var madeDue = new List<string>(); // restarts this run made due: void once its files are rolled back
+        foreach (var step in steps.Where(st => st.Type != ResourceTypes.LabHost))
+        {
+            var provider = Provider(step.Type);
+            try
+            {
+                // files that change together are written together, at the set's last changing file
+                if (sets.TryGetValue(step.Urn, out var set) && provider is IFileSetApply together)
+                {
+                    if (set[^1].Urn != step.Urn) continue;
+                    records.AddRange(await ApplySetAsync(s, host, steps, set, together, run, ct));
+                    changed += set.Length;
+                    continue;
+                }
+                if (step.Op == StepOp.Delete)
+                {
+                    deps.Log.Host(host, $"- {step.Type} {step.Name}");
+                    await provider.DeleteAsync(step.Identity, run, ct);
+                    deleted.Add(step.Urn);
+                    changed++;
+                    continue;
+                }
+                var spec = step.Desired!;
+                var live = s.Live.GetValueOrDefault(spec.Key);
+                // No lost restarts: before a file changes, the restarts it causes are written to the state, so that a run
+                // that dies before them still restarts the services next time (Ansible loses its handlers there).
+                string[] due = [];
+                if (step.Op != StepOp.Same && spec is INotifying { Notify.Length: > 0 } notifying)
+                {
+                    due = [.. steps.Where(o => o.Desired is ServiceSpec svc && notifying.Notify.Contains(svc.Name) && o.Restarts)
+                        .Select(o => $"{host}:{o.Name}").Except(s.State.PendingRestarts)];
+                    if (due.Length > 0) { await UpdatePendingAsync(s, add: due, remove: []); madeDue.AddRange(due); }
+                }
+                if (step.Op != StepOp.Same)
+                {
+                    deps.Log.Host(host, $"{step.Op.Symbol()} {step.Type} {step.Name}" +
+                        (step.Changes.Any(c => c.Name == "daemon-reload") ? " (daemon-reload)" : "") +
+                        (step.Restarts ? " (restart: " + string.Join("; ", step.Changes.Where(c => c.Name is "restart" or "start").Select(c => c.After)) + ")" : ""));
+                    try { live = await provider.ApplyAsync(spec, step.Diff, run, ct); }
+                    catch (ResourceException) when (due.Length > 0 && !ct.IsCancellationRequested)
+                    {
+                        // the host said no (validation failed...): the file did not change, so neither restart is due.
+                        // A lost connection is not this: whether the file changed is unknown, and the restart stays pending.
+                        await UpdatePendingAsync(s, add: [], remove: due);
+                        throw;
+                    }
+                    changed++;
+                    if (spec is ServiceSpec && step.Restarts && s.State.PendingRestarts.Contains($"{host}:{step.Name}"))
+                        await UpdatePendingAsync(s, add: [], remove: [$"{host}:{step.Name}"]);
+                }
+                if (live is not null)
+                    records.Add(new ResourceRecord(step.Urn, step.Type, host, step.Name, spec.Identity, live.Props));
+            }
+            catch (DeployException e) when (e is not StateWriteException)
+            {
+                error = e.Message;
+                deps.Log.Warn(host, e.Message);
+                if (step.Desired is ServiceSpec && step.Restarts && !ct.IsCancellationRequested) failedStart = step;
+                break;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // Ctrl-C / SIGTERM: this step is abandoned (a file on the host is replaced whole or not at all) and
+                // the steps after it are not started; the restarts it made due stay pending in the state.
+                error = $"cancelled during {step.Type} {step.Name}";
+                deps.Log.Warn(host, error);
+                break;
+            }
+        }
+
+        // Resources not reached because of a failure (deletes included) keep their previous record, so state stays truthful.
+        var ordered = steps
+            .Where(st => st.Type != ResourceTypes.LabHost && !deleted.Contains(st.Urn))
+            .Select(st => records.FirstOrDefault(r => r.Urn == st.Urn) ?? s.State.Find(st.Urn))
+            .OfType<ResourceRecord>()
+            .ToImmutableArray();
+
+        var health = ImmutableArray<(HealthCheckSpec Check, HealthResult Result)>.Empty;
+        // A service that failed to start on this run's files is a host that cannot be healthy: rolled back the same way
+        // (only the services restarted so far, the failed one included, are restarted on the previous files).
+        if (failedStart is not null && !run.Written.IsEmpty && deps.Providers.GetValueOrDefault(ResourceTypes.File) is IRollback undo)
+        {
+            // a service started for the first time has no previous files to run on: it stays down
+            var restarted = steps.TakeWhile(st => st != failedStart).Append(failedStart)
+                .Where(st => st.Desired is ServiceSpec && st.Restarts && st.Op == StepOp.Update).ToList();
+            (error, health) = await RollBackAsync(s, host, run, undo, restarted, error!, health);
+            if (health.All(h => h.Result.Healthy))
+                await UpdatePendingAsync(s, add: [], remove: [.. restarted.Select(st => $"{host}:{st.Name}").Concat(madeDue)]);
+            return new HostApply(new HostOutcome(host, changed, error, health),
+                [.. steps.Where(st => st.Type != ResourceTypes.LabHost).Select(st => s.State.Find(st.Urn)).OfType<ResourceRecord>()]);
+        }
+        if (error is null && ct.IsCancellationRequested) error = "cancelled before the health checks";
+        if (error is null)
+        {
+            try { health = await CheckHealthAsync(s, host, run, ct); }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                error = "cancelled during the health checks";
+                return new HostApply(new HostOutcome(host, changed, error, []), ordered);
+            }
+            // Health-gated rollback: a rollout that leaves the host unhealthy is undone (files restored from this run's
+            // backups, the services restarted on them) and the host counts as failed.
+            var sick = health.Where(h => !h.Result.Healthy).ToList();
+            if (sick.Count > 0 && !run.Written.IsEmpty && deps.Providers.GetValueOrDefault(ResourceTypes.File) is IRollback rollback)
+            {
+                var why = string.Join("; ", sick.Select(h => $"{h.Check.Describe()}: {h.Result.Detail}"));
+                (error, health) = await RollBackAsync(s, host, run, rollback, [.. steps.Where(st => st.Desired is ServiceSpec && st.Restarts)],
+                    $"unhealthy after the rollout ({why})", health);
+                records.Clear(); // the state keeps what the host has again: the previous records
+                ordered = [.. steps.Where(st => st.Type != ResourceTypes.LabHost).Select(st => s.State.Find(st.Urn)).OfType<ResourceRecord>()];
+            }
+        }
+        return new HostApply(new HostOutcome(host, changed, error, health), ordered);
+    }
+
+    private async Task<ImmutableArray<(HealthCheckSpec Check, HealthResult Result)>> CheckHealthAsync(PlanSession s, string host, HostRun run, CancellationToken ct, bool siteWide = false)
+    {
+        var checks = s.Desired[host].Health.Where(c => c.SiteWide == siteWide);
+        // a site-wide check may reach the other hosts too (a call test reads every node's registrations)
+        var transport = siteWide ? new SiteTransport(run.Transport, s.Transports) : run.Transport;
+        var results = await Task.WhenAll(checks.Select(async c => (c, await deps.Health.CheckAsync(c, transport, deps.Options.HealthTimeout, ct))));
+        foreach (var (c, r) in results)
+            deps.Log.Host(host, (r.Healthy ? "healthy: " : "UNHEALTHY: ") + c.Describe() + (r.Healthy ? "" : " — " + r.Detail));
+        return [.. results];
+    }
+}
