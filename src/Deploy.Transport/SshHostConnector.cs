@@ -1,7 +1,5 @@
-using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using System.Text;
 using Deploy.Core.Model;
 using Deploy.Core.Transport;
 using Polly;
@@ -16,7 +14,7 @@ namespace Deploy.Transport;
 /// (trust on first use, refuse a changed key), optional jump host, and bounded retries of transient failures.
 /// Thread-safe: many hosts may be connected in parallel through one instance.
 /// </summary>
-public sealed class SshHostConnector : IHostConnector
+public sealed partial class SshHostConnector : IHostConnector
 {
     private readonly SshConnectOptions _options;
 
@@ -238,84 +236,6 @@ public sealed class SshHostConnector : IHostConnector
             if (e is SshAuthenticationException)
                 throw new DeployException($"host {host} ({label}): SSH authentication failed for user {ep.User} with key {ep.KeyFile}", e);
             throw;
-        }
-    }
-
-    /// <summary>
-    /// Like OpenSSH: offer first the host key algorithms of the key types already pinned for the host, so that a
-    /// server with several host keys presents the pinned one. Certificate algorithms are not offered (keys are pinned, not CAs).
-    /// </summary>
-    private static void PreferPinnedKeyTypes(ConnectionInfo info, IReadOnlyList<PinnedHostKey> pins)
-    {
-        var algorithms = info.HostKeyAlgorithms;
-        foreach (var name in algorithms.Keys.Where(k => k.Contains("-cert-v01@", StringComparison.Ordinal)).ToList())
-            algorithms.Remove(name);
-        if (pins.Count == 0)
-            return;
-        var pinnedTypes = pins.Select(p => p.KeyType).ToHashSet(StringComparer.Ordinal);
-        var preferred = algorithms.Keys.Where(k => pinnedTypes.Contains(KeyTypeOfAlgorithm(k))).ToList();
-        for (var i = 0; i < preferred.Count; i++)
-            algorithms.SetPosition(preferred[i], i);
-    }
-
-    private static string KeyTypeOfAlgorithm(string algorithm) => algorithm is "rsa-sha2-256" or "rsa-sha2-512" ? "ssh-rsa" : algorithm;
-
-    /// <summary>The key type named inside an SSH public key blob (its first string).</summary>
-    internal static string? KeyTypeOfBlob(byte[] blob)
-    {
-        if (blob.Length < 4)
-            return null;
-        var length = BinaryPrimitives.ReadUInt32BigEndian(blob);
-        if (length == 0 || length > blob.Length - 4)
-            return null;
-        return Encoding.ASCII.GetString(blob, 4, (int)length);
-    }
-
-    private static bool SameKey(PinnedHostKey pinned, PinnedHostKey presented)
-    {
-        if (pinned.KeyType != presented.KeyType)
-            return false;
-        try
-        {
-            return Convert.FromBase64String(pinned.KeyBase64).AsSpan().SequenceEqual(Convert.FromBase64String(presented.KeyBase64));
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
-    }
-
-    private static string DescribePins(IReadOnlyList<PinnedHostKey> pins, PinnedHostKey presented)
-    {
-        var sameType = pins.Where(p => p.KeyType == presented.KeyType).ToList();
-        var shown = sameType.Count > 0 ? sameType : pins;
-        return string.Join(" or ", shown.Select(p =>
-        {
-            try
-            {
-                return p.ToString();
-            }
-            catch (FormatException)
-            {
-                return $"(unreadable {p.KeyType} key)";
-            }
-        }));
-    }
-
-    /// <summary>Per-attempt host key verdict, given by SSH.NET during key exchange (after the server proved it holds the key).</summary>
-    private sealed class HostKeyCheck(IReadOnlyList<PinnedHostKey> pins)
-    {
-        public PinnedHostKey? Presented { get; private set; }
-        public bool Refused { get; private set; }
-
-        public void OnHostKey(object? sender, HostKeyEventArgs e)
-        {
-            var blob = e.HostKey;
-            var presented = new PinnedHostKey(KeyTypeOfBlob(blob) ?? e.HostKeyName, Convert.ToBase64String(blob));
-            Presented = presented;
-            var trusted = pins.Count == 0 || pins.Any(p => SameKey(p, presented));
-            Refused = !trusted;
-            e.CanTrust = trusted;
         }
     }
 }

@@ -2,11 +2,14 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
+using Deploy.Site.Model;
+using Deploy.Site.Templates;
+using Scriban.Runtime;
 
 namespace Deploy.Site.Compile;
 
-/// <summary>Certificates as planned resources: each host's certificate of the site CA is a resource of its plan
-/// (<see cref="CertificateSpec"/>), applied before the files that carry it.</summary>
+/// <summary>Host certificates (from the inventory, or issued by the site CA). Certificates as planned resources: each host's
+/// certificate of the site CA is a resource of its plan (<see cref="CertificateSpec"/>), applied before the files that carry it.</summary>
 public sealed partial class SiteProgram
 {
     private readonly ConcurrentDictionary<string, CertificateSpec> _certificateResources = new(StringComparer.Ordinal);
@@ -56,4 +59,37 @@ public sealed partial class SiteProgram
     /// when new or re-issued. Only <c>up</c> calls it.</summary>
     public Task CommitControllerAsync(CancellationToken ct) =>
         _certificates.IsValueCreated ? _certificates.Value.CommitControllerAsync(ct) : Task.CompletedTask;
+
+    /// <summary>
+    /// The host's TLS certificate: from the inventory (<c>tls_cert_file</c>/<c>tls_key_file</c>, checked against the
+    /// host's identity) or issued by the site CA for its identity and addresses.
+    /// </summary>
+    private Pki.HostCertificate Certificate(InventoryHost h, ScriptObject me)
+    {
+        var identity = (string)me["diameter_identity"]!;
+        if (h.Vars.GetValueOrDefault("tls_cert_file") is string certFile)
+        {
+            var keyFile = h.Vars.GetValueOrDefault("tls_key_file") as string
+                ?? throw new TemplateFunctionException($"host {h.Name}: tls_cert_file is set but tls_key_file is not");
+            var certPath = Deploy.Core.Paths.ContainedPath.Resolve(ProjectDir, certFile)
+                ?? throw new TemplateFunctionException($"host {h.Name}: tls_cert_file '{certFile}' is outside the project");
+            var keyPath = Deploy.Core.Paths.ContainedPath.Resolve(ProjectDir, keyFile)
+                ?? throw new TemplateFunctionException($"host {h.Name}: tls_key_file '{keyFile}' is outside the project");
+            System.Security.Cryptography.X509Certificates.X509Certificate2 pair;
+            try { pair = Pki.SiteCertificates.LoadPair(certPath, keyPath, $"host {h.Name}"); }
+            catch (DeployException e) { throw new TemplateFunctionException(e.Message); }
+            using (pair)
+            {
+                var cn = pair.GetNameInfo(System.Security.Cryptography.X509Certificates.X509NameType.SimpleName, false);
+                if (cn != identity)
+                    throw new TemplateFunctionException($"host {h.Name}: the certificate {certFile} is for '{cn}', but the host's Diameter identity is '{identity}' (freeDiameter refuses a certificate whose CN is not its Identity)");
+            }
+            return new Pki.HostCertificate(File.ReadAllText(certPath), File.ReadAllText(keyPath), null);
+        }
+        // the host's own addresses: not loopback, not a tunnel's (ogstun carries the UEs' gateway, which changes nothing here)
+        var addresses = ((ScriptObject)me["interfaces"]!).Where(i => i.Key != "lo" && ((ScriptObject)i.Value!)["tunnel"] is not true)
+            .SelectMany(i => ((ScriptArray)((ScriptObject)i.Value!)["ipv4"]!).Cast<string>()).ToList();
+        try { return Planned(_certificates.Value.ForHost(h.Name, identity, addresses)); }
+        catch (DeployException e) { throw new TemplateFunctionException(e.Message); }
+    }
 }
