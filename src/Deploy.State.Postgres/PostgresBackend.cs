@@ -162,7 +162,8 @@ public sealed partial class PostgresBackend : IStateBackend, IAsyncDisposable
         var list = new List<UpdateRecord>();
         while (await r.ReadAsync(ct))
             list.Add((JsonSerializer.Deserialize<UpdateRecord>(r.GetString(1), CheckpointJson.Options)
-                ?? throw new DeployException($"{DisplayUrl}: history record {r.GetInt32(0)} of stack {stack} is empty")) with { Version = r.GetInt32(0) });
+                ?? throw new DeployException($"{DisplayUrl}: history record {r.GetInt32(0)} of stack {stack} is empty")) with
+            { Version = r.GetInt32(0) });
         return list.ToImmutableArray();
     });
 

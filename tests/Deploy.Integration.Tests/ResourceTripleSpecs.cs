@@ -87,7 +87,7 @@ public sealed class ResourceTripleSpecs(RolledOutLab lab)
         var keySpec = new FileSpec("/etc/apt/keyrings/nfd-triple.asc", key, "root", "root", "0644") { Host = Host, Name = "/etc/apt/keyrings/nfd-triple.asc", Kind = ResourceTypes.AptKey, Backup = false };
         var repoSpec = new FileSpec("/etc/apt/sources.list.d/nfd-triple.list",
             "deb [signed-by=/etc/apt/keyrings/nfd-triple.asc] http://10.212.0.1:3142/nfd-mirror/kamailio56 bookworm main\n", "root", "root", "0644")
-            { Host = Host, Name = "/etc/apt/sources.list.d/nfd-triple.list", Kind = ResourceTypes.AptRepository, Backup = false };
+        { Host = Host, Name = "/etc/apt/sources.list.d/nfd-triple.list", Kind = ResourceTypes.AptRepository, Backup = false };
         var ct = TestContext.Current.CancellationToken;
         await DeleteAsync(t, repoSpec);
         await DeleteAsync(t, keySpec);

@@ -12,7 +12,7 @@ public sealed class KnownHostsTests : IDisposable
 
     // Two well-formed ed25519 public key blobs (the key type string, then 32 bytes).
     private static string Key(byte fill) =>
-        Convert.ToBase64String([0, 0, 0, 11, .."ssh-ed25519"u8.ToArray(), 0, 0, 0, 32, .. Enumerable.Repeat(fill, 32)]);
+        Convert.ToBase64String([0, 0, 0, 11, .. "ssh-ed25519"u8.ToArray(), 0, 0, 0, 32, .. Enumerable.Repeat(fill, 32)]);
 
     public void Dispose()
     {

@@ -123,8 +123,11 @@ public sealed partial class SiteProgram
                     // a pid file that renders empty is none (under systemd the unit knows its main process)
                     var pidText = s.PidFile is null ? "" : R(s.PidFile).Trim();
                     var pidFile = pidText.Length == 0 ? null : ShapeCheck.Ok(pidText, Shapes.AbsolutePath(pidText, "pid file"), nf.File, s.Line, h.Name);
-                    Add(new ServiceSpec(name) { Host = h.Name, Name = name, DeclaredBy = by, PidFile = pidFile, Package = s.Package,
-                        Running = s.Running, Enabled = s.Enabled, Masked = s.Masked }, nf.File, s.Line);
+                    Add(new ServiceSpec(name)
+                    {
+                        Host = h.Name, Name = name, DeclaredBy = by, PidFile = pidFile, Package = s.Package,
+                        Running = s.Running, Enabled = s.Enabled, Masked = s.Masked
+                    }, nf.File, s.Line);
                 }
                 AddSql(h, nf, scope, by, R, Truthy, Add);
                 foreach (var port in nf.Ports)

@@ -215,7 +215,8 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
             }
             result.Add(new InventoryHost(h, address, isLab, Ssh("user", "root"), Ssh("key", "~/.ssh/id_ed25519"), port, jump,
                 [.. groupsOf.Select(x => x.Group)], [.. roles], vars.ToImmutableSortedDictionary(StringComparer.Ordinal),
-                DeclaredFacts(y, node, h, address), y.DisplayPath, line, labOptions) { LabInit = labInit });
+                DeclaredFacts(y, node, h, address), y.DisplayPath, line, labOptions)
+            { LabInit = labInit });
         }
         return new Inventory(y.DisplayPath, lab, [.. result]);
     }

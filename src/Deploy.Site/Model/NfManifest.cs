@@ -72,7 +72,8 @@ public sealed record NfManifest(
                 var keyFile = file is null ? null : Deploy.Core.Paths.ContainedPath.Resolve(projectDir, file)
                     ?? throw y.Error(y.Get(k, "file"), $"apt key '{kname}': file '{file}' is outside the project");
                 keys.Add(new NfKey(kname, url, keyFile,
-                    y.Str(k, "path") ?? $"/etc/apt/keyrings/{kname}.asc", YamlFile.Line(k)) { Fingerprint = OptT(k, "fingerprint") });
+                    y.Str(k, "path") ?? $"/etc/apt/keyrings/{kname}.asc", YamlFile.Line(k))
+                { Fingerprint = OptT(k, "fingerprint") });
             }
             foreach (var r in Items(y, y.Seq(apt, "repositories"), "an apt repository"))
             {
@@ -123,7 +124,8 @@ public sealed record NfManifest(
             return new NfFile(T(y.Get(m, "path") ?? throw y.Error(m, "a file needs 'path'"), "path"), template,
                 sourcePath, content,
                 y.Str(m, "owner") ?? "root", y.Str(m, "group") ?? "root", Mode(y, m, "0644"), OptT(m, "validate"),
-                y.Str(m, "block"), notify, OptT(m, "when"), y.Str(m, "secret") is "true" or "yes", YamlFile.Line(m)) { Lint = lint };
+                y.Str(m, "block"), notify, OptT(m, "when"), y.Str(m, "secret") is "true" or "yes", YamlFile.Line(m))
+            { Lint = lint };
         }).ToImmutableArray();
 
         var services = Items(y, y.Seq(root, "services"), "a service").Select(m =>

@@ -18,7 +18,13 @@ public sealed class XmlEscapingContext : TemplateContext
         foreach (var c in value)
             b.Append(c switch
             {
-                '<' => "&lt;", '>' => "&gt;", '&' => "&amp;", '"' => "&quot;", '\'' => "&apos;", '\r' => "&#13;", '\n' => "&#10;",
+                '<' => "&lt;",
+                '>' => "&gt;",
+                '&' => "&amp;",
+                '"' => "&quot;",
+                '\'' => "&apos;",
+                '\r' => "&#13;",
+                '\n' => "&#10;",
                 _ => c.ToString(),
             });
         return b.ToString();
