@@ -172,7 +172,13 @@ public sealed class LabSite : IDisposable
     private static void CopyDir(string from, string to)
     {
         Directory.CreateDirectory(to);
-        foreach (var f in Directory.GetFiles(from)) File.Copy(f, Path.Combine(to, Path.GetFileName(f)), true);
+        // a link stays a link: the site is compiled as `./deploy` compiles the repository (a link out of an NF is refused)
+        foreach (var f in Directory.GetFiles(from))
+        {
+            var dest = Path.Combine(to, Path.GetFileName(f));
+            if (new FileInfo(f).LinkTarget is { } target) { File.Delete(dest); File.CreateSymbolicLink(dest, target); }
+            else File.Copy(f, dest, true);
+        }
         foreach (var d in Directory.GetDirectories(from)) CopyDir(d, Path.Combine(to, Path.GetFileName(d)));
     }
 

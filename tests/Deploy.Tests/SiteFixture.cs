@@ -76,7 +76,12 @@ public sealed class SiteFixture : IDisposable
     private static void CopyDir(string from, string to)
     {
         Directory.CreateDirectory(to);
-        foreach (var f in Directory.GetFiles(from)) File.Copy(f, Path.Combine(to, Path.GetFileName(f)));
+        // a link stays a link: the compiler must see the repository as `./deploy` does (it refuses a link out of an NF)
+        foreach (var f in Directory.GetFiles(from))
+        {
+            if (new FileInfo(f).LinkTarget is { } target) File.CreateSymbolicLink(Path.Combine(to, Path.GetFileName(f)), target);
+            else File.Copy(f, Path.Combine(to, Path.GetFileName(f)));
+        }
         foreach (var d in Directory.GetDirectories(from)) CopyDir(d, Path.Combine(to, Path.GetFileName(d)));
     }
 
