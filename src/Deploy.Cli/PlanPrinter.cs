@@ -9,10 +9,39 @@ namespace Deploy.Cli;
 /// <summary>Prints a plan the way Pulumi does: per host, each changing resource, unified diffs for files, a summary.</summary>
 public static class PlanPrinter
 {
+    /// <summary>One line of a preview: a resource step or a lab host of the lab phase, with the changes it makes and
+    /// the triggers other steps add (shown as changes: <c>restart: /etc/kamailio/kamailio.cfg changed</c>).</summary>
+    public sealed record Entry(string Host, string Urn, string Type, string Name, StepOp Op, IReadOnlyList<(PropertyChange Change, bool Trigger)> Changes,
+        bool Restart, string? Path, string? Diff);
+
+    /// <summary>The plan's entries in the order they are applied: each lab host before its resources.</summary>
+    public static IEnumerable<Entry> Entries(Plan plan)
+    {
+        var byHost = plan.Steps.ToLookup(s => s.Host);
+        var shown = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var lab in plan.Lab)
+        {
+            yield return new Entry(lab.Host, lab.Urn(plan.Stack), Core.Lab.LabChange.Type, lab.Host, lab.Op, [], false, null, null);
+            if (!shown.Add(lab.Host)) continue;
+            foreach (var step in byHost[lab.Host]) yield return Of(step);
+        }
+        foreach (var step in plan.Steps.Where(s => !shown.Contains(s.Host))) yield return Of(step);
+    }
+
+    private static Entry Of(PlanStep s)
+    {
+        // definitions reloaded come first, as they are done first; restarts and starts after the step's own changes
+        var changes = s.Triggers.Where(t => !t.Starts).Select(t => (new PropertyChange(t.Name, null, t.Reason), true))
+            .Concat(s.Changes.Select(c => (c, false)))
+            .Concat(s.Triggers.Where(t => t.Starts).Select(t => (new PropertyChange(t.Name, null, t.Reason), true)))
+            .ToList();
+        return new Entry(s.Host, s.Urn, s.Type, s.Name, s.Op, changes, s.Restarts, (s.Desired as FileSpec)?.Path, s.ContentDiff);
+    }
+
     public static string Text(Plan plan, bool showSames)
     {
         var sb = new StringBuilder();
-        foreach (var host in plan.Steps.GroupBy(s => s.Host))
+        foreach (var host in Entries(plan).GroupBy(s => s.Host))
         {
             var visible = host.Where(s => showSames || s.Op != StepOp.Same).ToList();
             if (visible.Count == 0) continue;
@@ -20,12 +49,12 @@ public static class PlanPrinter
             foreach (var s in visible)
             {
                 sb.Append("    ").Append(s.Op.Symbol()).Append(' ').Append(s.Type.PadRight(24)).Append(' ').Append(s.Name);
-                var changes = s.Changes.Where(c => c.Name != "content" || s.ContentDiff is null).ToList();
+                var changes = s.Changes.Where(c => c.Trigger || c.Change.Name != "content" || s.Diff is null).ToList();
                 if (changes.Count > 0)
                     sb.Append("  [").Append(string.Join("; ", changes.Select(Describe))).Append(']');
                 sb.Append('\n');
-                if (s.ContentDiff is not null)
-                    foreach (var line in s.ContentDiff.TrimEnd('\n').Split('\n'))
+                if (s.Diff is not null)
+                    foreach (var line in s.Diff.TrimEnd('\n').Split('\n'))
                         sb.Append("        ").Append(line).Append('\n');
             }
         }
@@ -43,7 +72,7 @@ public static class PlanPrinter
     public static string Json(Plan plan)
     {
         var steps = new JsonArray();
-        foreach (var s in plan.Steps)
+        foreach (var s in Entries(plan))
         {
             var o = new JsonObject
             {
@@ -52,14 +81,14 @@ public static class PlanPrinter
                 ["type"] = s.Type,
                 ["name"] = s.Name,
                 ["op"] = Op(s.Op),
-                ["restart"] = s.Restarts,
+                ["restart"] = s.Restart,
                 ["changes"] = new JsonArray([.. s.Changes.Select(c => (JsonNode)new JsonObject
                 {
-                    ["name"] = c.Name, ["before"] = c.Before, ["after"] = c.After,
+                    ["name"] = c.Change.Name, ["before"] = c.Change.Before, ["after"] = c.Change.After,
                 })]),
             };
-            if (s.Desired is FileSpec f) o["path"] = f.Path;
-            if (s.ContentDiff is not null) o["diff"] = s.ContentDiff;
+            if (s.Path is not null) o["path"] = s.Path;
+            if (s.Diff is not null) o["diff"] = s.Diff;
             steps.Add(o);
         }
         var summary = new JsonObject();
@@ -76,8 +105,8 @@ public static class PlanPrinter
 
     public static string Op(StepOp op) => op.ToString().ToLowerInvariant();
 
-    private static string Describe(PropertyChange c) =>
-        c.Name is "restart" or "start" or "daemon-reload" ? $"{c.Name}: {c.After}" : $"{c.Name}: {c.Before ?? "∅"} → {c.After ?? "∅"}";
+    private static string Describe((PropertyChange Change, bool Trigger) c) =>
+        c.Trigger ? $"{c.Change.Name}: {c.Change.After}" : $"{c.Change.Name}: {c.Change.Before ?? "∅"} → {c.Change.After ?? "∅"}";
 
     private static string Verb(StepOp op) => op switch
     {

@@ -44,7 +44,7 @@ public sealed class InterruptionSpecs(RolledOutLab lab)
     private async Task<StackStateView> LoadStateAsync()
     {
         var state = await new FileStateStore(Site.Dir).LoadAsync(Site.Stack, Ct); // throws if the file is not intact
-        return new StackStateView(state.Resources.Length, [.. state.PendingRestarts]);
+        return new StackStateView(state.Resources.Length, [.. state.PendingRestarts.Select(p => p.ToString())]);
     }
 
     private sealed record StackStateView(int Resources, string[] Pending);

@@ -193,7 +193,7 @@ public sealed class ResourceTripleSpecs(RolledOutLab lab)
         live["enabled"].Should().Be("1");
 
         var (before, facts) = await ReadAsync(t, spec);
-        var restart = new ResourceDiff(StepOp.Update, [new PropertyChange("restart", null, "/etc/nfd-triple.conf changed")]);
+        var restart = new ResourceDiff(StepOp.Update, []) { Triggers = [new StepTrigger(TriggerKind.Restart, "/etc/nfd-triple.conf changed")] };
         var after = await Providers[spec.Type].ApplyAsync(spec, restart, new HostRun(t, facts), ct);
         after["pid"].Should().NotBe(before!["pid"], "a restart replaces the process");
 

@@ -64,7 +64,7 @@ public sealed class ServiceTripleSpecs(RolledOutLab lab)
         (await t.RunAsync("systemctl is-enabled nfd-triple", Ct)).Stdout.Trim().Should().Be("enabled", "read live, as systemctl says");
 
         var (before, facts) = await ReadAsync(t, spec);
-        var restart = new ResourceDiff(StepOp.Update, [new PropertyChange("restart", null, "/etc/nfd-triple.conf changed")]);
+        var restart = new ResourceDiff(StepOp.Update, []) { Triggers = [new StepTrigger(TriggerKind.Restart, "/etc/nfd-triple.conf changed")] };
         var after = await Providers[spec.Type].ApplyAsync(spec, restart, new HostRun(t, facts), Ct);
         after["pid"].Should().NotBe(before!["pid"], "a restart gives a new main process").And.NotBe("0");
         (await t.RunAsync("systemctl show -p MainPID --value nfd-triple", Ct)).Stdout.Trim().Should().Be(after["pid"]);

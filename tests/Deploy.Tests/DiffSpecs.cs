@@ -10,6 +10,7 @@ namespace Deploy.Tests;
 public sealed class DiffSpecs
 {
     private static readonly FileProvider Files = new(ResourceTypes.File);
+    private static readonly Deploy.Core.Model.HostFacts Sysv = Deploy.Core.Model.HostFacts.Assumed("k1", "10.0.0.1");
 
     private static FileSpec Cfg(string content = "listen=udp:10.0.0.1:5060\n", string mode = "0644") =>
         new("/etc/kamailio/kamailio.cfg", content, "root", "root", mode) { Host = "k1", Name = "/etc/kamailio/kamailio.cfg", Notify = ["kamailio"] };
@@ -98,12 +99,13 @@ public sealed class DiffSpecs
         var svc = new ServiceSpec("kamailio") { Host = "k1", Name = "kamailio", Package = "kamailio" };
         PlanStep Step(ResourceSpec r, StepOp op) => new("k1", r.Urn("lab"), r.Type, r.Name, op, [], r, r.Identity);
 
-        var changed = DeployEngine.PropagateRestarts([Step(cfg, StepOp.Update), Step(svc, StepOp.Same)]).ToList();
+        var changed = TriggerPlanner.Propagate([Step(cfg, StepOp.Update), Step(svc, StepOp.Same)], Sysv).ToList();
         changed[1].Op.Should().Be(StepOp.Update);
         changed[1].Restarts.Should().BeTrue();
-        changed[1].Changes.Should().ContainSingle(c => c.Name == "restart").Which.After.Should().Be("/etc/kamailio/kamailio.cfg changed");
+        changed[1].Triggers.Should().Equal(new StepTrigger(TriggerKind.Restart, "/etc/kamailio/kamailio.cfg changed"));
+        changed[1].Changes.Should().BeEmpty("a restart is a trigger of the step, not a property of the service");
 
-        var unrelated = DeployEngine.PropagateRestarts([Step(cfg, StepOp.Same), Step(other, StepOp.Update), Step(svc, StepOp.Same)]).ToList();
+        var unrelated = TriggerPlanner.Propagate([Step(cfg, StepOp.Same), Step(other, StepOp.Update), Step(svc, StepOp.Same)], Sysv).ToList();
         unrelated[2].Op.Should().Be(StepOp.Same);
     }
 
@@ -112,10 +114,10 @@ public sealed class DiffSpecs
     {
         var svc = new ServiceSpec("kamailio") { Host = "k1", Name = "kamailio" };
         var step = new PlanStep("k1", svc.Urn("lab"), svc.Type, svc.Name, StepOp.Same, [], svc, svc.Identity);
-        var planned = DeployEngine.PropagateRestarts([step], new HashSet<string> { "kamailio" }).Single();
+        var planned = TriggerPlanner.Propagate([step], Sysv, new HashSet<string> { "kamailio" }).Single();
         planned.Op.Should().Be(StepOp.Update);
-        planned.Changes.Should().ContainSingle(c => c.Name == "restart").Which.After.Should().Be("left pending by an interrupted run");
-        DeployEngine.PropagateRestarts([step], new HashSet<string>()).Single().Op.Should().Be(StepOp.Same);
+        planned.Triggers.Should().Equal(new StepTrigger(TriggerKind.Restart, "left pending by an interrupted run"));
+        TriggerPlanner.Propagate([step], Sysv, new HashSet<string>()).Single().Op.Should().Be(StepOp.Same);
     }
 
     [Fact]
@@ -123,11 +125,12 @@ public sealed class DiffSpecs
     {
         var pkg = new PackageSpec("kamailio") { Host = "k1", Name = "kamailio" };
         var svc = new ServiceSpec("kamailio") { Host = "k1", Name = "kamailio", Package = "kamailio" };
-        var steps = DeployEngine.PropagateRestarts([
+        var steps = TriggerPlanner.Propagate([
             new PlanStep("k1", pkg.Urn("lab"), pkg.Type, pkg.Name, StepOp.Create, [], pkg, pkg.Identity),
-            new PlanStep("k1", svc.Urn("lab"), svc.Type, svc.Name, StepOp.Create, [], svc, svc.Identity)]).ToList();
+            new PlanStep("k1", svc.Urn("lab"), svc.Type, svc.Name, StepOp.Create, [], svc, svc.Identity)], Sysv).ToList();
         steps[1].Op.Should().Be(StepOp.Create);
         steps[1].Restarts.Should().BeTrue();
+        steps[1].Triggers.Should().Equal(new StepTrigger(TriggerKind.Start, "package kamailio newly installed"));
     }
 
     [Theory]

@@ -1,5 +1,6 @@
 using AwesomeAssertions;
 using Deploy.Core.Resources;
+using Deploy.Core.State;
 
 namespace Deploy.Tests;
 
@@ -198,7 +199,7 @@ public sealed class EngineSpecs : IDisposable
         rig["h1"].File(Path)!.Content.Should().Be(V2, "the write went through before the connection broke");
         lost.Restarts("h1").Should().Be(0);
         rig["h1"].Service(Svc)!.Pid.Should().Be(pid);
-        lost.State.PendingRestarts.Should().Equal("h1:kamailio");
+        lost.State.PendingRestarts.Should().Equal(new PendingRestart("h1", "kamailio"));
 
         var next = await rig.UpAsync(site, Ct);
 
@@ -229,7 +230,7 @@ public sealed class EngineSpecs : IDisposable
         cancelled.Changes("h2").Should().BeEmpty();
         cancelled.Changes("h3").Should().BeEmpty();
         StateMatchesHosts(cancelled, rig);
-        cancelled.State.PendingRestarts.Should().Equal("h1:kamailio");
+        cancelled.State.PendingRestarts.Should().Equal(new PendingRestart("h1", "kamailio"));
 
         var next = await rig.UpAsync(site, Ct);
 

@@ -1,4 +1,5 @@
 using AwesomeAssertions;
+using Deploy.Core.Probes;
 using Deploy.Core.Engine;
 using Deploy.Core.Model;
 

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using Deploy.Core.Probes;
 using Deploy.Core.Transport;
 
 namespace Deploy.Tests;

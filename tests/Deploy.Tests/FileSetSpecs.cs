@@ -30,14 +30,14 @@ public sealed class FileSetSpecs : IDisposable
         // the certificate's check reads the key the way a trial start does: from NFD_SET, not the live (old) key
         var keyPath = Path.Combine(_dir, "key.pem");
         var check = $"for r in $NFD_SET; do [ \"${{r%%=*}}\" = '{keyPath}' ] && grep -q 'new key' \"${{r#*=}}\"; done && grep -q 'new cert' %s && grep -q 'old key' '{keyPath}'";
-        var set = new[] { (File_("cert.pem", "new cert\n", check), Update), (File_("key.pem", "new key\n"), Update) };
+        var set = new (ResourceSpec, ResourceDiff)[] { (File_("cert.pem", "new cert\n", check), Update), (File_("key.pem", "new key\n"), Update) };
 
         var run = Run();
         var lives = await new FileProvider(ResourceTypes.File).ApplySetAsync(set, run, TestContext.Current.CancellationToken);
 
         File.ReadAllText(Path.Combine(_dir, "cert.pem")).Should().Be("new cert\n");
         File.ReadAllText(keyPath).Should().Be("new key\n");
-        lives.Select(l => l["sha256"]).Should().Equal(set.Select(s => s.Item1.Sha256));
+        lives.Select(l => l["sha256"]).Should().Equal(set.Select(s => ((FileSpec)s.Item1).Sha256));
         run.Written.Select(w => w.Backup).Should().AllSatisfy(b => File.Exists(b).Should().BeTrue("the old files are kept for a rollback"));
         Directory.GetFiles(_dir, ".nfd-*").Should().BeEmpty();
     }
@@ -47,7 +47,7 @@ public sealed class FileSetSpecs : IDisposable
     {
         File.WriteAllText(Path.Combine(_dir, "kamailio.cfg"), "old cfg\n");
         File.WriteAllText(Path.Combine(_dir, "tls.cfg"), "old tls\n");
-        var set = new[] { (File_("kamailio.cfg", "new cfg\n", "true"), Update), (File_("tls.cfg", "broken\n", "echo 'unknown key' >&2; false"), Update) };
+        var set = new (ResourceSpec, ResourceDiff)[] { (File_("kamailio.cfg", "new cfg\n", "true"), Update), (File_("tls.cfg", "broken\n", "echo 'unknown key' >&2; false"), Update) };
 
         var act = () => new FileProvider(ResourceTypes.File).ApplySetAsync(set, Run(), TestContext.Current.CancellationToken);
 

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Text;
 using AwesomeAssertions;
+using Deploy.Core.Probes;
 using Deploy.Core.Engine;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
@@ -104,14 +105,14 @@ public sealed class HostileScriptSpecs : IDisposable
             live!["sha256"].Should().Be(spec.Sha256);
             var diff = files.Diff(changed, live);
             // preview's content fetch for the diff: the URN and the path are quoted words
-            var fetch = await _shell.RunAsync(ContentFetch.Script(changed.Urn("it"), changed), _ct);
+            var fetch = await _shell.RunAsync(ProbeProtocol.ContentFetch(changed.Urn("it"), files.View(changed)!), _ct);
             var lines = fetch.Stdout.Split('\n');
             lines[0].Should().Be("##nfd:r " + changed.Urn("it"));
             Encoding.UTF8.GetString(Convert.FromBase64String(lines[1])).Should().Be(payload);
             var hostileUrn = $"urn:pulumi:it::nf-deploy::nfdeploy:fs:File::h:{payload.TrimEnd('\n')}";
             if (Shapes.NoControl(hostileUrn, "urn") is null)
-                (await _shell.RunAsync(ContentFetch.Script(hostileUrn, changed), _ct)).Stdout.Split('\n')[0].Should().Be("##nfd:r " + hostileUrn);
-            else FluentActions.Invoking(() => ContentFetch.Script(hostileUrn, changed)).Should().Throw<DeployException>("a newline would break the output's framing");
+                (await _shell.RunAsync(ProbeProtocol.ContentFetch(hostileUrn, files.View(changed)!), _ct)).Stdout.Split('\n')[0].Should().Be("##nfd:r " + hostileUrn);
+            else FluentActions.Invoking(() => ProbeProtocol.ContentFetch(hostileUrn, files.View(changed)!)).Should().Throw<DeployException>("a newline would break the output's framing");
 
             await files.ApplyAsync(changed, diff, Run(), _ct);
             File.ReadAllText(path).Should().Be(payload + Huge, "a huge content is written whole");
@@ -134,7 +135,7 @@ public sealed class HostileScriptSpecs : IDisposable
             files.Parse(spec, await ReadAsync(spec, files), Run().Facts).Should().BeNull();
             await files.ApplyAsync(spec, files.Diff(spec, null), Run(), _ct);
             files.Parse(spec, await ReadAsync(spec, files), Run().Facts)!["sha256"].Should().Be(spec.Sha256);
-            var fetch = await _shell.RunAsync(ContentFetch.Script(spec.Urn("it"), spec), _ct);
+            var fetch = await _shell.RunAsync(ProbeProtocol.ContentFetch(spec.Urn("it"), files.View(spec)!), _ct);
             Encoding.UTF8.GetString(Convert.FromBase64String(fetch.Stdout.Split('\n')[1])).Should().Be(spec.BlockText);
             await files.DeleteAsync(spec.Identity, Run(), _ct);
         }

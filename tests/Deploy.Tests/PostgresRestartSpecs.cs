@@ -18,7 +18,7 @@ public sealed class PostgresRestartSpecs
     public async Task A_database_restarted_under_a_run_stops_it_at_its_next_checkpoint_and_leaves_the_stack_free_for_the_next_run()
     {
         var stack = "r" + Guid.NewGuid().ToString("N")[..10];
-        var before = StackState.Empty(stack) with { Updated = DateTimeOffset.UtcNow, PendingRestarts = ["h1:kamailio"] };
+        var before = StackState.Empty(stack) with { Updated = DateTimeOffset.UtcNow, PendingRestarts = [new PendingRestart("h1", "kamailio")] };
         await using var run = new PostgresBackend(PgTestServer.Parsed, "nf-deploy");
         var held = await run.LockAsync(stack, "up", Ct);
         await run.SaveAsync(before, Ct);
@@ -34,6 +34,6 @@ public sealed class PostgresRestartSpecs
 
         await using var next = new PostgresBackend(PgTestServer.Parsed, "nf-deploy");
         await using (await next.LockAsync(stack, "up", Ct))
-            (await next.LoadAsync(stack, Ct)).PendingRestarts.Should().Equal(["h1:kamailio"], "the last checkpoint written before the restart is kept whole");
+            (await next.LoadAsync(stack, Ct)).PendingRestarts.Should().Equal([new PendingRestart("h1", "kamailio")], "the last checkpoint written before the restart is kept whole");
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using AwesomeAssertions;
+using Deploy.Core.Probes;
 using Deploy.Core.Engine;
 using Deploy.Core.Resources;
 using Deploy.Resources.Providers;

@@ -45,7 +45,7 @@ public abstract class StateBackendSpecs : IDisposable
             ImmutableSortedDictionary<string, string>.Empty.Add("path", "/etc/x").Add("owner", "root"),
             ImmutableSortedDictionary<string, string>.Empty.Add("sha256", outputs))],
         Hosts = ImmutableSortedDictionary<string, HostRecord>.Empty.Add("h1", new HostRecord("h1", false, HostFacts.Assumed("h1", "127.0.0.1"))),
-        PendingRestarts = ["h1:kamailio", "h1:freediameter"],
+        PendingRestarts = [new PendingRestart("h1", "kamailio"), new PendingRestart("h1", "freediameter")],
     };
 
     protected static string Json(StackState s) => CheckpointJson.Serialize(s);
@@ -69,7 +69,7 @@ public abstract class StateBackendSpecs : IDisposable
         var backend = Open();
         await backend.SaveAsync(Sample(), Ct);
         Json(await backend.LoadAsync(Stack, Ct)).Should().Be(Json(Sample()));
-        (await backend.LoadAsync(Stack, Ct)).PendingRestarts.Should().Equal("h1:kamailio", "h1:freediameter");
+        (await backend.LoadAsync(Stack, Ct)).PendingRestarts.Should().Equal(new PendingRestart("h1", "kamailio"), new PendingRestart("h1", "freediameter"));
 
         await backend.SaveAsync(Sample("def") with { PendingRestarts = [] }, Ct);
         var back = await backend.LoadAsync(Stack, Ct);

@@ -10,6 +10,8 @@ namespace Deploy.Tests;
 public sealed class SystemdPlanSpecs
 {
     private static readonly ServiceProvider Services = new();
+    private static readonly Deploy.Core.Model.HostFacts Systemd = Deploy.Core.Model.HostFacts.Assumed("ims-1", "10.0.0.1", init: "systemd");
+    private static readonly Deploy.Core.Model.HostFacts Sysv = Deploy.Core.Model.HostFacts.Assumed("ims-1", "10.0.0.1");
 
     private static LiveState Live(string active, string enabled, string masked = "0") =>
         LiveState.Of([new("active", active), new("enabled", enabled), new("masked", masked), new("pid", "42")]);
@@ -26,13 +28,13 @@ public sealed class SystemdPlanSpecs
         var pcscf = new ServiceSpec("kamailio@pcscf") { Host = "ims-1", Name = "kamailio@pcscf" };
         var icscf = new ServiceSpec("kamailio@icscf") { Host = "ims-1", Name = "kamailio@icscf" };
 
-        var steps = DeployEngine.PropagateRestarts([Step(unit, StepOp.Update), Step(pcscf, StepOp.Same), Step(icscf, StepOp.Same)], systemd: true).ToList();
+        var steps = TriggerPlanner.Propagate([Step(unit, StepOp.Update), Step(pcscf, StepOp.Same), Step(icscf, StepOp.Same)], Systemd).ToList();
 
         foreach (var svc in steps.Skip(1))
         {
             svc.Op.Should().Be(StepOp.Update);
-            svc.Changes.Select(c => c.Name).Should().Equal("daemon-reload", "restart");
-            svc.Changes[0].After.Should().Be("/etc/systemd/system/kamailio@.service changed");
+            svc.Triggers.Select(t => t.Name).Should().Equal("daemon-reload", "restart");
+            svc.Triggers[0].Reason.Should().Be("/etc/systemd/system/kamailio@.service changed");
         }
     }
 
@@ -42,9 +44,9 @@ public sealed class SystemdPlanSpecs
         var dropIn = Unit("/etc/systemd/system/freediameter.service.d/limits.conf");
         var fd = new ServiceSpec("freediameter") { Host = "ims-1", Name = "freediameter" };
 
-        DeployEngine.PropagateRestarts([Step(dropIn, StepOp.Create), Step(fd, StepOp.Same)], systemd: true).Last()
-            .Changes.Select(c => c.Name).Should().Equal("daemon-reload");
-        DeployEngine.PropagateRestarts([Step(dropIn, StepOp.Create), Step(fd, StepOp.Same)], systemd: false).Last()
+        TriggerPlanner.Propagate([Step(dropIn, StepOp.Create), Step(fd, StepOp.Same)], Systemd).Last()
+            .Triggers.Select(t => t.Name).Should().Equal("daemon-reload");
+        TriggerPlanner.Propagate([Step(dropIn, StepOp.Create), Step(fd, StepOp.Same)], Sysv).Last()
             .Op.Should().Be(StepOp.Same);
         SystemdUnits.Configures("/etc/systemd/system/kamailio.service", "kamailio@pcscf").Should().BeFalse();
         SystemdUnits.Configures("/etc/default/kamailio-pcscf", "kamailio@pcscf").Should().BeFalse();
@@ -83,13 +85,13 @@ public sealed class SystemdPlanSpecs
         var pkg = new PackageSpec("kamailio") { Host = "ims-1", Name = "kamailio" };
         var stock = new ServiceSpec("kamailio") { Host = "ims-1", Name = "kamailio", Package = "kamailio", Running = false, Enabled = false };
 
-        var steps = DeployEngine.PropagateRestarts([Step(pkg, StepOp.Create), Step(stock, StepOp.Same)], systemd: true).ToList();
+        var steps = TriggerPlanner.Propagate([Step(pkg, StepOp.Create), Step(stock, StepOp.Same)], Systemd).ToList();
 
         steps[1].Op.Should().Be(StepOp.Update);
         steps[1].Restarts.Should().BeFalse("nothing is started");
         steps[1].Changes.Should().Equal(new PropertyChange("running", null, "no (package kamailio newly installed starts it)"),
             new PropertyChange("enabled", null, "no (package kamailio newly installed enables it)"));
         ServiceProvider.ApplyScript(stock, new ResourceDiff(StepOp.Update, steps[1].Changes)).Should().Contain("action=stop;").And.Contain("boot='disable'");
-        DeployEngine.PropagateRestarts([Step(pkg, StepOp.Same), Step(stock, StepOp.Same)]).Last().Op.Should().Be(StepOp.Same);
+        TriggerPlanner.Propagate([Step(pkg, StepOp.Same), Step(stock, StepOp.Same)], Systemd).Last().Op.Should().Be(StepOp.Same);
     }
 }

@@ -21,16 +21,16 @@ public sealed partial class DeployEngine
         var deleted = new HashSet<string>();
         var changed = 0;
         string? error = null;
-        var sets = FileSets.Of(steps);
+        var sets = SetsOf(steps);
         PlanStep? failedStart = null;
-        var madeDue = new List<string>(); // restarts this run made due: void once its files are rolled back
-        foreach (var step in steps.Where(st => st.Type != ResourceTypes.LabHost))
+        var madeDue = new List<PendingRestart>(); // restarts this run made due: void once its files are rolled back
+        foreach (var step in steps)
         {
             var provider = Provider(step.Type);
             try
             {
-                // files that change together are written together, at the set's last changing file
-                if (sets.TryGetValue(step.Urn, out var set) && provider is IFileSetApply together)
+                // resources that change together (files validated with each other) are applied together, at the set's last step
+                if (sets.TryGetValue(step.Urn, out var set) && provider is IApplyTogether together)
                 {
                     if (set[^1].Urn != step.Urn) continue;
                     records.AddRange(await ApplySetAsync(s, host, steps, set, together, run, ct));
@@ -49,18 +49,18 @@ public sealed partial class DeployEngine
                 var live = s.Live.GetValueOrDefault(spec.Key);
                 // No lost restarts: before a file changes, the restarts it causes are written to the state, so that a run
                 // that dies before them still restarts the services next time (Ansible loses its handlers there).
-                string[] due = [];
+                PendingRestart[] due = [];
                 if (step.Op != StepOp.Same && spec is INotifying { Notify.Length: > 0 } notifying)
                 {
-                    due = [.. steps.Where(o => o.Desired is ServiceSpec svc && notifying.Notify.Contains(svc.Name) && o.Restarts)
-                        .Select(o => $"{host}:{o.Name}").Except(s.State.PendingRestarts)];
+                    due = DueRestarts(s, host, steps, notifying.Notify);
                     if (due.Length > 0) { await UpdatePendingAsync(s, add: due, remove: []); madeDue.AddRange(due); }
                 }
                 if (step.Op != StepOp.Same)
                 {
+                    var reload = step.Triggers.FirstOrDefault(t => t.Kind == TriggerKind.ReloadDefinitions);
                     deps.Log.Host(host, $"{step.Op.Symbol()} {step.Type} {step.Name}" +
-                        (step.Changes.Any(c => c.Name == "daemon-reload") ? " (daemon-reload)" : "") +
-                        (step.Restarts ? " (restart: " + string.Join("; ", step.Changes.Where(c => c.Name is "restart" or "start").Select(c => c.After)) + ")" : ""));
+                        (reload is not null ? $" ({reload.Name})" : "") +
+                        (step.Restarts ? " (restart: " + string.Join("; ", step.Triggers.Where(t => t.Starts).Select(t => t.Reason)) + ")" : ""));
                     try { live = await provider.ApplyAsync(spec, step.Diff, run, ct); }
                     catch (ResourceException) when (due.Length > 0 && !ct.IsCancellationRequested)
                     {
@@ -70,8 +70,8 @@ public sealed partial class DeployEngine
                         throw;
                     }
                     changed++;
-                    if (spec is ServiceSpec && step.Restarts && s.State.PendingRestarts.Contains($"{host}:{step.Name}"))
-                        await UpdatePendingAsync(s, add: [], remove: [$"{host}:{step.Name}"]);
+                    if (step.Restarts && s.State.PendingRestarts.Contains(new PendingRestart(host, step.Name)))
+                        await UpdatePendingAsync(s, add: [], remove: [new PendingRestart(host, step.Name)]);
                 }
                 if (live is not null)
                     records.Add(new ResourceRecord(step.Urn, step.Type, host, step.Name, spec.Identity, live.Props));
@@ -80,7 +80,7 @@ public sealed partial class DeployEngine
             {
                 error = e.Message;
                 deps.Log.Warn(host, e.Message);
-                if (step.Desired is ServiceSpec && step.Restarts && !ct.IsCancellationRequested) failedStart = step;
+                if (step.Restarts && !ct.IsCancellationRequested) failedStart = step;
                 break;
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -95,7 +95,7 @@ public sealed partial class DeployEngine
 
         // Resources not reached because of a failure (deletes included) keep their previous record, so state stays truthful.
         var ordered = steps
-            .Where(st => st.Type != ResourceTypes.LabHost && !deleted.Contains(st.Urn))
+            .Where(st => !deleted.Contains(st.Urn))
             .Select(st => records.FirstOrDefault(r => r.Urn == st.Urn) ?? s.State.Find(st.Urn))
             .OfType<ResourceRecord>()
             .ToImmutableArray();
@@ -103,16 +103,16 @@ public sealed partial class DeployEngine
         var health = ImmutableArray<(HealthCheckSpec Check, HealthResult Result)>.Empty;
         // A service that failed to start on this run's files is a host that cannot be healthy: rolled back the same way
         // (only the services restarted so far, the failed one included, are restarted on the previous files).
-        if (failedStart is not null && !run.Written.IsEmpty && deps.Providers.GetValueOrDefault(ResourceTypes.File) is IRollback undo)
+        if (failedStart is not null && !run.Written.IsEmpty && Rollbacks.Length > 0)
         {
             // a service started for the first time has no previous files to run on: it stays down
             var restarted = steps.TakeWhile(st => st != failedStart).Append(failedStart)
-                .Where(st => st.Desired is ServiceSpec && st.Restarts && st.Op == StepOp.Update).ToList();
-            (error, health) = await RollBackAsync(s, host, run, undo, restarted, error!, health);
+                .Where(st => st.Restarts && st.Op == StepOp.Update).ToList();
+            (error, health) = await RollBackAsync(s, host, run, restarted, error!, health);
             if (health.All(h => h.Result.Healthy))
-                await UpdatePendingAsync(s, add: [], remove: [.. restarted.Select(st => $"{host}:{st.Name}").Concat(madeDue)]);
+                await UpdatePendingAsync(s, add: [], remove: [.. restarted.Select(st => new PendingRestart(host, st.Name)).Concat(madeDue)]);
             return new HostApply(new HostOutcome(host, changed, error, health),
-                [.. steps.Where(st => st.Type != ResourceTypes.LabHost).Select(st => s.State.Find(st.Urn)).OfType<ResourceRecord>()]);
+                [.. steps.Select(st => s.State.Find(st.Urn)).OfType<ResourceRecord>()]);
         }
         if (error is null && ct.IsCancellationRequested) error = "cancelled before the health checks";
         if (error is null)
@@ -126,16 +126,22 @@ public sealed partial class DeployEngine
             // Health-gated rollback: a rollout that leaves the host unhealthy is undone (files restored from this run's
             // backups, the services restarted on them) and the host counts as failed.
             var sick = health.Where(h => !h.Result.Healthy).ToList();
-            if (sick.Count > 0 && !run.Written.IsEmpty && deps.Providers.GetValueOrDefault(ResourceTypes.File) is IRollback rollback)
+            if (sick.Count > 0 && !run.Written.IsEmpty && Rollbacks.Length > 0)
             {
                 var why = string.Join("; ", sick.Select(h => $"{h.Check.Describe()}: {h.Result.Detail}"));
-                (error, health) = await RollBackAsync(s, host, run, rollback, [.. steps.Where(st => st.Desired is ServiceSpec && st.Restarts)],
-                    $"unhealthy after the rollout ({why})", health);
+                (error, health) = await RollBackAsync(s, host, run, [.. steps.Where(st => st.Restarts)], $"unhealthy after the rollout ({why})", health);
                 records.Clear(); // the state keeps what the host has again: the previous records
-                ordered = [.. steps.Where(st => st.Type != ResourceTypes.LabHost).Select(st => s.State.Find(st.Urn)).OfType<ResourceRecord>()];
+                ordered = [.. steps.Select(st => s.State.Find(st.Urn)).OfType<ResourceRecord>()];
             }
         }
         return new HostApply(new HostOutcome(host, changed, error, health), ordered);
+    }
+
+    /// <summary>The restarts a change of a resource that notifies <paramref name="notify"/> makes due (not pending yet).</summary>
+    private static PendingRestart[] DueRestarts(PlanSession s, string host, IReadOnlyList<PlanStep> steps, IEnumerable<string> notify)
+    {
+        var names = notify.ToHashSet(StringComparer.Ordinal);
+        return [.. steps.Where(o => o.Restarts && names.Contains(o.Name)).Select(o => new PendingRestart(host, o.Name)).Except(s.State.PendingRestarts)];
     }
 
     private async Task<ImmutableArray<(HealthCheckSpec Check, HealthResult Result)>> CheckHealthAsync(PlanSession s, string host, HostRun run, CancellationToken ct, bool siteWide = false)

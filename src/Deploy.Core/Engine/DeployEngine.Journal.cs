@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Deploy.Core.Model;
+using Deploy.Core.State;
 
 namespace Deploy.Core.Engine;
 
@@ -8,7 +9,7 @@ public sealed partial class DeployEngine
 {
     /// <summary>Records restarts that became due (before the file that causes them changes) or were made. Not
     /// cancellable: once a step started, what it means for the next run must reach the state file.</summary>
-    private async Task UpdatePendingAsync(PlanSession s, IReadOnlyList<string> add, IReadOnlyList<string> remove)
+    private async Task UpdatePendingAsync(PlanSession s, IReadOnlyList<PendingRestart> add, IReadOnlyList<PendingRestart> remove)
     {
         await s.StateGate.WaitAsync(CancellationToken.None);
         try

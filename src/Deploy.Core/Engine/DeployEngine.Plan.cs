@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Text;
+using Deploy.Core.Lab;
 using Deploy.Core.Model;
+using Deploy.Core.Probes;
 using Deploy.Core.Resources;
 using Deploy.Core.State;
 using Deploy.Core.Transport;
@@ -15,9 +17,7 @@ public sealed partial class DeployEngine
     private async Task ReadHostsAsync(PlanSession s, CancellationToken ct)
     {
         var site = s.Site;
-        var existingLab = site.Lab is null || deps.Lab is null
-            ? []
-            : (await deps.Lab.ReadAsync(site.Stack, ct)).Where(h => h.Running).Select(h => h.Name).ToHashSet();
+        s.Missing = await lab.MissingAsync(site, ct);
 
         // Render with the best facts known before contacting anyone, to know what to probe in the same round trip.
         var known = site.Hosts.ToDictionary(h => h.Name, h => BestKnownFacts(h, s.State));
@@ -28,11 +28,7 @@ public sealed partial class DeployEngine
 
         await System.Threading.Tasks.Parallel.ForEachAsync(site.Hosts, Options(ct), async (host, token) =>
         {
-            if (host.Lab is not null && !existingLab.Contains(host.Name))
-            {
-                s.Missing.Add(host.Name);
-                return;
-            }
+            if (s.Missing.Contains(host.Name)) return; // a lab host that up creates
             try
             {
                 var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -90,20 +86,12 @@ public sealed partial class DeployEngine
     {
         var stack = s.Site.Stack;
         var steps = new List<PlanStep>();
-        var siteHosts = s.Site.Hosts.Select(h => h.Name).ToHashSet();
-
-        // Lab hosts that are gone from the inventory (e.g. a smaller count): their containers go, with everything on them.
-        foreach (var gone in s.State.Hosts.Values.Where(h => h.Lab && !siteHosts.Contains(h.Name)))
-            steps.Add(LabStep(stack, gone.Name, StepOp.Delete));
-
         foreach (var host in s.Site.Hosts)
         {
             if (s.Problems.ContainsKey(host.Name)) continue;
-            if (host.Lab is not null)
-                steps.Add(LabStep(stack, host.Name, s.Missing.Contains(host.Name) ? StepOp.Create : StepOp.Same));
             var desired = s.Desired[host.Name].Resources;
             var read = s.Reads.GetValueOrDefault(host.Name);
-            var facts = read?.Facts;
+            var facts = read?.Facts ?? BestKnownFacts(host, s.State);
             var hostSteps = new List<PlanStep>();
 
             // Resources applied before and no longer wanted: delete, in reverse apply order.
@@ -116,108 +104,53 @@ public sealed partial class DeployEngine
                 var provider = Provider(spec.Type);
                 LiveState? live = null;
                 if (read is not null && read.Probes.TryGetValue(spec.Key, out var kv))
-                    live = provider.Parse(spec, kv, facts!);
+                    live = provider.Parse(spec, kv, facts);
                 var diff = provider.Diff(spec, live);
                 s.Live[spec.Key] = live;
                 hostSteps.Add(new PlanStep(host.Name, spec.Urn(stack), spec.Type, spec.Name, diff.Op, diff.Changes, spec, spec.Identity));
             }
-            steps.AddRange(PropagateRestarts(hostSteps, s.State.PendingRestarts.Where(p => p.StartsWith(host.Name + ":", StringComparison.Ordinal))
-                .Select(p => p[(host.Name.Length + 1)..]).ToHashSet(), systemd: facts?.InitSystem == "systemd"));
+            var pending = s.State.PendingRestarts.Where(p => p.Host == host.Name).Select(p => p.Resource).ToHashSet();
+            steps.AddRange(TriggerPlanner.Propagate(hostSteps, facts, pending));
         }
         var problems = s.Problems.Select(p => new HostProblem(p.Key, p.Value)).OrderBy(p => p.Host).ToImmutableArray();
-        return new Plan(stack, [.. steps], problems);
-    }
-
-    private static PlanStep LabStep(string stack, string host, StepOp op) =>
-        new(host, $"urn:pulumi:{stack}::nf-deploy::{ResourceTypes.LabHost}::{host}", ResourceTypes.LabHost, host, op, [], null,
-            ImmutableSortedDictionary<string, string>.Empty.Add("host", host));
-
-    /// <summary>A service restarts when a file that notifies it changes, when a restart was left pending by a run that
-    /// died between changing the file and restarting it, and starts when its package is newly installed. Under systemd,
-    /// a changed unit file (or drop-in) of the service makes systemd reload its units first. A service that must not run
-    /// is stopped after the install of a package that brings (and starts) it.</summary>
-    public static IEnumerable<PlanStep> PropagateRestarts(IReadOnlyList<PlanStep> hostSteps, IReadOnlySet<string>? pending = null, bool systemd = false)
-    {
-        var byName = hostSteps.Where(s => s.Desired is not null).ToDictionary(s => (s.Type, s.Name));
-        foreach (var step in hostSteps)
+        return new Plan(stack, [.. steps], problems)
         {
-            if (step.Desired is not ServiceSpec svc || step.Op == StepOp.Delete) { yield return step; continue; }
-            var changes = step.Changes.ToList();
-            var units = systemd && step.Op != StepOp.Create
-                ? hostSteps.Where(o => o.Op is StepOp.Create or StepOp.Update or StepOp.Replace && o.Desired is FileSpec f && SystemdUnits.Configures(f.Path, svc.Service))
-                    .Select(o => ((FileSpec)o.Desired!).Path).ToList()
-                : [];
-            if (units.Count > 0) changes.Insert(0, new PropertyChange("daemon-reload", null, string.Join(", ", units) + " changed"));
-            if (!svc.Running)
-            {
-                if (svc.Package is not null && byName.TryGetValue((ResourceTypes.Package, svc.Package), out var brings) && brings.Op == StepOp.Create)
-                {
-                    if (!changes.Any(c => c.Name == "running"))
-                        changes.Add(new PropertyChange("running", null, $"no (package {svc.Package} newly installed starts it)"));
-                    if (svc.Masked && !changes.Any(c => c.Name == "masked"))
-                        changes.Add(new PropertyChange("masked", null, "yes"));
-                    else if (!svc.Masked && !svc.Enabled && !changes.Any(c => c.Name == "enabled"))
-                        changes.Add(new PropertyChange("enabled", null, $"no (package {svc.Package} newly installed enables it)"));
-                }
-                yield return step with { Op = step.Op == StepOp.Same && changes.Count > 0 ? StepOp.Update : step.Op, Changes = [.. changes] };
-                continue;
-            }
-            var notifiers = hostSteps
-                .Where(o => o.Op is StepOp.Create or StepOp.Update or StepOp.Replace && o.Desired is INotifying n && n.Notify.Contains(svc.Name))
-                .Select(o => o.Desired is FileSpec f ? f.Path : $"{o.Type} {o.Name}")
-                .ToList();
-            if (notifiers.Count > 0 && step.Op != StepOp.Create)
-                changes.Add(new PropertyChange("restart", null, string.Join(", ", notifiers) + " changed"));
-            else if (pending?.Contains(svc.Name) == true && step.Op != StepOp.Create)
-                changes.Add(new PropertyChange("restart", null, "left pending by an interrupted run"));
-            if (svc.Package is not null && byName.TryGetValue((ResourceTypes.Package, svc.Package), out var pkg) && pkg.Op == StepOp.Create
-                && !changes.Any(c => c.Name is "start" or "restart"))
-                changes.Add(new PropertyChange("start", null, $"package {svc.Package} newly installed"));
-            var op = step.Op == StepOp.Same && changes.Count > 0 ? StepOp.Update : step.Op;
-            yield return step with { Op = op, Changes = [.. changes] };
-        }
+            Lab = LabPhase.Changes(s.Site, s.State, s.Missing, s.Problems.Keys.ToHashSet()),
+        };
     }
 
-    /// <summary>Fetches the current content of changed files (one round trip per host) and attaches unified diffs.</summary>
+    /// <summary>Fetches the live content of changed resources that show one (one round trip per host) and attaches
+    /// unified diffs. Updates only: a new file's content is all of it (render shows it).</summary>
     private async Task AttachContentDiffsAsync(PlanSession s, CancellationToken ct)
     {
         var plan = s.Plan!;
-        var wanted = plan.Steps
-            .Where(st => st.Desired is FileSpec { Secret: false } && st.Op is StepOp.Update)
-            .GroupBy(st => st.Host)
-            .ToArray();
+        var views = plan.Steps
+            .Where(st => st.Op == StepOp.Update && Provider(st.Type) is IContentDiff)
+            .Select(st => (Step: st, View: ((IContentDiff)Provider(st.Type)).View(st.Desired!)))
+            .Where(x => x.View is not null)
+            .ToDictionary(x => x.Step.Urn, x => x.View!);
         var contents = new ConcurrentDictionary<string, string>();
-        await System.Threading.Tasks.Parallel.ForEachAsync(wanted, Options(ct), async (group, token) =>
-        {
-            if (!s.Transports.TryGetValue(group.Key, out var t)) return;
-            var sb = new StringBuilder();
-            foreach (var st in group.Where(x => x.Op == StepOp.Update))
+        await System.Threading.Tasks.Parallel.ForEachAsync(plan.Steps.Where(st => views.ContainsKey(st.Urn)).GroupBy(st => st.Host),
+            Options(ct), async (group, token) =>
             {
-                var f = (FileSpec)st.Desired!;
-                sb.Append(ContentFetch.Script(st.Urn, f));
-            }
-            if (sb.Length == 0) return;
-            var res = await t.RunAsync(sb.ToString(), token);
-            string? urn = null;
-            foreach (var line in res.Stdout.Split('\n'))
-            {
-                if (line.StartsWith("##nfd:r ", StringComparison.Ordinal)) { urn = line[8..]; continue; }
-                if (urn is null) continue;
-                try { contents[urn] = Encoding.UTF8.GetString(Convert.FromBase64String(line.Trim())); }
-                catch (FormatException) { contents[urn] = ""; }
-                urn = null;
-            }
-        });
+                if (!s.Transports.TryGetValue(group.Key, out var transport)) return;
+                var script = new StringBuilder();
+                foreach (var st in group) script.Append(ProbeProtocol.ContentFetch(st.Urn, views[st.Urn]));
+                var res = await transport.RunAsync(script.ToString(), token);
+                foreach (var (urn, line) in ProbeProtocol.ResourceLines(res.Stdout))
+                {
+                    try { contents[urn] = Encoding.UTF8.GetString(Convert.FromBase64String(line.Trim())); }
+                    catch (FormatException) { contents[urn] = ""; }
+                }
+            });
         s.Plan = plan with
         {
             Steps = [.. plan.Steps.Select(st =>
             {
-                // diffs for updates only: a new file's content is all of it (render shows it)
-                if (st.Desired is not FileSpec { Secret: false } f || st.Op != StepOp.Update) return st;
-                var after = f.Block is null ? f.Content : f.BlockText;
+                if (!views.TryGetValue(st.Urn, out var view)) return st;
                 var before = contents.GetValueOrDefault(st.Urn);
-                if (before is null || before == after) return st;
-                return st with { ContentDiff = UnifiedDiff.Create(before, after, $"{st.Host}:{f.Path} (live)", $"{st.Host}:{f.Path} (desired)") };
+                if (before is null || before == view.Desired) return st;
+                return st with { ContentDiff = UnifiedDiff.Create(before, view.Desired, $"{st.Host}:{view.Label} (live)", $"{st.Host}:{view.Label} (desired)") };
             })],
         };
     }
@@ -233,7 +166,8 @@ public sealed class PlanSession(ISiteProgram site, StackState state) : IAsyncDis
     internal ConcurrentDictionary<string, HostRead> Reads { get; } = new();
     internal ConcurrentDictionary<string, string> Problems { get; } = new();
     internal ConcurrentDictionary<string, LiveState?> Live { get; } = new();
-    internal ConcurrentBag<string> Missing { get; } = [];
+    /// <summary>Lab hosts that are not there yet: not read, created by up.</summary>
+    internal ImmutableHashSet<string> Missing { get; set; } = [];
     internal ImmutableDictionary<string, HostDesired> Desired { get; set; } = ImmutableDictionary<string, HostDesired>.Empty;
 
     /// <summary>Serializes changes to <see cref="State"/> and its writes.</summary>

@@ -29,7 +29,8 @@ public sealed partial class DeployEngine
                 foreach (var (k, v) in rec.Outputs)
                 {
                     var now = live[k];
-                    if (now != v && !Volatile(k)) changes.Add(new PropertyChange(k, v, now));
+                    if (now != v && !(Provider(step.Type) is IVolatileProperties moving && moving.IsVolatile(k)))
+                        changes.Add(new PropertyChange(k, v, now));
                 }
             if (changes.Count == 0) continue;
             drifts.Add(new Drift(step.Host, step.Urn, step.Name, [.. changes]));
@@ -46,9 +47,6 @@ public sealed partial class DeployEngine
             await deps.State.SaveAsync(state with { Resources = [.. records], Hosts = hosts, Updated = DateTimeOffset.UtcNow }, ct);
         return new RefreshReport([.. drifts], s.Plan.Problems);
     }
-
-    /// <summary>Properties that change without anyone changing the resource (a restarted daemon's pid, mtimes).</summary>
-    private static bool Volatile(string key) => key is "pid" or "mtime";
 
     // ---------------------------------------------------------------- destroy
 
@@ -77,15 +75,7 @@ public sealed partial class DeployEngine
             }
             catch (DeployException e) { problems.Add(new HostProblem(name, e.Message)); }
         });
-        if (deps.Lab is not null && (site.Lab is not null || state.Hosts.Values.Any(h => h.Lab)))
-        {
-            deps.Log.Info($"removing lab hosts and network of stack {site.Stack}");
-            await deps.Lab.DestroyAsync(site.Stack, ct);
-            foreach (var h in state.Hosts.Values.Where(h => h.Lab))
-                if (h.Facts.DefaultIPv4 is { } ip) deps.HostKeys?.Forget(ip, 22);
-            foreach (var h in site.Hosts.Where(h => h.Lab is not null))
-                deps.HostKeys?.Forget(h.Lab!.Address, 22);
-        }
+        await lab.DestroyAsync(site, state, ct);
         if (problems.IsEmpty) await deps.State.DeleteAsync(site.Stack, ct);
         return [.. problems];
     }

@@ -6,7 +6,7 @@ using Deploy.Core.State;
 
 namespace Deploy.Core.Engine;
 
-// Up: removes and creates lab hosts (then plans again), rolls the hosts out in waves and batches with max-fail,
+// Up: the lab phase (removes and creates lab hosts, then plans again), rolls the hosts out in waves and batches with max-fail,
 // records each host's outcome in the state as it finishes, then runs the site-wide checks.
 public sealed partial class DeployEngine
 {
@@ -15,41 +15,15 @@ public sealed partial class DeployEngine
         var stack = session.Site.Stack;
         var shown = session.Plan!;
 
-        if (session.Site.Lab is { } lab && deps.Lab is { } labProvider)
+        // the lab's phase: containers of hosts gone from the inventory removed, missing ones created
+        var (provisioned, created) = await lab.ProvisionAsync(session.Site, session.State, shown.Lab, deps.State, Options(ct), ct);
+        session.State = provisioned;
+        if (created)
         {
-            var removals = shown.Steps.Where(st => st.Type == ResourceTypes.LabHost && st.Op == StepOp.Delete).ToArray();
-            foreach (var r in removals)
-            {
-                deps.Log.Host(r.Host, "removing lab host");
-                await labProvider.DeleteHostAsync(stack, r.Host, ct);
-                var addr = session.State.Hosts.GetValueOrDefault(r.Host)?.Facts.DefaultIPv4;
-                if (addr is not null) deps.HostKeys?.Forget(addr, 22);
-            }
-            if (removals.Length > 0)
-            {
-                var gone = removals.Select(r => r.Host).ToHashSet();
-                session.State = session.State with
-                {
-                    Hosts = session.State.Hosts.RemoveRange(gone),
-                    Resources = [.. session.State.Resources.Where(r => !gone.Contains(r.Host))],
-                };
-                await deps.State.SaveAsync(session.State with { Updated = DateTimeOffset.UtcNow }, ct);
-            }
-            if (session.Missing.Count > 0)
-            {
-                var toCreate = session.Site.Hosts.Where(h => session.Missing.Contains(h.Name) && h.Lab is not null).ToArray();
-                await System.Threading.Tasks.Parallel.ForEachAsync(toCreate, Options(ct), async (h, token) =>
-                {
-                    deps.Log.Host(h.Name, $"creating lab host at {h.Lab!.Address}");
-                    deps.HostKeys?.Forget(h.Lab.Address, 22);
-                    await labProvider.EnsureHostAsync(lab, h.Lab, token);
-                });
-                // The new hosts can now be read like any other: plan again against what is really there.
-                var state = session.State;
-                await session.DisposeAsync();
-                session = await PlanAsync(session.Site, state, ct);
-                replanned(session);
-            }
+            // The new hosts can now be read like any other: plan again against what is really there.
+            await session.DisposeAsync();
+            session = await PlanAsync(session.Site, provisioned, ct);
+            replanned(session);
         }
 
         var plan = session.Plan!;

@@ -9,11 +9,12 @@ namespace Deploy.Core.Engine;
 
 // DeployEngine is split by job (partial class):
 //   DeployEngine.cs                the options and deps, the class, and the entry points of preview and up
-//   DeployEngine.Plan.cs           reading the hosts, planning (diffs, restarts, content diffs), the plan session
-//   DeployEngine.Rollout.cs        up: lab hosts first, then waves and batches, max-fail, recording each host
+//   DeployEngine.Plan.cs           reading the hosts, planning (diffs, content diffs), the plan session
+//   TriggerPlanner.cs              who restarts whom: restarts, first starts, definitions reloaded (first-class step triggers)
+//   DeployEngine.Rollout.cs        up: the lab phase (Lab/LabPhase.cs) first, then waves and batches, max-fail, recording each host
 //   DeployEngine.HostApply.cs      one host's steps in order, its health checks and health-gated rollback
 //   DeployEngine.Journal.cs        pending restarts written to the state during a run
-//   DeployEngine.FileSets.cs       files that change together, applied as one
+//   DeployEngine.FileSets.cs       resources that change together (IApplyTogether), applied as one
 //   DeployEngine.Rollback.cs       putting a host back on its previous files
 //   DeployEngine.Health.cs         health: the checks of the site as it is now
 //   DeployEngine.CallTests.cs      test: the call tests of the site
@@ -45,6 +46,8 @@ public sealed record EngineDeps(
 /// </summary>
 public sealed partial class DeployEngine(EngineDeps deps)
 {
+    private readonly LabPhase lab = new(deps.Lab, deps.HostKeys, deps.Log);
+
     private IResourceProvider Provider(string type) =>
         deps.Providers.TryGetValue(type, out var p) ? p : throw new DeployException($"no provider for resource type {type}");
 

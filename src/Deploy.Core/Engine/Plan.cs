@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Deploy.Core.Lab;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
 
@@ -20,10 +21,13 @@ public sealed record PlanStep(
     /// <summary>Unified diff of a file's content (never for secrets).</summary>
     public string? ContentDiff { get; init; }
 
-    public ResourceDiff Diff => new(Op, Changes);
+    /// <summary>What other steps of the host make this one do: reload its definition, restart it, start it.</summary>
+    public ImmutableArray<StepTrigger> Triggers { get; init; } = [];
 
-    /// <summary>True when a service step restarts the service.</summary>
-    public bool Restarts => Type == ResourceTypes.Service && Changes.Any(c => c.Name is "restart" or "start");
+    public ResourceDiff Diff => new(Op, Changes) { Triggers = Triggers };
+
+    /// <summary>True when the step (re)starts its resource's process.</summary>
+    public bool Restarts => Triggers.Any(t => t.Starts);
 }
 
 /// <summary>A host that could not be planned (unreachable, changed host key...). Other hosts proceed.</summary>
@@ -31,12 +35,15 @@ public sealed record HostProblem(string Host, string Message);
 
 public sealed record Plan(string Stack, ImmutableArray<PlanStep> Steps, ImmutableArray<HostProblem> Problems)
 {
-    public bool HasChanges => Steps.Any(s => s.Op != StepOp.Same);
+    /// <summary>The lab phase's part: lab hosts created, removed or kept (before any of their resources).</summary>
+    public ImmutableArray<LabChange> Lab { get; init; } = [];
+
+    public bool HasChanges => Steps.Any(s => s.Op != StepOp.Same) || Lab.Any(c => c.Op != StepOp.Same);
 
     public IEnumerable<PlanStep> Changes => Steps.Where(s => s.Op != StepOp.Same);
 
     public ImmutableDictionary<StepOp, int> Counts =>
-        Steps.GroupBy(s => s.Op).ToImmutableDictionary(g => g.Key, g => g.Count());
+        Steps.Select(s => s.Op).Concat(Lab.Select(c => c.Op)).GroupBy(op => op).ToImmutableDictionary(g => g.Key, g => g.Count());
 }
 
 /// <summary>How a host's rollout ended.</summary>

@@ -22,12 +22,17 @@ public static class StepOps
 
 public sealed record PropertyChange(string Name, string? Before, string? After);
 
-/// <summary>What must change for a resource; the result of a pure Diff (plus engine-added restarts).</summary>
+/// <summary>What must change for a resource: the result of a pure Diff, plus the triggers the engine adds (restarts
+/// that other steps of the host cause).</summary>
 public sealed record ResourceDiff(StepOp Op, ImmutableArray<PropertyChange> Changes)
 {
     public static readonly ResourceDiff Same = new(StepOp.Same, []);
 
+    public ImmutableArray<StepTrigger> Triggers { get; init; } = [];
+
     public bool Has(string property) => Changes.Any(c => c.Name == property);
+
+    public bool Has(TriggerKind trigger) => Triggers.Has(trigger);
 }
 
 /// <summary>Live properties of a resource as read from the host (absent resources have no LiveState).</summary>
@@ -91,10 +96,4 @@ public interface IResourceProvider
 
     /// <summary>Removes the resource identified by <paramref name="identity"/> (from the state file).</summary>
     Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct);
-}
-
-/// <summary>A provider that can put back what a run wrote (the file provider: backups restored, new files removed).</summary>
-public interface IRollback
-{
-    Task RollbackAsync(HostRun run, CancellationToken ct);
 }

@@ -23,6 +23,9 @@ public abstract record ResourceSpec
 
     public string Key => $"{Type}::{Host}:{Name}";
 
+    /// <summary>How a preview names the resource when it causes a restart ("/etc/kamailio/kamailio.cfg changed").</summary>
+    public virtual string DisplayName => $"{Type} {Name}";
+
     public string Urn(string stack) => $"urn:pulumi:{stack}::nf-deploy::{Type}::{Host}:{Name}";
 }
 
@@ -81,6 +84,8 @@ public sealed record FileSpec(string Path, string Content, string User, string G
 
     public override string Type => Kind;
 
+    public override string DisplayName => Path;
+
     public override ImmutableSortedDictionary<string, string> Identity => Ids.Of(("path", Path), ("block", Block));
 
     public string Sha256 => Hashing.Sha256Hex(Block is null ? Content : BlockText);
@@ -117,7 +122,7 @@ public sealed record HostnameSpec(string Hostname) : ResourceSpec
 /// its package was newly installed. Or one that must not run (<see cref="Running"/> false): stopped, and disabled
 /// or masked, also right after the install of a package that starts it.</summary>
 /// <param name="PidFile">When set, a restart is checked to have really replaced the process.</param>
-public sealed record ServiceSpec(string Service) : ResourceSpec
+public sealed record ServiceSpec(string Service) : ResourceSpec, IRestartable
 {
     public string? PidFile { get; init; }
     public bool Enabled { get; init; } = true;
@@ -131,13 +136,25 @@ public sealed record ServiceSpec(string Service) : ResourceSpec
 
     public override string Type => ResourceTypes.Service;
     public override ImmutableSortedDictionary<string, string> Identity => Ids.Of(("service", Service), ("pidfile", PidFile));
-}
 
-/// <summary>A resource whose change restarts services of its host (a config file, a database row the daemon reads at start).</summary>
-public interface INotifying
-{
-    /// <summary>Services (by resource name) to restart when this resource changes.</summary>
-    ImmutableArray<string> Notify { get; }
+    bool IRestartable.MustRun => Running;
+
+    (string Type, string Name)? IRestartable.BroughtBy => Package is null ? null : (ResourceTypes.Package, Package);
+
+    /// <summary>Under systemd, its unit file (or its template's) and their drop-ins.</summary>
+    bool IRestartable.DefinedBy(ResourceSpec changed, Model.HostFacts facts) =>
+        facts.InitSystem == "systemd" && changed is FileSpec file && SystemdUnits.Configures(file.Path, Service);
+
+    /// <summary>Stopped, and masked or disabled, right after the install of its package (which starts and enables it).</summary>
+    IEnumerable<PropertyChange> IRestartable.KeepDownAfterInstall(IReadOnlyList<PropertyChange> planned)
+    {
+        if (!planned.Any(c => c.Name == "running"))
+            yield return new PropertyChange("running", null, $"no (package {Package} newly installed starts it)");
+        if (Masked && !planned.Any(c => c.Name == "masked"))
+            yield return new PropertyChange("masked", null, "yes");
+        else if (!Masked && !Enabled && !planned.Any(c => c.Name == "enabled"))
+            yield return new PropertyChange("enabled", null, $"no (package {Package} newly installed enables it)");
+    }
 }
 
 /// <summary>

@@ -23,7 +23,7 @@ public static class CheckpointJson
         [.. state.Resources.Select(r => new ResourceJson(r.Urn, true, r.Type, r.Host, r.Name,
             new Dictionary<string, string>(r.Identity), new Dictionary<string, string>(r.Outputs)))],
         new Dictionary<string, HostRecord>(state.Hosts),
-        [.. state.PendingRestarts])), Options);
+        [.. state.PendingRestarts.Select(p => p.ToString())])), Options);
 
     /// <summary>Reads an exported checkpoint; <paramref name="source"/> names it in errors.</summary>
     public static StackState Parse(string json, string stack, string source)
@@ -46,7 +46,13 @@ public static class CheckpointJson
                 (r.Identity ?? []).ToImmutableSortedDictionary(StringComparer.Ordinal),
                 (r.Outputs ?? []).ToImmutableSortedDictionary(StringComparer.Ordinal)))],
             (d.Hosts ?? []).ToImmutableSortedDictionary(h => h.Key, h => h.Value, StringComparer.Ordinal),
-            [.. d.PendingRestarts ?? []]);
+            [.. (d.PendingRestarts ?? []).Select(p => Pending(p, source))]);
+    }
+
+    private static PendingRestart Pending(string text, string source)
+    {
+        try { return PendingRestart.Parse(text); }
+        catch (FormatException e) { throw new DeployException($"{source}: {e.Message}", e); }
     }
 
     private sealed record Export(int Version, Deployment? Deployment);

@@ -57,11 +57,11 @@ public sealed class FileStateStore(string projectDir) : IStateStore
                 [.. latest.Resources.Select(r => new ResourceRecord(r.Urn, r.Type, r.Host, r.Name,
                     r.Identity.ToImmutableSortedDictionary(StringComparer.Ordinal), r.Outputs.ToImmutableSortedDictionary(StringComparer.Ordinal)))],
                 latest.Hosts.ToImmutableSortedDictionary(h => h.Key, h => h.Value, StringComparer.Ordinal),
-                [.. latest.PendingRestarts]);
+                [.. latest.PendingRestarts.Select(PendingRestart.Parse)]);
         }
-        catch (Exception e) when (e is NullReferenceException or ArgumentNullException)
+        catch (Exception e) when (e is NullReferenceException or ArgumentNullException or FormatException)
         {
-            throw Invalid("a resource or host entry lacks a field", e);
+            throw Invalid(e is FormatException ? e.Message : "a resource or host entry lacks a field", e);
         }
     }
 
@@ -74,7 +74,7 @@ public sealed class FileStateStore(string projectDir) : IStateStore
             [.. state.Resources.Select(r => new ResourceJson(r.Urn, true, r.Type, r.Host, r.Name,
                 new Dictionary<string, string>(r.Identity), new Dictionary<string, string>(r.Outputs)))],
             new Dictionary<string, HostRecord>(state.Hosts),
-            [.. state.PendingRestarts])));
+            [.. state.PendingRestarts.Select(p => p.ToString())])));
         using var writer = FileMutex.Acquire(projectDir, $"state-{state.Stack}", ct);
         var tmp = $"{path}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
         try

@@ -15,13 +15,26 @@ public sealed record ResourceRecord(
 /// <summary>A host as last seen: its facts (for offline rendering) and whether it is a lab host.</summary>
 public sealed record HostRecord(string Name, bool Lab, HostFacts Facts);
 
+/// <summary>A restart made due by a change and not made yet: kept in the state so that the next run makes it even when
+/// this one dies in between. The state file writes it <c>host:resource</c>.</summary>
+public sealed record PendingRestart(string Host, string Resource)
+{
+    public override string ToString() => $"{Host}:{Resource}";
+
+    public static PendingRestart Parse(string text)
+    {
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        return colon > 0 ? new PendingRestart(text[..colon], text[(colon + 1)..]) : throw new FormatException($"pending restart '{text}' is not host:resource");
+    }
+}
+
 /// <summary>The stack's checkpoint: what was applied last, in apply order.</summary>
 public sealed record StackState(
     string Stack,
     DateTimeOffset Updated,
     ImmutableArray<ResourceRecord> Resources,
     ImmutableSortedDictionary<string, HostRecord> Hosts,
-    ImmutableArray<string> PendingRestarts)
+    ImmutableArray<PendingRestart> PendingRestarts)
 {
     public static StackState Empty(string stack) =>
         new(stack, DateTimeOffset.MinValue, [], ImmutableSortedDictionary<string, HostRecord>.Empty, []);

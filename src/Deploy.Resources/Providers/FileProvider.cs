@@ -10,9 +10,22 @@ namespace Deploy.Resources.Providers;
 /// (as it will be: a daemon user must be able to read it), the old file backed up, then moved into place. With a
 /// block, only a marked block of the file is managed, edited in place (so bind-mounted files like a container's /etc/hosts work).
 /// </summary>
-public sealed partial class FileProvider(string type) : IResourceProvider, IRollback
+public sealed partial class FileProvider(string type) : IResourceProvider, IRollback, IContentDiff, IVolatileProperties
 {
     public string Type { get; } = type;
+
+    /// <summary>An mtime moves when anyone touches the file; its content and metadata are what count.</summary>
+    public bool IsVolatile(string property) => property == "mtime";
+
+    /// <summary>The live content (or the managed block with its markers) for a preview's diff; none for a secret.</summary>
+    public ContentView? View(ResourceSpec desired)
+    {
+        if (desired is not FileSpec { Secret: false } file) return null;
+        var fetch = file.Block is null
+            ? $"base64 -w0 < {Sh.Quote(file.Path)}; echo\n"
+            : $"sed -n {Sh.BlockRange(file.Block)} {Sh.Quote(file.Path)} | base64 -w0; echo\n";
+        return new ContentView(fetch, file.Block is null ? file.Content : file.BlockText, file.Path);
+    }
 
     public string Probe(ImmutableSortedDictionary<string, string> identity)
     {

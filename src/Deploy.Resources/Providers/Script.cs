@@ -1,6 +1,6 @@
 using System.Text;
-using Deploy.Core.Engine;
 using Deploy.Core.Model;
+using Deploy.Core.Probes;
 using Deploy.Core.Resources;
 
 namespace Deploy.Resources.Providers;
@@ -12,15 +12,10 @@ internal static class Script
     public static async Task<Dictionary<string, string>> RunAndProbeAsync(
         HostRun run, string resource, string script, string probe, CancellationToken ct)
     {
-        var full = new StringBuilder()
-            .Append("set -e\n").Append(script.TrimEnd()).Append('\n')
-            .Append("set +e\necho '##nfd:after'\n( ").Append(probe.TrimEnd()).Append("\n)\n")
-            .ToString();
+        var full = "set -e\n" + script.TrimEnd() + "\n" + ProbeProtocol.ThenProbe(probe);
         var res = await run.Transport.RunAsync(full, ct);
         if (!res.Ok) throw Failure(run, resource, res.ExitCode, res.Stdout, res.Stderr);
-        var idx = res.Stdout.IndexOf("##nfd:after\n", StringComparison.Ordinal);
-        var after = idx < 0 ? "" : res.Stdout[(idx + 12)..];
-        return HostReader.KeyValues(after.Split('\n'));
+        return ProbeProtocol.AfterProbe(res.Stdout);
     }
 
     public static async Task RunAsync(HostRun run, string resource, string script, CancellationToken ct)

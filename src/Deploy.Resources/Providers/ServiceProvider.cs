@@ -12,9 +12,12 @@ namespace Deploy.Resources.Providers;
 /// that fails is reported with the unit's last journal lines. Under sysv, Debian's init.d script and its rc2.d links;
 /// a restart is checked to have really replaced the process when the service has a pid file.
 /// </summary>
-public sealed class ServiceProvider : IResourceProvider
+public sealed class ServiceProvider : IResourceProvider, IVolatileProperties
 {
     public string Type => ResourceTypes.Service;
+
+    /// <summary>A restarted daemon has a new pid: that is no drift.</summary>
+    public bool IsVolatile(string property) => property == "pid";
 
     public string Probe(ImmutableSortedDictionary<string, string> identity)
     {
@@ -79,14 +82,14 @@ public sealed class ServiceProvider : IResourceProvider
     /// <summary>The shell that brings the service where the diff says: reload units, boot setting, then start, restart or stop.</summary>
     public static string ApplyScript(ServiceSpec s, ResourceDiff diff)
     {
-        var restart = s.Running && (diff.Op == StepOp.Create || diff.Has("restart"));
-        var start = s.Running && (restart || diff.Has("running") || diff.Has("start"));
+        var restart = s.Running && (diff.Op == StepOp.Create || diff.Has(TriggerKind.Restart));
+        var start = s.Running && (restart || diff.Has("running") || diff.Has(TriggerKind.Start));
         var action = !s.Running ? (diff.Has("running") ? "stop" : "") : restart ? "restart" : start ? "start" : "";
         var boot = s.Masked ? (diff.Has("masked") ? "mask" : "")
             : diff.Has("masked") ? (s.Enabled ? "unmask enable" : "unmask")
             : s.Enabled && (diff.Op == StepOp.Create || diff.Has("enabled")) ? "enable"
             : !s.Enabled && diff.Has("enabled") ? "disable" : "";
-        var reload = diff.Op == StepOp.Create || diff.Has("daemon-reload") ? 1 : 0;
+        var reload = diff.Op == StepOp.Create || diff.Has(TriggerKind.ReloadDefinitions) ? 1 : 0;
         return $$"""
             s={{Sh.Quote(Name(s.Service))}}; pf={{Sh.Quote(s.PidFile is null ? "" : Shapes.Ensure(s.PidFile, Shapes.AbsolutePath(s.PidFile, "pid file")))}}; action={{action}}; boot='{{boot}}'; reload={{reload}}
             old=$( [ -n "$pf" ] && cat "$pf" 2>/dev/null || true)

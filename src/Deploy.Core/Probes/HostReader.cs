@@ -4,7 +4,7 @@ using Deploy.Core.Model;
 using Deploy.Core.Resources;
 using Deploy.Core.Transport;
 
-namespace Deploy.Core.Engine;
+namespace Deploy.Core.Probes;
 
 /// <summary>What one read round trip returned: the host's facts and the live state of each probed resource.</summary>
 public sealed record HostRead(HostFacts Facts, ImmutableDictionary<string, IReadOnlyDictionary<string, string>> Probes);
@@ -15,7 +15,7 @@ public sealed record HostRead(HostFacts Facts, ImmutableDictionary<string, IRead
 /// </summary>
 public static class HostReader
 {
-    private const string Marker = "##nfd:";
+    private const string Marker = ProbeProtocol.Marker;
 
     /// <summary>Facts with as few processes as possible (each fork costs ~10 ms in a busy container): builtins where they do.</summary>
     public const string FactsScript = """
@@ -60,16 +60,16 @@ public static class HostReader
         private static string Compose(IReadOnlyList<(string Key, string Probe)> single, IReadOnlyList<ReadBatch> batches)
         {
             var sb = new StringBuilder("exec 2>/dev/null\n");
-            sb.Append("echo '").Append(Marker).Append("facts'\n").Append(FactsScript).Append('\n');
+            sb.Append(ProbeProtocol.Section("facts")).Append(FactsScript).Append('\n');
             for (var i = 0; i < batches.Count; i++)
-                sb.Append("echo '").Append(Marker).Append("b ").Append(i).Append("'\n{ ").Append(batches[i].Script.TrimEnd()).Append("\n}\n");
+                sb.Append(ProbeProtocol.Section("b " + i)).Append("{ ").Append(batches[i].Script.TrimEnd()).Append("\n}\n");
             foreach (var (key, probe) in single)
             {
-                sb.Append("echo ").Append(Sh.Quote(Marker + "r " + key.Replace("\n", " ", StringComparison.Ordinal))).Append('\n');
+                sb.Append(ProbeProtocol.ResourceSection(key));
                 // probes run in the script's own shell (no subshell fork) and only set variables and print
                 sb.Append("{ ").Append(probe.Length == 0 ? ":" : probe.TrimEnd()).Append("\n}\n");
             }
-            sb.Append("echo '").Append(Marker).Append("end'\n");
+            sb.Append(ProbeProtocol.Section("end"));
             return sb.ToString();
         }
 
@@ -118,22 +118,10 @@ public static class HostReader
         if (!ended || !sections.TryGetValue("facts", out var factLines))
             throw new DeployException($"host {host}: the read script did not complete (output was cut short)");
         raw = sections;
-        var probes = sections.Where(s => s.Key.StartsWith("r ", StringComparison.Ordinal))
-            .ToImmutableDictionary(s => s.Key[2..], s => (IReadOnlyDictionary<string, string>)KeyValues(s.Value));
+        var prefix = ProbeProtocol.ResourcePrefix;
+        var probes = sections.Where(s => s.Key.StartsWith(prefix, StringComparison.Ordinal))
+            .ToImmutableDictionary(s => s.Key[prefix.Length..], s => (IReadOnlyDictionary<string, string>)ProbeProtocol.KeyValues(s.Value));
         return new HostRead(ParseFacts(factLines), probes);
-    }
-
-    /// <summary>key=value lines; a repeated key keeps its first value.</summary>
-    public static Dictionary<string, string> KeyValues(IEnumerable<string> lines)
-    {
-        var kv = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var line in lines)
-        {
-            var eq = line.IndexOf('=');
-            if (eq <= 0) continue;
-            kv.TryAdd(line[..eq], line[(eq + 1)..]);
-        }
-        return kv;
     }
 
     public static HostFacts ParseFacts(IEnumerable<string> lines)

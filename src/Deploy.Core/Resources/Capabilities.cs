@@ -1,0 +1,45 @@
+using System.Collections.Immutable;
+using Deploy.Core.Engine;
+
+namespace Deploy.Core.Resources;
+
+// Optional capabilities of a provider, found by the engine through these interfaces.
+
+/// <summary>A provider that can put back what a run wrote on a host (the file provider: backups restored, new files
+/// removed). Idempotent: it undoes what <see cref="HostRun.Written"/> holds.</summary>
+public interface IRollback
+{
+    Task RollbackAsync(HostRun run, CancellationToken ct);
+}
+
+/// <summary>A provider whose resources have a content a preview shows as a unified diff (never a secret's).</summary>
+public interface IContentDiff
+{
+    /// <summary>How to fetch the live content and what it should be; null when no diff may be shown.</summary>
+    ContentView? View(ResourceSpec desired);
+}
+
+/// <summary>A resource's content for a preview diff.</summary>
+/// <param name="FetchBase64">POSIX sh that prints the live content as one base64 line; every site value in it quoted.</param>
+/// <param name="Desired">The content wanted.</param>
+/// <param name="Label">What the diff's header names (the file's path).</param>
+public sealed record ContentView(string FetchBase64, string Desired, string Label);
+
+/// <summary>A provider whose live state holds properties that change without anyone changing the resource (a restarted
+/// daemon's pid, an mtime): refresh reports no drift for them.</summary>
+public interface IVolatileProperties
+{
+    bool IsVolatile(string property);
+}
+
+/// <summary>A provider that writes some of its resources of one host together, as one change (files validated with each
+/// other in place, then moved at once).</summary>
+public interface IApplyTogether
+{
+    /// <summary>For each changing step of this provider's type that belongs to a set of two or more, the whole set's
+    /// changing steps in order. The set is applied at its last step's position.</summary>
+    ImmutableDictionary<string, ImmutableArray<PlanStep>> SetsOf(IReadOnlyList<PlanStep> hostSteps);
+
+    /// <summary>Applies a set (all or nothing); returns each member's live state, in order.</summary>
+    Task<ImmutableArray<LiveState>> ApplySetAsync(IReadOnlyList<(ResourceSpec Spec, ResourceDiff Diff)> set, HostRun run, CancellationToken ct);
+}
