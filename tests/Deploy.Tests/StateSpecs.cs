@@ -37,6 +37,22 @@ public sealed class StateSpecs : IDisposable
     }
 
     [Fact]
+    public async Task Pending_restarts_are_kept_as_host_and_service_and_a_malformed_one_is_a_clear_error()
+    {
+        var store = new FileStateStore(_dir);
+        var ct = TestContext.Current.CancellationToken;
+        await store.SaveAsync(Sample() with { PendingRestarts = [new PendingRestart("k1", "kamailio@pcscf")] }, ct);
+
+        var file = Path.Combine(_dir, ".pulumi", "stacks", "nf-deploy", "lab.json");
+        File.ReadAllText(file).Should().Contain("\"k1:kamailio@pcscf\"", "the state file keeps Pulumi-style strings");
+        (await store.LoadAsync("lab", ct)).PendingRestarts.Should().Equal(new PendingRestart("k1", "kamailio@pcscf"));
+
+        File.WriteAllText(file, File.ReadAllText(file).Replace("\"k1:kamailio@pcscf\"", "\"kamailio\"", StringComparison.Ordinal));
+        var load = () => store.LoadAsync("lab", ct);
+        (await load.Should().ThrowAsync<DeployException>()).Which.Message.Should().Contain("pending restart 'kamailio' is not host:resource");
+    }
+
+    [Fact]
     public async Task A_second_run_on_a_locked_stack_is_refused_and_the_lock_is_released_after()
     {
         var store = new FileStateStore(_dir);
