@@ -5,7 +5,7 @@ using Deploy.Core.Resources;
 using Deploy.Core.State;
 using Deploy.Lab;
 using Deploy.Resources.Health;
-using Deploy.Resources.Providers;
+using Deploy.Resources;
 using Deploy.Site;
 using Deploy.Site.Compile;
 using Deploy.Site.Model;

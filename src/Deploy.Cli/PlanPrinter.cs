@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Deploy.Core.Engine;
 using Deploy.Core.Resources;
+using Deploy.Resources;
 
 namespace Deploy.Cli;
 

@@ -1,5 +1,6 @@
 using System.Text;
 using Deploy.Core.Resources;
+using Deploy.Resources;
 
 namespace Deploy.Cli;
 

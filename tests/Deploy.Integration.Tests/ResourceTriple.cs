@@ -5,7 +5,7 @@ using Deploy.Core.Engine;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
 using Deploy.Core.Transport;
-using Deploy.Resources.Providers;
+using Deploy.Resources;
 
 namespace Deploy.Integration.Tests;
 

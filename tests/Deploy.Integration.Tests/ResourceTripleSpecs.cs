@@ -5,7 +5,7 @@ using Deploy.Core.Model;
 using Deploy.Core.Resources;
 using Deploy.Core.Transport;
 using static Deploy.Integration.Tests.ResourceTriple;
-using Deploy.Resources.Providers;
+using Deploy.Resources;
 using Deploy.Transport;
 
 namespace Deploy.Integration.Tests;

@@ -1,6 +1,7 @@
 using AwesomeAssertions;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
+using Deploy.Resources;
 using Deploy.Core.Transport;
 using static Deploy.Integration.Tests.ResourceTriple;
 

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Text.Json.Nodes;
 using AwesomeAssertions;
 using Deploy.Core.Resources;
+using Deploy.Resources;
 using Deploy.Core.Transport;
 
 namespace Deploy.Integration.Tests;

@@ -5,7 +5,7 @@ using AwesomeAssertions;
 using Deploy.Core.Engine;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
-using Deploy.Resources.Providers;
+using Deploy.Resources;
 using Deploy.Site.Compile;
 using Deploy.Site.Pki;
 
@@ -212,16 +212,16 @@ public sealed class CertificatePlanSpecs
             // and its two files are written, validated and moved together (every file of the host changes here)
             var steps = hosts[host].Resources.Select(r => new PlanStep(host, r.Urn("lab"), r.Type, r.Name, StepOp.Update,
                 [new PropertyChange("content", "a", "b")], r, r.Identity)).ToList();
-            var sets = new Deploy.Resources.Providers.FileProvider(ResourceTypes.File).SetsOf(steps);
+            var sets = new Deploy.Resources.FileProvider(ResourceTypes.File).SetsOf(steps);
             var certUrn = steps.Single(s => s.Desired is FileSpec f && f.Path == cert).Urn;
             var keyUrn = steps.Single(s => s.Desired is FileSpec f && f.Path == key).Urn;
             sets[certUrn].Select(s => s.Urn).Should().Contain(keyUrn, $"{host}: {cert} and {key} change together");
         }
         // the tls.cfg and KEMI script of an instance are in the set of its kamailio.cfg
         var ims = hosts["ims-1"].Resources.Select(r => new PlanStep("ims-1", r.Urn("lab"), r.Type, r.Name, StepOp.Update, [new PropertyChange("content", "a", "b")], r, r.Identity)).ToList();
-        var pcscf = new Deploy.Resources.Providers.FileProvider(ResourceTypes.File).SetsOf(ims)[ims.Single(s => s.Desired is FileSpec { Path: "/etc/kamailio-pcscf/kamailio.cfg" }).Urn].Select(s => ((FileSpec)s.Desired!).Path).ToList();
+        var pcscf = new Deploy.Resources.FileProvider(ResourceTypes.File).SetsOf(ims)[ims.Single(s => s.Desired is FileSpec { Path: "/etc/kamailio-pcscf/kamailio.cfg" }).Urn].Select(s => ((FileSpec)s.Desired!).Path).ToList();
         pcscf.Should().Contain("/etc/kamailio-pcscf/tls.cfg").And.Contain("/etc/kamailio-pcscf/tls/cert.pem").And.NotContain("/etc/kamailio-scscf/kamailio.cfg");
-        var scscf = new Deploy.Resources.Providers.FileProvider(ResourceTypes.File).SetsOf(ims)[ims.Single(s => s.Desired is FileSpec { Path: "/etc/kamailio-scscf/kamailio.cfg" }).Urn].Select(s => ((FileSpec)s.Desired!).Path).ToList();
+        var scscf = new Deploy.Resources.FileProvider(ResourceTypes.File).SetsOf(ims)[ims.Single(s => s.Desired is FileSpec { Path: "/etc/kamailio-scscf/kamailio.cfg" }).Urn].Select(s => ((FileSpec)s.Desired!).Path).ToList();
         scscf.Should().Contain("/etc/kamailio-scscf/kemi.py", "the S-CSCF's KEMI script changes with its kamailio.cfg").And.NotContain("/etc/kamailio-pcscf/kamailio.cfg");
     }
 

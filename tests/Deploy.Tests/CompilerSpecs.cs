@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using AwesomeAssertions;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
+using Deploy.Resources;
 
 namespace Deploy.Tests;
 

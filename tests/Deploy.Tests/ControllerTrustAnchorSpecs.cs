@@ -42,7 +42,7 @@ public sealed class ControllerTrustAnchorSpecs : IDisposable
 
     private static string KeyOf(SiteProgram site) =>
         site.Materialize(site.Hosts.ToDictionary(h => h.Name, h => h.AssumedFacts ?? HostFacts.Assumed(h.Name, h.Connection.Endpoint.Address)), CancellationToken.None)
-            .SelectMany(h => h.Resources).OfType<Deploy.Core.Resources.FileSpec>().First(f => f.Path == "/etc/apt/keyrings/kamailio.asc").Content;
+            .SelectMany(h => h.Resources).OfType<Deploy.Resources.FileSpec>().First(f => f.Path == "/etc/apt/keyrings/kamailio.asc").Content;
 
     [Fact]
     public async Task The_default_key_urls_are_https()

@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using AwesomeAssertions;
 using Deploy.Core.Engine;
 using Deploy.Core.Resources;
-using Deploy.Resources.Providers;
+using Deploy.Resources;
 
 namespace Deploy.Tests;
 

@@ -6,7 +6,7 @@ using Deploy.Core.Resources;
 using Deploy.Core.State;
 using Deploy.Core.Transport;
 using Deploy.Resources.Health;
-using Deploy.Resources.Providers;
+using Deploy.Resources;
 
 namespace Deploy.Tests;
 

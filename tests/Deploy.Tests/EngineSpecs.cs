@@ -1,5 +1,6 @@
 using AwesomeAssertions;
 using Deploy.Core.Resources;
+using Deploy.Resources;
 using Deploy.Core.State;
 
 namespace Deploy.Tests;

@@ -3,6 +3,7 @@ using AwesomeAssertions;
 using Deploy.Core.Engine;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
+using Deploy.Resources;
 
 namespace Deploy.Tests;
 

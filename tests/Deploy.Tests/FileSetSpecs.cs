@@ -1,7 +1,7 @@
 using AwesomeAssertions;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
-using Deploy.Resources.Providers;
+using Deploy.Resources;
 using Deploy.Transport;
 
 namespace Deploy.Tests;

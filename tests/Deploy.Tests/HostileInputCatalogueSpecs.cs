@@ -4,6 +4,7 @@ using AwesomeAssertions;
 using Deploy.Cli;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
+using Deploy.Resources;
 
 namespace Deploy.Tests;
 
@@ -216,18 +217,18 @@ public sealed class HostileInputCatalogueSpecs
         var row = hosts["ims-1"].Resources.OfType<SqlRowSpec>().First();
 
         user.HashKey.Should().NotBeNullOrEmpty().And.Be(row.HashKey);
-        var live = new Deploy.Resources.Providers.SqlRowProvider().Parse(row,
+        var live = new Deploy.Resources.SqlRowProvider().Parse(row,
             new Dictionary<string, string> { ["exists"] = "1", ["c.auth_password"] = "hunter2" }, HostFacts.Assumed("ims-1", "10.0.0.1"))!;
         var bare = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("hunter2")));
         live["auth_password"].Should().StartWith("hmac-sha256:").And.HaveLength("hmac-sha256:".Length + 64).And.NotContain(bare[..16]);
-        var otherKey = new Deploy.Resources.Providers.SqlRowProvider().Parse(row with { HashKey = Convert.ToBase64String(new byte[32]) },
+        var otherKey = new Deploy.Resources.SqlRowProvider().Parse(row with { HashKey = Convert.ToBase64String(new byte[32]) },
             new Dictionary<string, string> { ["exists"] = "1", ["c.auth_password"] = "hunter2" }, HostFacts.Assumed("ims-1", "10.0.0.1"))!;
         otherKey["auth_password"].Should().NotBe(live["auth_password"], "without the stack's key the hash cannot be checked against a guess");
 
         // a config file holding the database password leaves a keyed content hash too; a plain file its SHA-256
         var cfg = hosts["ims-1"].Resources.OfType<FileSpec>().Single(f => f.Path == "/etc/kamailio-scscf/kamailio.cfg");
         cfg.Secret.Should().BeTrue();
-        var files = new Deploy.Resources.Providers.FileProvider(ResourceTypes.File);
+        var files = new Deploy.Resources.FileProvider(ResourceTypes.File);
         var facts = HostFacts.Assumed("ims-1", "10.0.0.1");
         var read = new Dictionary<string, string> { ["exists"] = "1", ["owner"] = "root", ["group"] = "kamailio", ["mode"] = "0640", ["sha256"] = cfg.Sha256 + "  -" };
         files.Parse(cfg, read, facts)!["sha256"].Should().StartWith("hmac-sha256:").And.NotContain(cfg.Sha256);

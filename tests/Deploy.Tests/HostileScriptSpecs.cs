@@ -6,7 +6,7 @@ using Deploy.Core.Engine;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
 using Deploy.Resources.Health;
-using Deploy.Resources.Providers;
+using Deploy.Resources;
 using Deploy.Transport;
 
 namespace Deploy.Tests;

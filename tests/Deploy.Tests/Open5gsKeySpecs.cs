@@ -1,5 +1,6 @@
 using AwesomeAssertions;
 using Deploy.Core.Resources;
+using Deploy.Resources;
 using YamlDotNet.RepresentationModel;
 
 namespace Deploy.Tests;

@@ -5,6 +5,7 @@ using Deploy.Cli;
 using Deploy.Core.Engine;
 using Deploy.Core.Lab;
 using Deploy.Core.Resources;
+using Deploy.Resources;
 
 namespace Deploy.Tests;
 

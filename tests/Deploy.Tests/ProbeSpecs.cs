@@ -3,7 +3,7 @@ using AwesomeAssertions;
 using Deploy.Core.Probes;
 using Deploy.Core.Engine;
 using Deploy.Core.Resources;
-using Deploy.Resources.Providers;
+using Deploy.Resources;
 using Deploy.Transport;
 
 namespace Deploy.Tests;

@@ -2,6 +2,7 @@ using AwesomeAssertions;
 using Deploy.Cli;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
+using Deploy.Resources;
 
 namespace Deploy.Tests;
 

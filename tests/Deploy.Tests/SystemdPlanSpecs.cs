@@ -1,7 +1,7 @@
 using AwesomeAssertions;
 using Deploy.Core.Engine;
 using Deploy.Core.Resources;
-using Deploy.Resources.Providers;
+using Deploy.Resources;
 
 namespace Deploy.Tests;
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using Deploy.Core.Engine;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
+using Deploy.Resources;
 using Deploy.Site.Model;
 using Scriban.Runtime;
 

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
+using Deploy.Resources;
 using Deploy.Site.Model;
 using Deploy.Site.Templates;
 using Scriban.Runtime;

@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
+using Deploy.Resources;
 
 namespace Deploy.Site.Pki;
 

@@ -4,7 +4,7 @@ using System.Text;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
 
-namespace Deploy.Resources.Providers;
+namespace Deploy.Resources;
 
 /// <summary>
 /// SQL against the host's MySQL/MariaDB, as root over its unix socket (Debian's default: no password). A statement
@@ -59,11 +59,11 @@ internal static class Sql
 
 /// <summary>A database with a schema script (<see cref="SqlSchemaSpec"/>). The applied script's hash is kept in a
 /// table <c>nfd_schema</c> of the database; a changed script or a missing table applies it again.</summary>
-public sealed class SqlSchemaProvider : IResourceProvider
+public sealed class SqlSchemaProvider : ResourceProvider<SqlSchemaSpec>
 {
-    public string Type => ResourceTypes.SqlSchema;
+    public override string Type => ResourceTypes.SqlSchema;
 
-    public string Probe(ImmutableSortedDictionary<string, string> identity)
+    public override string Probe(ImmutableSortedDictionary<string, string> identity)
     {
         var db = identity["database"];
         return Sql.Guarded(Sql.Client($"""
@@ -73,12 +73,12 @@ public sealed class SqlSchemaProvider : IResourceProvider
             """, "-N -B --force 2>/dev/null"));
     }
 
-    public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts) =>
+    public override LiveState? Parse(SqlSchemaSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts) =>
         values.GetValueOrDefault("exists") is "1" ? LiveState.Of(values.Where(v => v.Key is "tables" or "sha")) : null;
 
-    public ResourceDiff Diff(ResourceSpec desired, LiveState? live)
+    public override ResourceDiff Diff(SqlSchemaSpec desired, LiveState? live)
     {
-        var s = (SqlSchemaSpec)desired;
+        var s = desired;
         if (live is null) return new ResourceDiff(StepOp.Create, [new PropertyChange("database", null, s.Database), new PropertyChange("schema", null, s.Schema)]);
         var changes = ImmutableArray.CreateBuilder<PropertyChange>();
         var have = (live["tables"] ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
@@ -89,9 +89,9 @@ public sealed class SqlSchemaProvider : IResourceProvider
         return changes.Count == 0 ? ResourceDiff.Same : new ResourceDiff(StepOp.Update, changes.ToImmutable());
     }
 
-    public async Task<LiveState> ApplyAsync(ResourceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
+    public override async Task<LiveState> ApplyAsync(SqlSchemaSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
     {
-        var s = (SqlSchemaSpec)desired;
+        var s = desired;
         var db = Sql.Id(s.Database);
         var script = Sql.Client($"""
             CREATE DATABASE IF NOT EXISTS {db};
@@ -106,32 +106,32 @@ public sealed class SqlSchemaProvider : IResourceProvider
 
     /// <summary>Forgets the schema (its row in nfd_schema) and keeps the data: tables such as Kamailio's <c>version</c>
     /// are shared, and dropping data is left to the operator.</summary>
-    public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) =>
+    public override Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) =>
         Script.RunAsync(run, $"{identity["database"]}/{identity["schema"]}", Sql.Guarded(Sql.Client(
             $"DELETE FROM {Sql.Id(identity["database"])}.nfd_schema WHERE name = {Sql.Literal(identity["schema"])};", "--force 2>/dev/null", "|| true")), ct);
 }
 
 /// <summary>A database account (<see cref="SqlUserSpec"/>). The password is compared as MySQL stores it
 /// (mysql_native_password: <c>*</c> + SHA1(SHA1(password))), and kept in the state only as a hash of that.</summary>
-public sealed class SqlUserProvider : IResourceProvider
+public sealed class SqlUserProvider : ResourceProvider<SqlUserSpec>
 {
-    public string Type => ResourceTypes.SqlUser;
+    public override string Type => ResourceTypes.SqlUser;
 
     private static string Account(ImmutableSortedDictionary<string, string> id) =>
         $"{Sql.Literal(Shapes.Ensure(id["user"], Shapes.SqlUser(id["user"])))}@{Sql.Literal(Shapes.Ensure(id["from"], Shapes.SqlHost(id["from"])))}";
 
     /// <summary>Prints <c>auth=</c> (the stored password hash) and <c>grants=</c> (what each GRANT line grants, without
     /// backticks, joined by |).</summary>
-    public string Probe(ImmutableSortedDictionary<string, string> identity) =>
+    public override string Probe(ImmutableSortedDictionary<string, string> identity) =>
         Sql.Guarded(Sql.Client($"""
             SELECT CONCAT('auth=', authentication_string) FROM mysql.user WHERE User = {Sql.Literal(identity["user"])} AND Host = {Sql.Literal(identity["from"])};
             SHOW GRANTS FOR {Account(identity)};
             """, "-N -B --force 2>/dev/null", "| awk '/^auth=/{print; next} /^GRANT /{g=$0; sub(/ IDENTIFIED BY .*/,\"\",g); sub(/ TO .*/,\"\",g); sub(/^GRANT /,\"\",g); gsub(/`/,\"\",g); s=s (s==\"\"?\"\":\"|\") g} END{print \"grants=\" s}'"));
 
-    public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts)
+    public override LiveState? Parse(SqlUserSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts)
     {
         if (!values.TryGetValue("auth", out var auth)) return null;
-        var key = (desired as SqlUserSpec)?.HashKey ?? "";
+        var key = desired.HashKey;
         return LiveState.Of([new("password", Sql.Hash(auth, key)), new("grants", values.GetValueOrDefault("grants") ?? "")]);
     }
 
@@ -139,9 +139,9 @@ public sealed class SqlUserProvider : IResourceProvider
     public static string NativeHash(string password) =>
         "*" + Convert.ToHexString(SHA1.HashData(SHA1.HashData(Encoding.UTF8.GetBytes(password))));
 
-    public ResourceDiff Diff(ResourceSpec desired, LiveState? live)
+    public override ResourceDiff Diff(SqlUserSpec desired, LiveState? live)
     {
-        var u = (SqlUserSpec)desired;
+        var u = desired;
         if (live is null) return new ResourceDiff(StepOp.Create, [new PropertyChange("user", null, u.Name), new PropertyChange("password", null, "[secret]")]);
         var changes = ImmutableArray.CreateBuilder<PropertyChange>();
         if (live["password"] != Sql.Hash(NativeHash(u.Password), u.HashKey)) changes.Add(new PropertyChange("password", "[secret]", "[secret]"));
@@ -151,9 +151,9 @@ public sealed class SqlUserProvider : IResourceProvider
         return changes.Count == 0 ? ResourceDiff.Same : new ResourceDiff(StepOp.Update, changes.ToImmutable());
     }
 
-    public async Task<LiveState> ApplyAsync(ResourceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
+    public override async Task<LiveState> ApplyAsync(SqlUserSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
     {
-        var u = (SqlUserSpec)desired;
+        var u = desired;
         var account = Account(u.Identity);
         var pw = Sql.Literal(u.Password);
         var script = Sql.Client($"""
@@ -171,31 +171,31 @@ public sealed class SqlUserProvider : IResourceProvider
 
     private static string Redact(string text, string secret) => secret.Length == 0 ? text : text.Replace(secret, "[secret]", StringComparison.Ordinal);
 
-    public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) =>
+    public override Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) =>
         Script.RunAsync(run, $"{identity["user"]}@{identity["from"]}", Sql.Guarded(Sql.Client($"DROP USER IF EXISTS {Account(identity)};")), ct);
 }
 
 /// <summary>One row of a table found by its key column (<see cref="SqlRowSpec"/>), upserted column by column.</summary>
-public sealed class SqlRowProvider : IResourceProvider
+public sealed class SqlRowProvider : ResourceProvider<SqlRowSpec>
 {
-    public string Type => ResourceTypes.SqlRow;
+    public override string Type => ResourceTypes.SqlRow;
 
     private static string Table(ImmutableSortedDictionary<string, string> id) => $"{Sql.Id(id["database"])}.{Sql.Id(id["table"])}";
 
     private static string Where(ImmutableSortedDictionary<string, string> id) => $"{Sql.Id(id["key"])} = {Sql.Literal(id["value"])}";
 
     /// <summary>Prints <c>c.&lt;column&gt;=&lt;value&gt;</c> for the row (mysql -B: header line, then the row).</summary>
-    public string Probe(ImmutableSortedDictionary<string, string> identity) =>
+    public override string Probe(ImmutableSortedDictionary<string, string> identity) =>
         Sql.Guarded(Sql.Client($"SELECT * FROM {Table(identity)} WHERE {Where(identity)} LIMIT 1;", "-B --force 2>/dev/null",
             "| awk -F'\\t' 'NR==1{for(i=1;i<=NF;i++)h[i]=$i; next} NR==2{print \"exists=1\"; for(i=1;i<=NF;i++) print \"c.\" h[i] \"=\" $i}'"));
 
-    public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts)
+    public override LiveState? Parse(SqlRowSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts)
     {
         if (values.GetValueOrDefault("exists") != "1") return null;
         // only the declared columns (an id or a timestamp the table keeps is not ours); secret ones as hashes
-        var row = desired as SqlRowSpec;
-        return LiveState.Of(values.Where(v => v.Key.StartsWith("c.", StringComparison.Ordinal) && (row is null || row.Columns.ContainsKey(v.Key[2..])))
-            .Select(v => new KeyValuePair<string, string>(v.Key[2..], row is not null && row.SecretColumns.Contains(v.Key[2..]) ? Sql.Hash(v.Value, row.HashKey) : v.Value)));
+        var row = desired;
+        return LiveState.Of(values.Where(v => v.Key.StartsWith("c.", StringComparison.Ordinal) && row.Columns.ContainsKey(v.Key[2..]))
+            .Select(v => new KeyValuePair<string, string>(v.Key[2..], row.SecretColumns.Contains(v.Key[2..]) ? Sql.Hash(v.Value, row.HashKey) : v.Value)));
     }
 
     private static string Expected(SqlRowSpec r, string column)
@@ -204,9 +204,9 @@ public sealed class SqlRowProvider : IResourceProvider
         return r.SecretColumns.Contains(column) ? Sql.Hash(v, r.HashKey) : v;
     }
 
-    public ResourceDiff Diff(ResourceSpec desired, LiveState? live)
+    public override ResourceDiff Diff(SqlRowSpec desired, LiveState? live)
     {
-        var r = (SqlRowSpec)desired;
+        var r = desired;
         string Show(string c, string? v) => v is null ? "∅" : r.SecretColumns.Contains(c) ? "[secret]" : v;
         if (live is null)
             return new ResourceDiff(StepOp.Create, [.. r.Columns.Keys.Select(c => new PropertyChange(c, null, Show(c, r.Columns[c])))]);
@@ -216,9 +216,9 @@ public sealed class SqlRowProvider : IResourceProvider
         return changes.IsEmpty ? ResourceDiff.Same : new ResourceDiff(StepOp.Update, changes);
     }
 
-    public async Task<LiveState> ApplyAsync(ResourceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
+    public override async Task<LiveState> ApplyAsync(SqlRowSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
     {
-        var r = (SqlRowSpec)desired;
+        var r = desired;
         var cols = r.Columns.Keys.ToList();
         var script = Sql.Client($"""
             INSERT INTO {Table(r.Identity)} ({string.Join(", ", cols.Select(Sql.Id))})
@@ -238,7 +238,7 @@ public sealed class SqlRowProvider : IResourceProvider
         }
     }
 
-    public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) =>
+    public override Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) =>
         Script.RunAsync(run, $"{identity["database"]}.{identity["table"]}/{identity["value"]}",
             Sql.Guarded(Sql.Client($"DELETE FROM {Table(identity)} WHERE {Where(identity)};", "--force 2>/dev/null", "|| true")), ct);
 }

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Deploy.Core.Resources;
 
-namespace Deploy.Resources.Providers;
+namespace Deploy.Resources;
 
 /// <summary>
 /// A file's backups (<c>&lt;file&gt;.&lt;run&gt;.nfd~</c>, the run being its UTC time yyyyMMddHHmmss, so that names sort

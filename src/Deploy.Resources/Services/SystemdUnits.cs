@@ -1,4 +1,6 @@
-namespace Deploy.Core.Resources;
+using Deploy.Core.Resources;
+
+namespace Deploy.Resources;
 
 /// <summary>Which files configure a systemd service: its unit file, its template's (<c>name@.service</c> for
 /// <c>name@instance</c>), and their drop-ins, in the directories systemd reads units from.</summary>

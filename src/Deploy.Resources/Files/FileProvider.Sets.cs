@@ -4,7 +4,7 @@ using Deploy.Core.Engine;
 using Deploy.Core.Probes;
 using Deploy.Core.Resources;
 
-namespace Deploy.Resources.Providers;
+namespace Deploy.Resources;
 
 /// <summary>
 /// Files that must change together: on one host, the files of one NF (or instance) that restart a common service (a certificate and its key, a

@@ -2,18 +2,18 @@ using System.Collections.Immutable;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
 
-namespace Deploy.Resources.Providers;
+namespace Deploy.Resources;
 
 /// <summary>Debian packages through apt. The index is refreshed when a key or repository changed in this run, or
 /// when the host has no index yet. apt's lock is waited for (bounded), as another apt may be running.</summary>
-public sealed class PackageProvider : IResourceProvider
+public sealed class PackageProvider : ResourceProvider<PackageSpec>
 {
     private const string Apt = "apt-get -q -y -o DPkg::Lock::Timeout=180";
 
-    public string Type => ResourceTypes.Package;
+    public override string Type => ResourceTypes.Package;
 
     /// <summary>Nothing to run: the facts already list every installed package.</summary>
-    public string Probe(ImmutableSortedDictionary<string, string> identity) => "";
+    public override string Probe(ImmutableSortedDictionary<string, string> identity) => "";
 
     private static string AfterInstall(ImmutableSortedDictionary<string, string> identity)
     {
@@ -23,26 +23,26 @@ public sealed class PackageProvider : IResourceProvider
             """;
     }
 
-    public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts)
+    public override LiveState? Parse(PackageSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts)
     {
         if (values.TryGetValue("status", out var st))
             return st.StartsWith("ii", StringComparison.Ordinal) ? LiveState.Of([new("version", values.GetValueOrDefault("version") ?? "")]) : null;
-        var name = ((PackageSpec)desired).Package;
+        var name = desired.Package;
         return facts.Packages.TryGetValue(name, out var version) ? LiveState.Of([new("version", version)]) : null;
     }
 
-    public ResourceDiff Diff(ResourceSpec desired, LiveState? live)
+    public override ResourceDiff Diff(PackageSpec desired, LiveState? live)
     {
-        var p = (PackageSpec)desired;
+        var p = desired;
         if (live is null) return new ResourceDiff(StepOp.Create, [new PropertyChange("version", null, p.Version ?? "latest")]);
         if (p.Version is not null && live["version"] != p.Version)
             return new ResourceDiff(StepOp.Update, [new PropertyChange("version", live["version"], p.Version)]);
         return ResourceDiff.Same;
     }
 
-    public async Task<LiveState> ApplyAsync(ResourceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
+    public override async Task<LiveState> ApplyAsync(PackageSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
     {
-        var p = (PackageSpec)desired;
+        var p = desired;
         var target = Sh.Quote(p.Version is null ? Name(p.Package) : $"{Name(p.Package)}={Shapes.Ensure(p.Version, Shapes.PackageVersion(p.Version))}");
         var update = run.AptIndexStale ? "1" : "0";
         var script = $"""
@@ -56,7 +56,7 @@ public sealed class PackageProvider : IResourceProvider
             ?? throw new ResourceException(run.Transport.HostName, "package " + p.Package, "apt-get succeeded but the package is not installed");
     }
 
-    public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) =>
+    public override Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) =>
         Script.RunAsync(run, "package " + identity["package"],
             $"export DEBIAN_FRONTEND=noninteractive\n{Apt} purge -- {Sh.Quote(Name(identity["package"]))}", ct);
 

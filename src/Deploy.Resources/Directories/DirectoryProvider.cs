@@ -2,25 +2,25 @@ using System.Collections.Immutable;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
 
-namespace Deploy.Resources.Providers;
+namespace Deploy.Resources;
 
-public sealed class DirectoryProvider : IResourceProvider
+public sealed class DirectoryProvider : ResourceProvider<DirectorySpec>
 {
-    public string Type => ResourceTypes.Directory;
+    public override string Type => ResourceTypes.Directory;
 
-    public string Probe(ImmutableSortedDictionary<string, string> identity) => $"""
+    public override string Probe(ImmutableSortedDictionary<string, string> identity) => $"""
         p={Sh.Quote(Shapes.Ensure(identity["path"], Shapes.AbsolutePath(identity["path"], "directory path")))}
         if [ -d "$p" ]; then echo exists=1; stat --printf 'owner=%U\ngroup=%G\nmode=%04a\n' "$p"; elif [ -e "$p" ]; then echo exists=other; fi
         """;
 
-    public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts) =>
+    public override LiveState? Parse(DirectorySpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts) =>
         values.TryGetValue("exists", out var e)
             ? LiveState.Of(e == "other" ? [new("exists", "other")] : values.Where(v => v.Key is "owner" or "group" or "mode"))
             : null;
 
-    public ResourceDiff Diff(ResourceSpec desired, LiveState? live)
+    public override ResourceDiff Diff(DirectorySpec desired, LiveState? live)
     {
-        var d = (DirectorySpec)desired;
+        var d = desired;
         var mode = FileProvider.NormalMode(d.Mode);
         if (live is null) return new ResourceDiff(StepOp.Create, [new PropertyChange("path", null, d.Path)]);
         if (live["exists"] == "other") return new ResourceDiff(StepOp.Replace, [new PropertyChange("type", "not a directory", "directory")]);
@@ -31,9 +31,9 @@ public sealed class DirectoryProvider : IResourceProvider
         return changes.Count == 0 ? ResourceDiff.Same : new ResourceDiff(StepOp.Update, changes.ToImmutable());
     }
 
-    public async Task<LiveState> ApplyAsync(ResourceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
+    public override async Task<LiveState> ApplyAsync(DirectorySpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
     {
-        var d = (DirectorySpec)desired;
+        var d = desired;
         var p = Sh.Quote(Shapes.Ensure(d.Path, Shapes.AbsolutePath(d.Path, "directory path")));
         var script = $"""
             {(diff.Op == StepOp.Replace ? $"rm -f -- {p}" : "")}
@@ -47,7 +47,7 @@ public sealed class DirectoryProvider : IResourceProvider
 
     /// <summary>Removes the directory only when it is empty (it may hold what nobody declared), unless it is purged:
     /// then with everything in it (an instance's runtime dir with its sockets, its config dir with backups).</summary>
-    public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct)
+    public override Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct)
     {
         var path = identity["path"];
         Shapes.Ensure(path, Shapes.AbsolutePath(path, "directory path"));

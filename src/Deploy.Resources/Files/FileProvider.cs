@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
 
-namespace Deploy.Resources.Providers;
+namespace Deploy.Resources;
 
 /// <summary>
 /// Files (and apt keys and repositories, which are files too). Compared by SHA-256 of the content, plus owner,
@@ -10,9 +10,9 @@ namespace Deploy.Resources.Providers;
 /// (as it will be: a daemon user must be able to read it), the old file backed up, then moved into place. With a
 /// block, only a marked block of the file is managed, edited in place (so bind-mounted files like a container's /etc/hosts work).
 /// </summary>
-public sealed partial class FileProvider(string type) : IResourceProvider, IRollback, IContentDiff, IVolatileProperties
+public sealed partial class FileProvider(string type) : ResourceProvider<FileSpec>, IRollback, IContentDiff, IVolatileProperties
 {
-    public string Type { get; } = type;
+    public override string Type { get; } = type;
 
     /// <summary>An mtime moves when anyone touches the file; its content and metadata are what count.</summary>
     public bool IsVolatile(string property) => property == "mtime";
@@ -23,11 +23,11 @@ public sealed partial class FileProvider(string type) : IResourceProvider, IRoll
         if (desired is not FileSpec { Secret: false } file) return null;
         var fetch = file.Block is null
             ? $"base64 -w0 < {Sh.Quote(file.Path)}; echo\n"
-            : $"sed -n {Sh.BlockRange(file.Block)} {Sh.Quote(file.Path)} | base64 -w0; echo\n";
+            : $"sed -n {ManagedBlock.SedRange(file.Block)} {Sh.Quote(file.Path)} | base64 -w0; echo\n";
         return new ContentView(fetch, file.Block is null ? file.Content : file.BlockText, file.Path);
     }
 
-    public string Probe(ImmutableSortedDictionary<string, string> identity)
+    public override string Probe(ImmutableSortedDictionary<string, string> identity)
     {
         var p = Sh.Quote(identity["path"]);
         if (identity.TryGetValue("block", out var block))
@@ -35,7 +35,7 @@ public sealed partial class FileProvider(string type) : IResourceProvider, IRoll
                 p={p}
                 if [ -f "$p" ]; then
                   echo exists=1
-                  b=$(sed -n {Sh.BlockRange(block)} "$p")
+                  b=$(sed -n {ManagedBlock.SedRange(block)} "$p")
                   if [ -n "$b" ]; then echo block=1; echo "sha256=$(printf '%s\n' "$b" | sha256sum | cut -d' ' -f1)"; else echo block=0; fi
                 fi
                 """;
@@ -56,7 +56,7 @@ public sealed partial class FileProvider(string type) : IResourceProvider, IRoll
     /// Output: <c>E n</c> (n exists, in order), <c>O n</c> (not a regular file), <c>T owner|group|mode|mtime</c> and
     /// <c>hash  path</c> lines for the existing ones in the same order, <c>B n yes|no hash</c> for blocks.
     /// </summary>
-    public string? ProbeMany(IReadOnlyList<ImmutableSortedDictionary<string, string>> identities)
+    public override string? ProbeMany(IReadOnlyList<ImmutableSortedDictionary<string, string>> identities)
     {
         var sb = new System.Text.StringBuilder("set --\n");
         for (var n = 0; n < identities.Count; n++)
@@ -66,7 +66,7 @@ public sealed partial class FileProvider(string type) : IResourceProvider, IRoll
             if (id.TryGetValue("block", out var block))
                 sb.Append($$"""
                     if [ -f {{p}} ]; then
-                      b=$(sed -n {{Sh.BlockRange(block)}} {{p}})
+                      b=$(sed -n {{ManagedBlock.SedRange(block)}} {{p}})
                       if [ -n "$b" ]; then h=$(printf '%s\n' "$b" | sha256sum); echo "B {{n}} yes ${h%% *}"; else echo "B {{n}} no"; fi
                     fi
 
@@ -78,7 +78,7 @@ public sealed partial class FileProvider(string type) : IResourceProvider, IRoll
         return sb.ToString();
     }
 
-    public IReadOnlyList<IReadOnlyDictionary<string, string>> ParseMany(IReadOnlyList<ImmutableSortedDictionary<string, string>> identities, IReadOnlyList<string> lines)
+    public override IReadOnlyList<IReadOnlyDictionary<string, string>> ParseMany(IReadOnlyList<ImmutableSortedDictionary<string, string>> identities, IReadOnlyList<string> lines)
     {
         var result = identities.Select(_ => new Dictionary<string, string>(StringComparer.Ordinal)).ToArray();
         var existing = new List<int>();
@@ -113,19 +113,19 @@ public sealed partial class FileProvider(string type) : IResourceProvider, IRoll
         return result;
     }
 
-    public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts)
+    public override LiveState? Parse(FileSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts)
     {
         if (!values.TryGetValue("exists", out var exists)) return null;
         if (exists == "other") return LiveState.Of([new("exists", "other")]);
         if (values.TryGetValue("block", out var block) && block == "0") return null;
         var sha = values.GetValueOrDefault("sha256")?.Split(' ')[0] ?? "";
         return LiveState.Of(values.Where(v => v.Key is "owner" or "group" or "mode" or "mtime")
-            .Append(new("sha256", desired is FileSpec f ? f.StateHash(sha) : sha)));
+            .Append(new("sha256", desired.StateHash(sha))));
     }
 
-    public ResourceDiff Diff(ResourceSpec desired, LiveState? live)
+    public override ResourceDiff Diff(FileSpec desired, LiveState? live)
     {
-        var f = (FileSpec)desired;
+        var f = desired;
         if (live is null) return new ResourceDiff(StepOp.Create, [new PropertyChange("content", null, Short(f.Sha256))]);
         if (live["exists"] == "other")
             return new ResourceDiff(StepOp.Replace, [new PropertyChange("type", "not a regular file", "file")]);
@@ -140,9 +140,9 @@ public sealed partial class FileProvider(string type) : IResourceProvider, IRoll
         return changes.Count == 0 ? ResourceDiff.Same : new ResourceDiff(StepOp.Update, changes.ToImmutable());
     }
 
-    public async Task<LiveState> ApplyAsync(ResourceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
+    public override async Task<LiveState> ApplyAsync(FileSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
     {
-        var f = (FileSpec)desired;
+        var f = desired;
         var backupName = Backups.Name(f, run.RunId);
         var script = f.Block is not null ? BlockScript(f, run.RunId)
             // an owner or mode change of a checked file is checked too (a key its daemon could no longer read): written
@@ -170,7 +170,7 @@ public sealed partial class FileProvider(string type) : IResourceProvider, IRoll
         return Script.RunAsync(run, "rollback", sb.ToString(), ct);
     }
 
-    public async Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct)
+    public override async Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct)
     {
         var p = Sh.Quote(identity["path"]);
         var script = identity.TryGetValue("block", out var block)
@@ -178,7 +178,7 @@ public sealed partial class FileProvider(string type) : IResourceProvider, IRoll
                 p={{p}}
                 [ -f "$p" ] || exit 0
                 tmp=$(mktemp)
-                awk -v b={{Sh.Quote("# BEGIN nf-deploy " + block)}} -v e={{Sh.Quote("# END nf-deploy " + block)}} '$0==b{skip=1;next} $0==e{skip=0;next} !skip{print}' "$p" > "$tmp"
+                {{ManagedBlock.AwkWithout(block)}} "$p" > "$tmp"
                 cat "$tmp" > "$p"; rm -f "$tmp"
                 """
             : $"rm -f {p}";
@@ -222,7 +222,7 @@ public sealed partial class FileProvider(string type) : IResourceProvider, IRoll
             tmp=$(mktemp)
             trap 'rm -f "$tmp" "$tmp.b"' EXIT
             {{Script.WriteBase64("\"$tmp.b\"", f.BlockText)}}
-            awk -v b={{Sh.Quote("# BEGIN nf-deploy " + f.Block)}} -v e={{Sh.Quote("# END nf-deploy " + f.Block)}} '$0==b{skip=1;next} $0==e{skip=0;next} !skip{print}' "$p" > "$tmp"
+            {{ManagedBlock.AwkWithout(f.Block!)}} "$p" > "$tmp"
             cat "$tmp.b" >> "$tmp"
             {{backup}}
             cat "$tmp" > "$p"

@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
 
-namespace Deploy.Resources.Providers;
+namespace Deploy.Resources;
 
 /// <summary>
 /// A service under systemd or sysv init, the Debian way: running (or stopped), enabled at boot (or disabled, or masked
@@ -12,14 +12,14 @@ namespace Deploy.Resources.Providers;
 /// that fails is reported with the unit's last journal lines. Under sysv, Debian's init.d script and its rc2.d links;
 /// a restart is checked to have really replaced the process when the service has a pid file.
 /// </summary>
-public sealed class ServiceProvider : IResourceProvider, IVolatileProperties
+public sealed class ServiceProvider : ResourceProvider<ServiceSpec>, IVolatileProperties
 {
-    public string Type => ResourceTypes.Service;
+    public override string Type => ResourceTypes.Service;
 
     /// <summary>A restarted daemon has a new pid: that is no drift.</summary>
     public bool IsVolatile(string property) => property == "pid";
 
-    public string Probe(ImmutableSortedDictionary<string, string> identity)
+    public override string Probe(ImmutableSortedDictionary<string, string> identity)
     {
         var s = Sh.Quote(Name(identity["service"]));
         var pidfile = identity.TryGetValue("pidfile", out var pf) ? Sh.Quote(Shapes.Ensure(pf, Shapes.AbsolutePath(pf, "pid file"))) : "''";
@@ -47,14 +47,14 @@ public sealed class ServiceProvider : IResourceProvider, IVolatileProperties
             """;
     }
 
-    public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts) =>
+    public override LiveState? Parse(ServiceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts) =>
         values.GetValueOrDefault("exists") == "1"
             ? LiveState.Of(values.Where(v => v.Key is "active" or "enabled" or "pid" or "masked"))
             : null;
 
-    public ResourceDiff Diff(ResourceSpec desired, LiveState? live)
+    public override ResourceDiff Diff(ServiceSpec desired, LiveState? live)
     {
-        var s = (ServiceSpec)desired;
+        var s = desired;
         if (live is null)
             // a service that must not run and is not there has nothing to stop (a package installed by this run that
             // brings it is seen by the engine: it stops it after the install)
@@ -70,9 +70,9 @@ public sealed class ServiceProvider : IResourceProvider, IVolatileProperties
         return changes.Count == 0 ? ResourceDiff.Same : new ResourceDiff(StepOp.Update, changes.ToImmutable());
     }
 
-    public async Task<LiveState> ApplyAsync(ResourceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
+    public override async Task<LiveState> ApplyAsync(ServiceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
     {
-        var s = (ServiceSpec)desired;
+        var s = desired;
         var after = await Script.RunAndProbeAsync(run, "service " + s.Service, ApplyScript(s, diff), Probe(s.Identity), ct);
         return Parse(s, after, run.Facts) ?? (s.Running
             ? throw new ResourceException(run.Transport.HostName, "service " + s.Service, "no such service on the host (is its package installed?)")
@@ -147,7 +147,7 @@ public sealed class ServiceProvider : IResourceProvider, IVolatileProperties
             """;
     }
 
-    public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct)
+    public override Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct)
     {
         var s = Sh.Quote(Name(identity["service"]));
         return Script.RunAsync(run, "service " + identity["service"], $$"""

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
+using Deploy.Core.Resources;
 
-namespace Deploy.Core.Resources;
+namespace Deploy.Resources;
 
 /// <summary>
 /// A host's TLS certificate and private key, issued by the site CA on the controller (Pulumi's tls provider:

@@ -3,7 +3,7 @@ using Deploy.Core.Model;
 using Deploy.Core.Probes;
 using Deploy.Core.Resources;
 
-namespace Deploy.Resources.Providers;
+namespace Deploy.Resources;
 
 /// <summary>Helpers to run provider scripts and turn their failures into per-host, per-resource errors.</summary>
 internal static class Script

@@ -2,24 +2,24 @@ using System.Collections.Immutable;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
 
-namespace Deploy.Resources.Providers;
+namespace Deploy.Resources;
 
 /// <summary>The host's name (the seed's "Set Hostname to inventory_hostname"), live and in /etc/hostname.</summary>
-public sealed class HostnameProvider : IResourceProvider
+public sealed class HostnameProvider : ResourceProvider<HostnameSpec>
 {
-    public string Type => ResourceTypes.Hostname;
+    public override string Type => ResourceTypes.Hostname;
 
-    public string Probe(ImmutableSortedDictionary<string, string> identity) => """
+    public override string Probe(ImmutableSortedDictionary<string, string> identity) => """
         read -r h < /proc/sys/kernel/hostname; echo "hostname=$h"
         e=; [ -r /etc/hostname ] && read -r e < /etc/hostname; echo "etc=$e"
         """;
 
-    public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts) =>
+    public override LiveState? Parse(HostnameSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts) =>
         LiveState.Of(values.Where(v => v.Key is "hostname" or "etc"));
 
-    public ResourceDiff Diff(ResourceSpec desired, LiveState? live)
+    public override ResourceDiff Diff(HostnameSpec desired, LiveState? live)
     {
-        var h = ((HostnameSpec)desired).Hostname;
+        var h = desired.Hostname;
         if (live is null) return new ResourceDiff(StepOp.Create, [new PropertyChange("hostname", null, h)]);
         var changes = ImmutableArray.CreateBuilder<PropertyChange>();
         if (live["hostname"] != h) changes.Add(new PropertyChange("hostname", live["hostname"], h));
@@ -27,9 +27,9 @@ public sealed class HostnameProvider : IResourceProvider
         return changes.Count == 0 ? ResourceDiff.Same : new ResourceDiff(StepOp.Update, changes.ToImmutable());
     }
 
-    public async Task<LiveState> ApplyAsync(ResourceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
+    public override async Task<LiveState> ApplyAsync(HostnameSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
     {
-        var h = Sh.Quote(((HostnameSpec)desired).Hostname);
+        var h = Sh.Quote(desired.Hostname);
         var script = $"""
             echo {h} > /etc/hostname
             read -r now < /proc/sys/kernel/hostname
@@ -42,5 +42,5 @@ public sealed class HostnameProvider : IResourceProvider
     }
 
     /// <summary>A host keeps its name when the site lets go of it.</summary>
-    public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) => Task.CompletedTask;
+    public override Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) => Task.CompletedTask;
 }

@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
 
-namespace Deploy.Resources.Providers;
+namespace Deploy.Resources;
 
 /// <summary>
 /// Certificates of the site CA (<see cref="CertificateSpec"/>). Their live state is the controller's PKI directory, which
@@ -10,31 +10,31 @@ namespace Deploy.Resources.Providers;
 /// one. Apply writes the pair issued in memory to the PKI directory (the files carrying it to the host come next).
 /// Delete keeps the controller's copy (a host that comes back with the same identity gets it again).
 /// </summary>
-public sealed class CertificateProvider : IResourceProvider
+public sealed class CertificateProvider : ResourceProvider<CertificateSpec>
 {
-    public string Type => ResourceTypes.Certificate;
+    public override string Type => ResourceTypes.Certificate;
 
-    public string Probe(ImmutableSortedDictionary<string, string> identity) => "";
+    public override string Probe(ImmutableSortedDictionary<string, string> identity) => "";
 
-    public LiveState? Parse(ResourceSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts) =>
-        ((CertificateSpec)desired).Kept is { } kept ? new LiveState(kept) : null;
+    public override LiveState? Parse(CertificateSpec desired, IReadOnlyDictionary<string, string> values, HostFacts facts) =>
+        desired.Kept is { } kept ? new LiveState(kept) : null;
 
-    public ResourceDiff Diff(ResourceSpec desired, LiveState? live)
+    public override ResourceDiff Diff(CertificateSpec desired, LiveState? live)
     {
-        var c = (CertificateSpec)desired;
+        var c = desired;
         if (live is null) return new ResourceDiff(StepOp.Create, c.Reasons.IsEmpty ? [new PropertyChange("certificate", null, c.Subject)] : c.Reasons);
         if (live["fingerprint"] == c.Fingerprint) return ResourceDiff.Same;
         return new ResourceDiff(StepOp.Replace, c.Reasons.IsEmpty ? [new PropertyChange("fingerprint", live["fingerprint"], c.Fingerprint)] : c.Reasons);
     }
 
-    public async Task<LiveState> ApplyAsync(ResourceSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
+    public override async Task<LiveState> ApplyAsync(CertificateSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
     {
-        var c = (CertificateSpec)desired;
+        var c = desired;
         if (c.Issue is null)
             throw new ResourceException(run.Transport.HostName, c.Name, "the certificate to write was not issued (the plan is stale): run up again");
         await c.Issue.CommitAsync(ct);
         return new LiveState(c.Outputs);
     }
 
-    public Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) => Task.CompletedTask;
+    public override Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) => Task.CompletedTask;
 }

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using Deploy.Core.Resources;
 
-namespace Deploy.Resources.Providers;
+namespace Deploy.Resources;
 
 public static class ResourceProviders
 {
