@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Deploy.Core.Model;
+using Deploy.Site.Compile;
 using Deploy.Site.Yaml;
 using YamlDotNet.RepresentationModel;
 
@@ -110,7 +111,7 @@ public sealed record NfManifest(
         {
             y.AllowOnly(m, "a file", "path", "template", "source", "content", "owner", "group", "mode", "validate", "block", "notify", "when", "secret", "lint");
             var lint = y.Str(m, "lint");
-            if (lint is not (null or "python")) throw y.Error(y.Get(m, "lint"), $"unknown lint '{lint}' (python: the content must compile with python3)");
+            if (lint is not null && Lint.Find(lint) is null) throw y.Error(y.Get(m, "lint"), Lint.Unknown(lint));
             var template = y.Str(m, "template");
             var source = y.Str(m, "source");
             var content = OptT(m, "content");
