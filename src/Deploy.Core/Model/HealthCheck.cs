@@ -4,7 +4,8 @@ using Deploy.Core.Transport;
 namespace Deploy.Core.Model;
 
 /// <summary>A health check declared by an NF, rendered for one host.</summary>
-/// <param name="Kind">"sip-options", "command" or "tcp".</param>
+/// <param name="Kind">A kind of the registry that reads and runs it (Deploy.Resources.Health.HealthCheckKinds: sip-options,
+/// command, tcp, diameter, gtpv2-echo, call).</param>
 public sealed record HealthCheckSpec(string Host, string Nf, string Kind, ImmutableSortedDictionary<string, string> Args)
 {
     /// <summary>A site check depends on other hosts too (peers in STATE_OPEN): it runs once every host is rolled out and
@@ -12,9 +13,11 @@ public sealed record HealthCheckSpec(string Host, string Nf, string Kind, Immuta
     public bool SiteWide { get; init; }
 
     /// <summary>For reports: what is checked where (credentials and identities of the check itself are left out).</summary>
-    public string Describe() => Kind == "call" ? $"{Nf} call {Args.GetValueOrDefault("name")}" : $"{Nf} {Kind} " + string.Join(" ", Args
-        .Where(a => !a.Key.StartsWith("tls_", StringComparison.Ordinal) && !a.Key.StartsWith("origin_", StringComparison.Ordinal))
-        .Select(a => $"{a.Key}={a.Value}"));
+    public string Describe() => Kind == "call"
+        ? $"{Nf} call {Args.GetValueOrDefault("name")}"
+        : $"{Nf} {Kind} " + string.Join(" ", Args
+            .Where(a => !a.Key.StartsWith("tls_", StringComparison.Ordinal) && !a.Key.StartsWith("origin_", StringComparison.Ordinal))
+            .Select(a => $"{a.Key}={a.Value}"));
 }
 
 public sealed record HealthResult(bool Healthy, string Detail)

@@ -8,6 +8,35 @@ namespace Deploy.Resources.Health;
 /// <summary>The Diameter message codec: CER and DPR encoding, reading one message from a stream, CEA and header parsing, AVPs.</summary>
 public static partial class DiameterProbe
 {
+    public const int DefaultPort = 3868;
+    public const uint DiameterSuccess = 2001;
+    public const uint DiameterUnknownPeer = 3010;
+
+    /// <summary>Largest message accepted from a peer; a CEA is a few hundred bytes.</summary>
+    public const int MaxMessageLength = 64 * 1024;
+
+    public const int HeaderLength = 20;
+    public const uint CapabilitiesExchange = 257;
+    public const uint DisconnectPeer = 282;
+
+    public const byte FlagRequest = 0x80;
+    public const byte FlagError = 0x20;
+    public const byte AvpFlagVendor = 0x80;
+    public const byte AvpFlagMandatory = 0x40;
+
+    public const uint AvpHostIpAddress = 257;
+    public const uint AvpAuthApplicationId = 258;
+    public const uint AvpOriginHost = 264;
+    public const uint AvpVendorId = 266;
+    public const uint AvpResultCode = 268;
+    public const uint AvpProductName = 269;
+    public const uint AvpDisconnectCause = 273;
+    public const uint AvpOriginRealm = 296;
+
+    public const uint RelayApplicationId = 0xffffffff;
+    public const uint DoNotWantToTalkToYou = 2;
+    public const string ProductName = "nf-deploy";
+
     /// <summary>The CER this probe sends (RFC 6733 5.3.1), with the AVPs in a fixed order.</summary>
     public static byte[] EncodeCer(string originHost, string originRealm, IPAddress hostIp, uint hopByHop, uint endToEnd)
     {
@@ -33,7 +62,8 @@ public static partial class DiameterProbe
         ]);
 
     /// <summary>Reads one whole message: the 20-byte header, then the rest as its length says, however the bytes arrive.</summary>
-    /// <exception cref="InvalidDataException">Not Diameter version 1, or a length under 20 or over <see cref="MaxMessageLength"/>.</exception>
+    /// <exception cref="InvalidDataException">Not Diameter version 1, or a length under 20 or over
+    /// <see cref="MaxMessageLength"/>.</exception>
     /// <exception cref="EndOfStreamException">The stream ended before the message did.</exception>
     public static async Task<byte[]> ReadMessageAsync(Stream stream, CancellationToken ct)
     {

@@ -1,5 +1,6 @@
-// The Diameter probe in three files: DiameterProbe.cs (constants, the client: connect, CER/CEA, DPR/DPA, verdict),
-// DiameterProbe.Codec.cs (message encoding and decoding), DiameterTls.cs (the TLS identity and peer check).
+// The Diameter probe in three files: DiameterProbe.cs (the client: connect, CER/CEA, DPR/DPA, verdict),
+// DiameterProbe.Codec.cs (the protocol's constants, message encoding and decoding), DiameterTls.cs (the TLS identity
+// and handshake, the peer checked by CaTrust as the SIP probe checks a server). Kinds/DiameterCheck.cs is the health check.
 using System.Net;
 using System.Net.Sockets;
 using Deploy.Core.Model;
@@ -15,35 +16,6 @@ public sealed record DiameterAnswer(uint ResultCode, string OriginHost, string O
 /// </summary>
 public static partial class DiameterProbe
 {
-    public const int DefaultPort = 3868;
-    public const uint DiameterSuccess = 2001;
-    public const uint DiameterUnknownPeer = 3010;
-
-    /// <summary>Largest message accepted from a peer; a CEA is a few hundred bytes.</summary>
-    public const int MaxMessageLength = 64 * 1024;
-
-    public const int HeaderLength = 20;
-    public const uint CapabilitiesExchange = 257;
-    public const uint DisconnectPeer = 282;
-
-    public const byte FlagRequest = 0x80;
-    public const byte FlagError = 0x20;
-    public const byte AvpFlagVendor = 0x80;
-    public const byte AvpFlagMandatory = 0x40;
-
-    public const uint AvpHostIpAddress = 257;
-    public const uint AvpAuthApplicationId = 258;
-    public const uint AvpOriginHost = 264;
-    public const uint AvpVendorId = 266;
-    public const uint AvpResultCode = 268;
-    public const uint AvpProductName = 269;
-    public const uint AvpDisconnectCause = 273;
-    public const uint AvpOriginRealm = 296;
-
-    public const uint RelayApplicationId = 0xffffffff;
-    public const uint DoNotWantToTalkToYou = 2;
-    public const string ProductName = "nf-deploy";
-
     /// <summary>
     /// Connects over TCP, sends a CER and returns the peer's CEA, or null when there was no answer within
     /// <paramref name="timeout"/> (connection refused, reset or closed, or silence). After a successful CEA the
@@ -74,16 +46,7 @@ public static partial class DiameterProbe
         DiameterAnswer answer;
         try
         {
-            if (tls is not null)
-            {
-                var ssl = new System.Net.Security.SslStream(network, leaveInnerStreamOpen: true, (_, cert, _, errors) => tls.Trusts(cert, errors));
-                stream = ssl;
-                await ssl.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions
-                {
-                    TargetHost = tls.ServerName,
-                    ClientCertificates = [tls.ClientCertificate],
-                }, cts.Token);
-            }
+            if (tls is not null) stream = await tls.HandshakeAsync(network, cts.Token);
             var local = ((IPEndPoint)socket.LocalEndPoint!).Address;
             if (local.IsIPv4MappedToIPv6) local = local.MapToIPv4();
             var (hopByHop, endToEnd) = NewIds();
@@ -95,7 +58,8 @@ public static partial class DiameterProbe
                 // A CER gets one answer; a request from the peer (none is expected before the CEA) is not answered.
                 if (header.IsRequest) continue;
                 if (header.CommandCode != CapabilitiesExchange || header.HopByHop != hopByHop)
-                    throw new InvalidDataException($"expected a CEA, got answer {header.CommandCode} with hop-by-hop id {header.HopByHop:x8}");
+                    throw new InvalidDataException(
+                        $"expected a CEA, got answer {header.CommandCode} with hop-by-hop id {header.HopByHop:x8}");
                 answer = ParseCea(message);
                 break;
             }
@@ -103,12 +67,16 @@ public static partial class DiameterProbe
         catch (Exception e) when (IsNoAnswer(e, ct)) { return null; }
 
         if (answer.ResultCode == DiameterSuccess)
-            await DisconnectAsync(stream, originHost, originRealm, timeout < TimeSpan.FromSeconds(1) ? timeout : TimeSpan.FromSeconds(1), ct);
+        {
+            var goodbye = timeout < TimeSpan.FromSeconds(1) ? timeout : TimeSpan.FromSeconds(1);
+            await DisconnectAsync(stream, originHost, originRealm, goodbye, ct);
+        }
         if (stream != network) await stream.DisposeAsync();
         return answer;
     }
 
-    /// <summary>Timeout, refused, reset or closed: no answer. A malformed answer (<see cref="InvalidDataException"/>) is not this.</summary>
+    /// <summary>Timeout, refused, reset or closed: no answer. A malformed answer (<see cref="InvalidDataException"/>) is
+    /// not this.</summary>
     private static bool IsNoAnswer(Exception e, CancellationToken ct) => e switch
     {
         OperationCanceledException => !ct.IsCancellationRequested,

@@ -25,9 +25,13 @@ public static class Gtpv2EchoProbe
                 var res = await udp.ReceiveAsync(cts.Token);
                 Gtpv2EchoResponse answer;
                 try { answer = Gtpv2Echo.DecodeResponse(res.Buffer); }
-                catch (InvalidDataException e) { return new HealthResult(false, $"GTPv2-C {address}:{port}: not an Echo Response: {e.Message}"); }
+                catch (InvalidDataException e)
+                {
+                    return new HealthResult(false, $"GTPv2-C {address}:{port}: not an Echo Response: {e.Message}");
+                }
                 if (answer.Sequence != sequence) continue; // a late answer to an earlier probe
-                return new HealthResult(true, $"GTPv2-C Echo Response from {address}:{port} (recovery {answer.Recovery?.ToString() ?? "absent"})");
+                var recovery = answer.Recovery?.ToString() ?? "absent";
+                return new HealthResult(true, $"GTPv2-C Echo Response from {address}:{port} (recovery {recovery})");
             }
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)

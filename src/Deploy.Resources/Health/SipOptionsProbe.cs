@@ -11,7 +11,7 @@ namespace Deploy.Resources.Health;
 public sealed record SipTls(X509Certificate2 TrustedCa, string? ServerName)
 {
     public static SipTls FromFile(string caFile, string? serverName) =>
-        new(X509CertificateLoader.LoadCertificateFromFile(caFile), string.IsNullOrEmpty(serverName) ? null : serverName);
+        new(CaTrust.Load(caFile), string.IsNullOrEmpty(serverName) ? null : serverName);
 }
 
 /// <summary>The answer to an OPTIONS: its status line, or why there was none.</summary>
@@ -29,7 +29,8 @@ public static class SipOptionsProbe
     public static async Task<string?> PingAsync(IPAddress address, int port, TimeSpan timeout, CancellationToken ct) =>
         (await ProbeAsync(address, port, "udp", null, timeout, ct)).Status;
 
-    public static async Task<SipProbeResult> ProbeAsync(IPAddress address, int port, string transport, SipTls? tls, TimeSpan timeout, CancellationToken ct)
+    public static async Task<SipProbeResult> ProbeAsync(
+        IPAddress address, int port, string transport, SipTls? tls, TimeSpan timeout, CancellationToken ct)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         cts.CancelAfter(timeout);
@@ -44,9 +45,13 @@ public static class SipOptionsProbe
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            return new SipProbeResult(null, $"no answer to OPTIONS over {transport} from {address}:{port} within {timeout.TotalSeconds:0} s");
+            return new SipProbeResult(null,
+                $"no answer to OPTIONS over {transport} from {address}:{port} within {timeout.TotalSeconds:0} s");
         }
-        catch (SocketException e) { return new SipProbeResult(null, $"{transport} {address}:{port}: {e.Message}"); } // refused, ICMP unreachable
+        catch (SocketException e) // refused, ICMP unreachable
+        {
+            return new SipProbeResult(null, $"{transport} {address}:{port}: {e.Message}");
+        }
         catch (IOException e) { return new SipProbeResult(null, $"{transport} {address}:{port}: {e.Message}"); }
     }
 
@@ -132,20 +137,8 @@ public static class SipOptionsProbe
         }
     }
 
-    /// <summary>Null when the server's certificate chains to the trusted CA (and only to it) and matches the name.</summary>
-    public static string? Verify(SipTls tls, X509Certificate? presented, SslPolicyErrors errors)
-    {
-        if (presented is null) return "the server sent no certificate";
-        using var cert = X509CertificateLoader.LoadCertificate(presented.GetRawCertData());
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(tls.TrustedCa);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        if (!chain.Build(cert))
-            return $"the server's certificate ({cert.Subject}, issued by {cert.Issuer}) does not chain to the trusted CA {tls.TrustedCa.Subject}: " +
-                string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct());
-        if (tls.ServerName is not null && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
-            return $"the server's certificate ({cert.Subject}) is not for {tls.ServerName}";
-        return null;
-    }
+    /// <summary>Null when the server's certificate chains to the trusted CA (and only to it) and matches the name
+    /// (<see cref="CaTrust"/>, the check the Diameter probe makes too).</summary>
+    public static string? Verify(SipTls tls, X509Certificate? presented, SslPolicyErrors errors) =>
+        CaTrust.Verify(tls.TrustedCa, tls.ServerName, presented, errors);
 }

@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
 using Deploy.Core.Model;
+using Deploy.Resources.Health;
+using Deploy.Site.Compile;
 using Deploy.Site.Yaml;
 using YamlDotNet.RepresentationModel;
 
@@ -32,20 +34,25 @@ public sealed record NfManifest(
 
     public static IEnumerable<string> Known(string projectDir) =>
         Directory.Exists(Path.Combine(projectDir, "nf"))
-            ? Directory.GetDirectories(Path.Combine(projectDir, "nf")).Where(d => System.IO.File.Exists(Path.Combine(d, "nf.yaml"))).Select(Path.GetFileName).OfType<string>().Order()
+            ? Directory.GetDirectories(Path.Combine(projectDir, "nf")).Where(d => System.IO.File.Exists(Path.Combine(d, "nf.yaml")))
+                .Select(Path.GetFileName).OfType<string>().Order()
             : [];
 
-    public static NfManifest Load(string projectDir, string name, string referencedFrom, int line)
+    /// <param name="kinds">The health check kinds its <c>health:</c> entries may use; the built-in ones by default.</param>
+    public static NfManifest Load(string projectDir, string name, string referencedFrom, int line, HealthCheckKinds? kinds = null)
     {
         if (!SiteNames.IsValid(name))
-            throw new SiteException(referencedFrom, line, $"'{SiteNames.Printable(name)}' is not a valid network function name ({SiteNames.Shape})");
+            throw new SiteException(referencedFrom, line,
+                $"'{SiteNames.Printable(name)}' is not a valid network function name ({SiteNames.Shape})");
         var dir = Path.Combine(projectDir, "nf", name);
         var path = Path.Combine(dir, "nf.yaml");
         if (!System.IO.File.Exists(path))
-            throw new SiteException(referencedFrom, line, $"unknown network function '{name}' (nf/: {string.Join(", ", Known(projectDir))})");
+            throw new SiteException(referencedFrom, line,
+                $"unknown network function '{name}' (nf/: {string.Join(", ", Known(projectDir))})");
         var y = YamlFile.Load(path, projectDir);
         var root = y.Root;
-        y.AllowOnly(root, "an NF manifest", "description", "defaults", "values", "checks", "apt", "packages", "directories", "files", "services", "ports", "health", "sql");
+        y.AllowOnly(root, "an NF manifest",
+            "description", "defaults", "values", "checks", "apt", "packages", "directories", "files", "services", "ports", "health", "sql");
 
         Templated T(YamlNode n, string what) => new(y.Scalar(n, what), YamlFile.Line(n));
         Templated? OptT(YamlMappingNode m, string key) => y.Get(m, key) is { } n ? T(n, key) : null;
@@ -79,7 +86,8 @@ public sealed record NfManifest(
             {
                 y.AllowOnly(r, "an apt repository", "name", "entry", "path");
                 var rname = y.Required(r, "name", "an apt repository");
-                repos.Add(new NfRepository(rname, T(y.Get(r, "entry") ?? throw y.Error(r, $"apt repository '{rname}': 'entry' is required (a sources.list line)"), "entry"),
+                var entry = y.Get(r, "entry") ?? throw y.Error(r, $"apt repository '{rname}': 'entry' is required (a sources.list line)");
+                repos.Add(new NfRepository(rname, T(entry, "entry"),
                     y.Str(r, "path") ?? $"/etc/apt/sources.list.d/{rname}.list", YamlFile.Line(r)));
             }
         }
@@ -88,7 +96,8 @@ public sealed record NfManifest(
         {
             if (n is not YamlMappingNode pm) return new NfPackage(T(n, "a package name"), null, YamlFile.Line(n));
             y.AllowOnly(pm, "a package", "name", "when");
-            return new NfPackage(T(y.Get(pm, "name") ?? throw y.Error(pm, "a package needs 'name'"), "name"), OptT(pm, "when"), YamlFile.Line(pm));
+            return new NfPackage(T(y.Get(pm, "name") ?? throw y.Error(pm, "a package needs 'name'"), "name"), OptT(pm, "when"),
+                YamlFile.Line(pm));
         }).ToImmutableArray();
 
         var checks = Items(y, y.Seq(root, "checks"), "a check").Select(m =>
@@ -108,16 +117,18 @@ public sealed record NfManifest(
 
         var files = Items(y, y.Seq(root, "files"), "a file").Select(m =>
         {
-            y.AllowOnly(m, "a file", "path", "template", "source", "content", "owner", "group", "mode", "validate", "block", "notify", "when", "secret", "lint");
+            y.AllowOnly(m, "a file",
+                "path", "template", "source", "content", "owner", "group", "mode", "validate", "block", "notify", "when", "secret", "lint");
             var lint = y.Str(m, "lint");
-            if (lint is not (null or "python")) throw y.Error(y.Get(m, "lint"), $"unknown lint '{lint}' (python: the content must compile with python3)");
+            if (lint is not null && Lint.Find(lint) is null) throw y.Error(y.Get(m, "lint"), Lint.Unknown(lint));
             var template = y.Str(m, "template");
             var source = y.Str(m, "source");
             var content = OptT(m, "content");
             if (new object?[] { template, source, content }.Count(x => x is not null) != 1)
                 throw y.Error(m, "a file needs exactly one of 'template', 'source' or 'content'");
             var sourcePath = source is null ? null : Deploy.Core.Paths.ContainedPath.Resolve(Path.Combine(dir, "files"), source)
-                ?? throw y.Error(y.Get(m, "source"), $"source file '{source}' is outside nf/{name}/files/ (a source names a file of the NF's files/ folder)");
+                ?? throw y.Error(y.Get(m, "source"),
+                    $"source file '{source}' is outside nf/{name}/files/ (a source names a file of the NF's files/ folder)");
             if (source is not null && !System.IO.File.Exists(sourcePath))
                 throw y.Error(y.Get(m, "source"), $"source file nf/{name}/files/{source} not found");
             var notify = (y.Seq(m, "notify")?.Children ?? []).Select(n => T(n, "a service name")).ToImmutableArray();
@@ -152,28 +163,17 @@ public sealed record NfManifest(
         {
             y.AllowOnly(m, "a port", "proto", "address", "port", "path", "when");
             var proto = y.Str(m, "proto") ?? "udp";
-            if (proto is not ("udp" or "tcp" or "tls" or "sctp" or "unix")) throw y.Error(m, $"port proto must be udp, tcp, tls, sctp or unix, not '{proto}'");
+            if (proto is not ("udp" or "tcp" or "tls" or "sctp" or "unix"))
+                throw y.Error(m, $"port proto must be udp, tcp, tls, sctp or unix, not '{proto}'");
             if (proto == "unix")
-                return new NfPort(proto, T(y.Get(m, "path") ?? throw y.Error(m, "a unix socket needs 'path'"), "path"), new Templated("0", YamlFile.Line(m)), YamlFile.Line(m), OptT(m, "when"));
+                return new NfPort(proto, T(y.Get(m, "path") ?? throw y.Error(m, "a unix socket needs 'path'"), "path"),
+                    new Templated("0", YamlFile.Line(m)), YamlFile.Line(m), OptT(m, "when"));
             return new NfPort(proto, OptT(m, "address") ?? new Templated("0.0.0.0", YamlFile.Line(m)),
                 T(y.Get(m, "port") ?? throw y.Error(m, "a port needs 'port'"), "port"), YamlFile.Line(m), OptT(m, "when"));
         }).ToImmutableArray();
 
-        var health = Items(y, y.Seq(root, "health"), "a health check").Select(m =>
-        {
-            var kinds = y.Entries(m).Where(e => e.Key is not ("when" or "scope")).ToList();
-            var scope = y.Str(m, "scope") ?? "host";
-            if (scope is not ("host" or "site")) throw y.Error(y.Get(m, "scope"), "a health check's scope is host (the default) or site");
-            if (kinds.Count != 1) throw y.Error(m, "a health check is one of: sip-options: {...}, command: {...}, tcp: {...}, diameter: {...}, gtpv2-echo: {...}, call: {...} (and an optional when:)");
-            var (kind, kn, args) = kinds[0];
-            if (kind is not ("sip-options" or "command" or "tcp" or "diameter" or "gtpv2-echo" or "call"))
-                throw y.Error(kn, $"unknown health check '{kind}' (sip-options, command, tcp, diameter, gtpv2-echo or call)");
-            var am = args as YamlMappingNode ?? throw y.Error(args, $"health check '{kind}' needs a mapping of arguments");
-            // a call test places registrations and calls through the whole site: it is site health by nature
-            if (kind == "call" && scope != "site") throw y.Error(kn, "a call test depends on every node of the site: declare it with scope: site");
-            return new NfHealth(kind, kind == "call" ? NfCallTest.Args(y, am) : y.Entries(am).ToImmutableSortedDictionary(e => e.Key, e => T(e.Value, e.Key), StringComparer.Ordinal),
-                OptT(m, "when"), scope == "site", YamlFile.Line(m));
-        }).ToImmutableArray();
+        var health = Items(y, y.Seq(root, "health"), "a health check")
+            .Select(m => NfManifestHealth.Read(y, m, kinds ?? HealthCheckKinds.BuiltIn)).ToImmutableArray();
 
         ImmutableArray<NfSqlSchema> schemas = [];
         ImmutableArray<NfSqlUser> users = [];
@@ -205,12 +205,14 @@ public sealed record NfManifest(
                 {
                     if (e.Value is not YamlMappingNode cm) return new NfSqlColumn(T(e.Value, e.Key), null);
                     y.AllowOnly(cm, "a column", "value", "when");
-                    return new NfSqlColumn(T(y.Get(cm, "value") ?? throw y.Error(cm, $"column '{e.Key}' needs 'value'"), e.Key), OptT(cm, "when"));
+                    var value = y.Get(cm, "value") ?? throw y.Error(cm, $"column '{e.Key}' needs 'value'");
+                    return new NfSqlColumn(T(value, e.Key), OptT(cm, "when"));
                 }, StringComparer.Ordinal);
                 var key = y.Required(m, "key", "rows");
                 if (!cols.ContainsKey(key)) throw y.Error(y.Get(m, "key"), $"key column '{key}' is not among the columns");
                 var secret = (y.Seq(m, "secret_columns")?.Children ?? []).Select(n => y.Scalar(n, "a column name")).ToImmutableArray();
-                foreach (var c in secret.Where(c => !cols.ContainsKey(c))) throw y.Error(y.Get(m, "secret_columns"), $"secret column '{c}' is not among the columns");
+                foreach (var c in secret.Where(c => !cols.ContainsKey(c)))
+                    throw y.Error(y.Get(m, "secret_columns"), $"secret column '{c}' is not among the columns");
                 var itemChecks = Items(y, y.Seq(m, "checks"), "a check").Select(c =>
                 {
                     y.AllowOnly(c, "a check", "that", "message");

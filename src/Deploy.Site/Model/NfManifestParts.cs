@@ -15,7 +15,8 @@ public sealed record NfKey(string Name, Templated? Url, string? SourceFile, stri
 public sealed record NfRepository(string Name, Templated Entry, string Path, int Line);
 
 /// <param name="Purge">Removed with everything in it when no longer wanted (a runtime or config dir of an instance).</param>
-public sealed record NfDirectory(Templated Path, string User, string Group, string Mode, int Line, Templated? When = null, bool Purge = false);
+public sealed record NfDirectory(
+    Templated Path, string User, string Group, string Mode, int Line, Templated? When = null, bool Purge = false);
 
 /// <summary>A file: from a template, a static source file, or inline content.</summary>
 public sealed record NfFile(
@@ -54,14 +55,17 @@ public sealed record NfPackage(Templated Name, Templated? When, int Line);
 /// <summary>A condition checked per host when the site is compiled; failing, it stops everything with its message.</summary>
 public sealed record NfCheck(Templated That, Templated Message, int Line);
 
-/// <summary>Something an NF binds on a host: an IP:port (udp, tcp, tls, sctp), or a unix socket (<c>proto: unix</c>, the path in <c>address</c>).</summary>
+/// <summary>Something an NF binds on a host: an IP:port (udp, tcp, tls, sctp), or a unix socket (<c>proto: unix</c>, the
+/// path in <c>address</c>).</summary>
 public sealed record NfPort(string Proto, Templated Address, Templated Port, int Line, Templated? When = null);
 
 /// <summary>A SQL script applied to a database of the host's MySQL/MariaDB (tables and their version rows).</summary>
-public sealed record NfSqlSchema(Templated Database, string Name, string Template, ImmutableArray<string> Tables, Templated? When, int Line);
+public sealed record NfSqlSchema(
+    Templated Database, string Name, string Template, ImmutableArray<string> Tables, Templated? When, int Line);
 
 /// <summary>A database account: its password (a secret setting), where it may connect from, its grants.</summary>
-public sealed record NfSqlUser(Templated User, Templated From, Templated Password, ImmutableArray<Templated> Grants, Templated? When, int Line);
+public sealed record NfSqlUser(
+    Templated User, Templated From, Templated Password, ImmutableArray<Templated> Grants, Templated? When, int Line);
 
 /// <summary>A column of a declared row: its value, and a condition (a column a table version lacks).</summary>
 public sealed record NfSqlColumn(Templated Value, Templated? When);

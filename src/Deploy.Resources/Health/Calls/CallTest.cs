@@ -15,7 +15,7 @@ public sealed record CallStep(
     public bool IsSipp => Xml is not null;
 }
 
-/// <summary>A call test as its health check's arguments carry it (see NfCallTest in Deploy.Site): steps, then cleanup.</summary>
+/// <summary>A call test as its health check's arguments carry it (see Kinds/CallTestCheck): steps, then cleanup.</summary>
 public sealed partial record CallTest(string Name, ImmutableArray<CallStep> Steps, ImmutableArray<CallStep> Cleanup)
 {
     public static CallTest From(HealthCheckSpec check)
