@@ -24,11 +24,18 @@ public static class ExitCodes
     public const int Changes = 3;
 }
 
+/// <summary>A command line that cannot be carried out as given (exit 2): a missing --yes without a terminal, a --stack
+/// that names no stack, a malformed --path.</summary>
+public sealed class UsageException(string message) : DeployException(message);
+
 /// <summary>The verbs, wired to the engine. Each returns an exit code; user errors are DeployExceptions.</summary>
 public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stderr, int parallelism, bool verbose)
 {
     private readonly IStateBackend _state = StateBackends.Open(ws);
     private ImmutableArray<string> _secrets = [];
+
+    /// <summary>A person can answer a prompt: a terminal on stdin and no --non-interactive.</summary>
+    public bool Interactive { get; init; }
 
     /// <summary>Secret settings' values never reach an output: any that would are replaced by [secret].</summary>
     public string Redact(string text) => _secrets.Aggregate(text, (t, v) => t.Replace(v, "[secret]", StringComparison.Ordinal));
@@ -93,6 +100,9 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
 
     public async Task<int> UpAsync(string stack, bool yes, bool json, CancellationToken ct, IReadOnlyCollection<string>? replace = null)
     {
+        // before the site is loaded and any host contacted: a run that could not be confirmed stops here
+        if (!yes && json) throw new UsageException("up --json needs --yes (the plan is not shown before the JSON, so there is nothing to confirm)");
+        if (!yes && !Interactive) throw new UsageException("up needs --yes when not run from a terminal (or with --non-interactive): nothing was read or changed");
         var site = await LoadSiteAsync(stack, ct);
         site.Replace(replace ?? []);
         await using var @lock = await _state.LockAsync(stack, "up", ct);
@@ -105,7 +115,6 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         if (!json) stdout.Write(Redact($"Updating ({stack}):\n\n" + PlanPrinter.Text(plan, false)));
         if (!yes)
         {
-            if (Console.IsInputRedirected) throw new DeployException("up needs --yes when not run from a terminal");
             stdout.Write("Do you want to perform this update? [y/N] ");
             if (Console.ReadLine()?.Trim().ToLowerInvariant() is not ("y" or "yes")) { stdout.WriteLine("cancelled"); return ExitCodes.Failed; }
         }
@@ -113,13 +122,15 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         await site.CommitControllerAsync(ct);
         var report = await engine.ApplyAsync(session, ct);
         if (json) stdout.Write(Redact(CallReport.WithHealth(PlanPrinter.Json(report.Plan), report.Hosts.SelectMany(h => h.Health)) + "\n"));
-        stdout.WriteLine();
+        // with --json, stdout holds the JSON document alone: the per-host summary goes to stderr
+        var text = json ? stderr : stdout;
+        text.WriteLine();
         foreach (var h in report.Hosts)
-            stdout.WriteLine(Redact($"{h.Host}: {(h.Ok ? "ok" : "FAILED")}, {h.Changed} changed" +
+            text.WriteLine(Redact($"{h.Host}: {(h.Ok ? "ok" : "FAILED")}, {h.Changed} changed" +
                 (h.Error is null ? "" : $": {h.Error}") +
                 (h.Health.IsEmpty ? "" : h.Health.All(x => x.Result.Healthy) ? ", healthy" :
                     ", unhealthy: " + string.Join("; ", h.Health.Where(x => !x.Result.Healthy).Select(x => $"{x.Check.Describe()}: {x.Result.Detail}")))));
-        foreach (var p in report.Plan.Problems) stdout.WriteLine(Redact($"{p.Host}: FAILED: {p.Message}"));
+        foreach (var p in report.Plan.Problems) text.WriteLine(Redact($"{p.Host}: FAILED: {p.Message}"));
         if (!json) stdout.Write(Redact(CallReport.Text(report.Hosts.SelectMany(h => h.Health))));
         history.Done(report.Ok, RunHistory.Counts(report.Plan), report.Hosts.Where(h => !h.Ok).Select(h => h.Host).Concat(report.Plan.Problems.Select(p => p.Host)));
         return report.Ok ? ExitCodes.Ok : ExitCodes.Failed;
@@ -161,7 +172,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
 
     public async Task<int> DestroyAsync(string stack, bool yes, CancellationToken ct)
     {
-        if (!yes) throw new DeployException("destroy deletes every resource of the stack: confirm with --yes");
+        if (!yes) throw new UsageException("destroy deletes every resource of the stack: confirm with --yes");
         var site = await LoadSiteAsync(stack, ct);
         await using var @lock = await _state.LockAsync(stack, "destroy", ct);
         var state = await _state.LoadAsync(stack, ct);
@@ -205,45 +216,6 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
                 "(the site CA's are kept in .nf-deploy/pki only by `up`, which issues its own)");
         return ExitCodes.Ok;
     }
-
-    public int ConfigSet(string stack, string key, string value, bool secret = false)
-    {
-        if (secret)
-            StackConfig.EditSecret(ws.ProjectDir, ProjectFile.Load(ws.ProjectDir), stack, key, value, ws.Passphrase());
-        else
-            StackConfig.Edit(ws.ProjectDir, ProjectFile.Load(ws.ProjectDir), stack, key, value);
-        return ExitCodes.Ok;
-    }
-
-    public int ConfigRm(string stack, string key)
-    {
-        StackConfig.Edit(ws.ProjectDir, ProjectFile.Load(ws.ProjectDir), stack, key, null);
-        return ExitCodes.Ok;
-    }
-
-    public int ConfigGet(string stack, string? key)
-    {
-        var project = ProjectFile.Load(ws.ProjectDir);
-        var config = StackConfig.Load(ws.ProjectDir, project, stack);
-        if (key is not null)
-        {
-            if (!config.Values.TryGetValue(key, out var v)) throw new DeployException($"unknown setting '{key}' (settings: {string.Join(", ", config.Values.Keys)})");
-            stdout.WriteLine(Show(v));
-            return ExitCodes.Ok;
-        }
-        stdout.WriteLine($"{"KEY",-18} VALUE");
-        foreach (var (k, v) in config.Values) stdout.WriteLine($"{k,-18} {Show(v)}");
-        return ExitCodes.Ok;
-    }
-
-    private static string Show(object? v) => v switch
-    {
-        null => "",
-        List<object?> l => "[" + string.Join(", ", l.Select(Show)) + "]",
-        Dictionary<string, object?> d => "{" + string.Join(", ", d.Select(kv => $"{kv.Key}: {Show(kv.Value)}")) + "}",
-        bool b => b ? "true" : "false",
-        _ => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) ?? "",
-    };
 
     internal static ImmutableArray<string> Verbs => ["preview", "up", "refresh", "destroy", "render", "config", "stack", "cancel", "health", "test", "whoami"];
 }

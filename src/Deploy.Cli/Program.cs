@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
 using System.Runtime.InteropServices;
 using Deploy.Cli;
 using Deploy.Core.Model;
@@ -8,7 +9,8 @@ var stackOpt = new Option<string>("--stack", "-s") { Description = "The stack (s
 var cwdOpt = new Option<string?>("--cwd", "-C") { Description = "Run as if started in this folder (the project with Pulumi.yaml)", Recursive = true };
 var parallelOpt = new Option<int>("--parallel", "-p") { Description = "Hosts read and updated at once", DefaultValueFactory = _ => 16, Recursive = true };
 var verboseOpt = new Option<bool>("--verbose", "-v") { Description = "More progress output", Recursive = true };
-var jsonOpt = new Option<bool>("--json", "-j") { Description = "Print the plan as JSON (steps with host, urn, type, op)" };
+var nonInteractiveOpt = new Option<bool>("--non-interactive") { Description = "Never prompt: a verb that would ask fails at once (as without a terminal)", Recursive = true };
+var jsonOpt = new Option<bool>("--json", "-j") { Description = "Print the plan as JSON (steps with host, urn, type, op); all other text goes to stderr" };
 var expectOpt = new Option<bool>("--expect-no-changes") { Description = "Exit 3 when anything would change (drift checks in CI)" };
 var yesOpt = new Option<bool>("--yes", "-y") { Description = "Go ahead without asking" };
 var showSamesOpt = new Option<bool>("--show-sames") { Description = "Also list resources that do not change" };
@@ -18,9 +20,15 @@ var keyArg = new Argument<string>("key") { Description = "Setting name, as decla
 var valueArg = new Argument<string>("value") { Description = "Value (YAML: [a, b] is a list)" };
 var optionalKeyArg = new Argument<string?>("key") { Description = "Setting name", Arity = ArgumentArity.ZeroOrOne };
 var secretOpt = new Option<bool>("--secret") { Description = "Store the value encrypted (Pulumi's secure: form; passphrase from PULUMI_CONFIG_PASSPHRASE[_FILE])" };
+var pathOpt = new Option<bool>("--path") { Description = "The key is a path into a list or object setting: uacRegistrations[0].expires" };
+var showSecretsOpt = new Option<bool>("--show-secrets") { Description = "Show secret settings' values (needs the passphrase); they are masked otherwise" };
+var configJsonOpt = new Option<bool>("--json", "-j") { Description = "Print the settings as a JSON object (secrets masked unless --show-secrets)" };
 
 App AppFor(ParseResult r) =>
-    new(Workspace.Find(r.GetValue(cwdOpt)), Console.Out, Console.Error, Math.Max(1, r.GetValue(parallelOpt)), r.GetValue(verboseOpt));
+    new(Workspace.Find(r.GetValue(cwdOpt)), Console.Out, Console.Error, Math.Max(1, r.GetValue(parallelOpt)), r.GetValue(verboseOpt))
+    {
+        Interactive = !r.GetValue(nonInteractiveOpt) && !Console.IsInputRedirected,
+    };
 
 var preview = new Command("preview", "Read the hosts and show what `up` would change, with diffs") { stackOpt, jsonOpt, expectOpt, showSamesOpt, replaceOpt };
 preview.SetAction((r, ct) => Run(r, app => app.PreviewAsync(r.GetValue(stackOpt)!, r.GetValue(jsonOpt), r.GetValue(expectOpt), r.GetValue(showSamesOpt), ct, r.GetValue(replaceOpt) ?? [])));
@@ -37,14 +45,16 @@ destroy.SetAction((r, ct) => Run(r, app => app.DestroyAsync(r.GetValue(stackOpt)
 var render = new Command("render", "Render every host's files offline (no host is contacted)") { stackOpt, outOpt };
 render.SetAction((r, ct) => Run(r, app => app.RenderAsync(r.GetValue(stackOpt)!, r.GetValue(outOpt)!, ct)));
 
-var configSet = new Command("set", "Set a stack setting") { keyArg, valueArg, stackOpt, secretOpt };
-configSet.SetAction((r, ct) => Run(r, app => Task.FromResult(app.ConfigSet(r.GetValue(stackOpt)!, r.GetValue(keyArg)!, r.GetValue(valueArg)!, r.GetValue(secretOpt)))));
-var configGet = new Command("get", "Print a stack setting") { keyArg, stackOpt };
-configGet.SetAction((r, ct) => Run(r, app => Task.FromResult(app.ConfigGet(r.GetValue(stackOpt)!, r.GetValue(keyArg)))));
-var configRm = new Command("rm", "Remove a stack setting (its default applies)") { keyArg, stackOpt };
-configRm.SetAction((r, ct) => Run(r, app => Task.FromResult(app.ConfigRm(r.GetValue(stackOpt)!, r.GetValue(keyArg)!))));
-var config = new Command("config", "Show or change the stack's settings") { configSet, configGet, configRm, stackOpt, optionalKeyArg };
-config.SetAction((r, ct) => Run(r, app => Task.FromResult(app.ConfigGet(r.GetValue(stackOpt)!, r.GetValue(optionalKeyArg)))));
+var configSet = new Command("set", "Set a stack setting") { keyArg, valueArg, stackOpt, secretOpt, pathOpt };
+configSet.SetAction((r, ct) => Run(r, app => Task.FromResult(app.ConfigSet(r.GetValue(stackOpt)!, r.GetValue(keyArg)!, r.GetValue(valueArg)!, r.GetValue(secretOpt), r.GetValue(pathOpt)))));
+var configGet = new Command("get", "Print a stack setting (a secret's value too: it needs the passphrase)") { keyArg, stackOpt, pathOpt, configJsonOpt };
+configGet.SetAction((r, ct) => Run(r, app => Task.FromResult(app.ConfigGet(r.GetValue(stackOpt)!, r.GetValue(keyArg)!, r.GetValue(pathOpt), r.GetValue(configJsonOpt)))));
+var configRm = new Command("rm", "Remove a stack setting (its default applies)") { keyArg, stackOpt, pathOpt };
+configRm.SetAction((r, ct) => Run(r, app => Task.FromResult(app.ConfigRm(r.GetValue(stackOpt)!, r.GetValue(keyArg)!, r.GetValue(pathOpt)))));
+var config = new Command("config", "Show or change the stack's settings (secrets masked unless --show-secrets)") { configSet, configGet, configRm, stackOpt, optionalKeyArg, showSecretsOpt, configJsonOpt };
+config.SetAction((r, ct) => Run(r, app => Task.FromResult(r.GetValue(optionalKeyArg) is { } key
+    ? app.ConfigGet(r.GetValue(stackOpt)!, key, json: r.GetValue(configJsonOpt))
+    : app.ConfigList(r.GetValue(stackOpt)!, r.GetValue(showSecretsOpt), r.GetValue(configJsonOpt)))));
 
 var health = new Command("health", "Run the site's health checks against the hosts as they are, changing nothing") { stackOpt };
 health.SetAction((r, ct) => Run(r, app => app.HealthAsync(r.GetValue(stackOpt)!, ct)));
@@ -60,7 +70,11 @@ stackExport.SetAction((r, ct) => Run(r, app => app.ExportAsync(r.GetValue(stackO
 var importFileOpt = new Option<string?>("--file") { Description = "The exported checkpoint (stdin when absent)" };
 var stackImport = new Command("import", "Replace the stack's checkpoint with an exported one (under the stack's lock)") { stackOpt, importFileOpt };
 stackImport.SetAction((r, ct) => Run(r, app => app.ImportAsync(r.GetValue(stackOpt)!, r.GetValue(importFileOpt), ct)));
-var stackCmd = new Command("stack", "Stacks of the project") { stackLs, stackHistory, stackExport, stackImport };
+var initNameArg = new Argument<string?>("name") { Description = "The new stack's name (or --stack)", Arity = ArgumentArity.ZeroOrOne };
+var initStackOpt = new Option<string?>("--stack", "-s") { Description = "The new stack's name" };
+var stackInit = new Command("init", "Create a stack: stacks/Pulumi.<stack>.yaml, every setting at its default (the only verb that accepts a new stack)") { initNameArg, initStackOpt };
+stackInit.SetAction((r, ct) => Run(r, app => Task.FromResult(app.StackInit(r.GetValue(initNameArg) ?? r.GetValue(initStackOpt)))));
+var stackCmd = new Command("stack", "Stacks of the project") { stackInit, stackLs, stackHistory, stackExport, stackImport };
 
 var whoami = new Command("whoami", "Print the user; with -v the state backend's URL (never its password)");
 whoami.SetAction((r, ct) => Run(r, app => Task.FromResult(app.WhoAmI())));
@@ -75,7 +89,7 @@ test.SetAction((r, ct) => Run(r, app => app.TestAsync(r.GetValue(stackOpt)!, r.G
 
 var root = new RootCommand("nf-deploy: deploy telecom network functions (Kamailio, Open5GS, freeDiameter) over SSH, the Pulumi way")
 {
-    preview, up, refresh, destroy, render, config, stackCmd, cancel, health, test, whoami, cwdOpt, parallelOpt, verboseOpt,
+    preview, up, refresh, destroy, render, config, stackCmd, cancel, health, test, whoami, cwdOpt, parallelOpt, verboseOpt, nonInteractiveOpt,
 };
 // Ctrl-C and SIGTERM cancel the run through its token: the current step finishes or is abandoned (files on the
 // hosts are replaced atomically), the state is saved and the lock released. A second signal ends the process at once.
@@ -90,7 +104,20 @@ void OnSignal(PosixSignalContext c)
 }
 using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, interrupt.Token);
+var parsed = root.Parse(args);
+if (parsed.Action is ParseErrorAction usage)
+{
+    // a command line that does not parse: its errors (and typo corrections) on stderr, nothing on stdout, exit 2
+    usage.ShowHelp = false;
+    parsed.Invoke(new InvocationConfiguration { Output = Console.Error });
+    Console.Error.WriteLine($"usage: ./deploy {string.Join("", CommandPath(parsed.CommandResult).Select(n => n + " "))}--help");
+    return ExitCodes.Usage;
+}
+return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, interrupt.Token);
+
+// the verbs from the root down to this one ("config set"), without the program's own name
+static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult c) =>
+    c.Parent is System.CommandLine.Parsing.CommandResult p ? [.. CommandPath(p), c.Command.Name] : [];
 
 // User errors print one clear message, never a stack trace (and never a secret).
 async Task<int> Run(ParseResult r, Func<App, Task<int>> action)
@@ -99,7 +126,14 @@ async Task<int> Run(ParseResult r, Func<App, Task<int>> action)
     try
     {
         app = AppFor(r);
+        // a --stack that names no stack is refused (a typo must not create one); `stack init` has its own option
+        if (r.GetResult(stackOpt) is not null) app.RequireStack(r.GetValue(stackOpt)!);
         return await action(app);
+    }
+    catch (UsageException e)
+    {
+        Console.Error.WriteLine("error: " + e.Message);
+        return ExitCodes.Usage;
     }
     catch (DeployException e)
     {

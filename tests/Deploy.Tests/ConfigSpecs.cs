@@ -1,6 +1,7 @@
 using AwesomeAssertions;
 using Deploy.Cli;
 using Deploy.Core.Model;
+using Deploy.Site.Model;
 
 namespace Deploy.Tests;
 
@@ -54,6 +55,51 @@ public sealed class ConfigSpecs
         site.Read("stacks/Pulumi.prod-example.yaml").Should().Contain("  nf-deploy:kamailioRepo: \"http://mirror.operator.example/kamailio\"\n");
     }
 
+    [Fact]
+    public void A_quoted_key_is_set_in_place_rather_than_added_a_second_time()
+    {
+        using var site = SiteFixture.FromRepo();
+        site.Edit("stacks/Pulumi.lab.yaml", "  nf-deploy:pgwCount: 3\n", "  \"nf-deploy:pgwCount\": 3 # P-GWs\n");
+        var (app, o) = AppIn(site);
+
+        app.ConfigSet("lab", "pgwCount", "5");
+
+        site.Read("stacks/Pulumi.lab.yaml").Should().Contain("  \"nf-deploy:pgwCount\": 5 # P-GWs\n").And.NotContain("nf-deploy:pgwCount: 5");
+        app.ConfigGet("lab", "pgwCount");
+        o.ToString().Should().Be("5\n");
+    }
+
+    [Fact]
+    public void A_stack_file_in_flow_style_or_with_a_bare_key_stays_valid_through_set_and_rm()
+    {
+        using var site = SiteFixture.FromRepo();
+        site.Write("stacks/Pulumi.prod-example.yaml", "config: {nf-deploy:inventory: prod-example, pgwCount: 2}  # compact\n");
+        var (app, _) = AppIn(site);
+
+        app.ConfigSet("prod-example", "pgwCount", "1");
+        app.ConfigSet("prod-example", "sipDomain", "sip: \"odd\" # not a comment");
+        app.ConfigSet("prod-example", "dnsServers", "[192.0.2.9]");
+        app.ConfigRm("prod-example", "dnsServers");
+
+        site.Read("stacks/Pulumi.prod-example.yaml").Should().Be(
+            "config: {nf-deploy:inventory: prod-example, pgwCount: 1, \"nf-deploy:sipDomain\": \"sip: \\\"odd\\\" # not a comment\"}  # compact\n");
+        var values = StackConfig.Load(site.Dir, ProjectFile.Load(site.Dir), "prod-example").Values;
+        (values["pgwCount"], values["sipDomain"]).Should().Be((1L, "sip: \"odd\" # not a comment"));
+    }
+
+    [Fact]
+    public void A_setting_written_twice_is_named_with_its_lines_and_the_file_is_left_as_it_was()
+    {
+        using var site = SiteFixture.FromRepo();
+        site.Append("stacks/Pulumi.prod-example.yaml", "  pgwCount: 4\n");
+        var before = site.Read("stacks/Pulumi.prod-example.yaml");
+        var (app, _) = AppIn(site);
+
+        var act = () => app.ConfigSet("prod-example", "pgwCount", "1");
+
+        act.Should().Throw<DeployException>().WithMessage("'pgwCount' is set 2 times in the stack file (lines 10, 11): keep one");
+        site.Read("stacks/Pulumi.prod-example.yaml").Should().Be(before);
+    }
 
     [Fact]
     public async Task Render_writes_every_file_under_host_and_absolute_path_without_contacting_anyone()

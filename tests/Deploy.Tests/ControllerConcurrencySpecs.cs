@@ -46,6 +46,7 @@ public sealed class ControllerConcurrencySpecs
         using var site = SiteFixture.FromRepo();
         site.Append("Pulumi.yaml", "  secretA:\n    type: string\n    default: \"\"\n  secretB:\n    type: string\n    default: \"\"\n");
         var secrets = new[] { ("kamailioDbPassword", "db-Pass-1"), ("trunkPassword", "trunk-Pass-2"), ("secretA", "a-Pass-3"), ("secretB", "b-Pass-4") };
+        (await DeployProcess.RunAsync(site.Dir, null, "stack", "init", "fresh")).Exit.Should().Be(0, "a stack is made by stack init only (it has no salt yet)");
 
         var runs = await Task.WhenAll(secrets.Select(s => DeployProcess.RunAsync(site.Dir, null, "config", "set", s.Item1, s.Item2, "--secret", "--stack", "fresh")));
 

@@ -164,4 +164,68 @@ public sealed class DiffSpecs
     {
         UnifiedDiff.Create("", "a\nb\n", "/dev/null", "x").Should().Be("--- /dev/null\n+++ x\n@@ -0,0 +1,2 @@\n+a\n+b\n");
     }
+
+    [Theory]
+    [InlineData(1, 3)]   // few distinct lines: many repeats, Myers' part
+    [InlineData(2, 40)]
+    [InlineData(3, 1000)] // mostly unique lines: patience's part
+    public void A_unified_diff_patches_the_old_file_into_the_new_one(int seed, int distinct)
+    {
+        var random = new Random(seed);
+        for (var round = 0; round < 200; round++)
+        {
+            string Text(int lines) => string.Concat(Enumerable.Range(0, lines).Select(_ => $"l{random.Next(distinct)}\n"));
+            var before = Text(random.Next(0, 60));
+            var after = random.Next(3) == 0 ? Text(random.Next(0, 60)) : Mutate(before, random, distinct);
+            Patch(before, UnifiedDiff.Create(before, after, "a", "b", context: random.Next(0, 4))).Should().Be(after, $"round {round}");
+        }
+    }
+
+    [Fact]
+    public void A_diff_of_reordered_blocks_shows_them_moved_rather_than_every_line_changed()
+    {
+        var blocks = Enumerable.Range(0, 4).Select(k => string.Concat(Enumerable.Range(0, 5).Select(i => $"route {k} line {i}\n"))).ToArray();
+        var before = string.Concat(blocks);
+        var after = string.Concat(blocks[1], blocks[0], blocks[2], blocks[3]);
+        var diff = UnifiedDiff.Create(before, after, "a", "b");
+        Patch(before, diff).Should().Be(after);
+        diff.Split('\n').Count(l => l.StartsWith('-') && !l.StartsWith("---")).Should().Be(5);
+    }
+
+    private static string Mutate(string text, Random random, int distinct)
+    {
+        var lines = text.Split('\n')[..^1].ToList();
+        for (var edits = random.Next(1, 6); edits > 0; edits--)
+        {
+            var at = random.Next(lines.Count + 1);
+            if (random.Next(2) == 0 && at < lines.Count) lines.RemoveAt(at);
+            else lines.Insert(at, $"l{random.Next(distinct)}");
+        }
+        return string.Concat(lines.Select(l => l + "\n"));
+    }
+
+    /// <summary>Applies a unified diff (as patch does, hunk headers trusted), checking every context and deleted line.</summary>
+    private static string Patch(string before, string diff)
+    {
+        var old = before.Length == 0 ? [] : before.Split('\n')[..^1];
+        var result = new List<string>();
+        var at = 0;
+        foreach (var line in diff.Split('\n')[2..^1])
+        {
+            if (line.StartsWith("@@"))
+            {
+                var start = int.Parse(line.Split(' ')[1].TrimStart('-').Split(',')[0]);
+                var length = int.Parse(line.Split(' ')[1].Split(',')[1]);
+                var from = length == 0 ? start : start - 1;
+                while (at < from) result.Add(old[at++]);
+                continue;
+            }
+            if (line[0] == '+') { result.Add(line[1..]); continue; }
+            old[at].Should().Be(line[1..]);
+            if (line[0] == ' ') result.Add(old[at]);
+            at++;
+        }
+        while (at < old.Length) result.Add(old[at++]);
+        return string.Concat(result.Select(l => l + "\n"));
+    }
 }

@@ -74,7 +74,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
         Case("An_unknown_stack_lists_the_stacks_that_exist",
             _ => { },
             s => s.RenderAsync("nope"),
-            "no stack 'nope': stacks/Pulumi.nope.yaml does not exist (stacks: lab, prod-example)"),
+            "no stack 'nope': stacks/Pulumi.nope.yaml does not exist (stacks: lab, prod-example); a new one is made by ./deploy stack init nope"),
 
         // ---- inventory
         Case("Malformed_yaml_in_the_inventory_names_the_file_and_line",
