@@ -11,7 +11,7 @@ public static class CallReport
     public static string Text(IEnumerable<(HealthCheckSpec Check, HealthResult Result)> tests)
     {
         var b = new StringBuilder();
-        foreach (var (check, result) in tests.Where(t => t.Check.Kind == "call"))
+        foreach (var (check, result) in tests.Where(t => t.Check.CallTest))
         {
             b.AppendLine($"{check.Host}: {check.Describe()}: {(result.Healthy ? "passed" : "FAILED")} ({result.Steps.Sum(s => s.Milliseconds)} ms)");
             foreach (var s in result.Steps)

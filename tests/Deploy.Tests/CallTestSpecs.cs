@@ -32,6 +32,7 @@ public sealed class CallTestSpecs
         hosts["kamailio-2"].Health.Should().NotContain(c => c.Kind == "call");
         hosts["kamailio-3"].Health.Should().NotContain(c => c.Kind == "call");
         var check = hosts["kamailio-1"].Health.Should().ContainSingle(c => c.Kind == "call").Which;
+        check.CallTest.Should().BeTrue("its kind is a call test: ./deploy test runs it too");
         check.SiteWide.Should().BeTrue("a call test runs once every host is rolled out and never rolls a host back");
         check.Describe().Should().Be("kamailio call dmq-register-call");
 

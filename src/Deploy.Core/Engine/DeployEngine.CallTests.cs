@@ -7,7 +7,7 @@ namespace Deploy.Core.Engine;
 public sealed partial class DeployEngine
 {
     /// <summary>
-    /// <c>./deploy test</c>: runs the site's call tests (health checks of kind <c>call</c>) once each, against the live
+    /// <c>./deploy test</c>: runs the site's call tests (health checks whose kind is a call test) once each, against the live
     /// hosts of a planned session, without applying anything. A test declared on a host that could not be read fails
     /// with that host's problem.
     /// </summary>
@@ -15,7 +15,7 @@ public sealed partial class DeployEngine
     {
         var results = new List<(HealthCheckSpec, HealthResult)>();
         foreach (var (host, desired) in s.Desired.OrderBy(d => d.Key, StringComparer.Ordinal))
-            foreach (var check in desired.Health.Where(c => c.Kind == "call"))
+            foreach (var check in desired.Health.Where(c => c.CallTest))
             {
                 deps.Log.Host(host, "call test: " + check.Describe());
                 var result = s.Transports.TryGetValue(host, out var t)

@@ -12,9 +12,12 @@ public sealed record HealthCheckSpec(string Host, string Nf, string Kind, Immuta
     /// never triggers a rollback, since a host cannot be healthy alone while its peers are mid-change.</summary>
     public bool SiteWide { get; init; }
 
+    /// <summary>A call through the site (its kind says so): <c>./deploy test</c> runs it too, and reports it step by step.</summary>
+    public bool CallTest { get; init; }
+
     /// <summary>For reports: what is checked where (credentials and identities of the check itself are left out).</summary>
-    public string Describe() => Kind == "call"
-        ? $"{Nf} call {Args.GetValueOrDefault("name")}"
+    public string Describe() => CallTest
+        ? $"{Nf} {Kind} {Args.GetValueOrDefault("name")}"
         : $"{Nf} {Kind} " + string.Join(" ", Args
             .Where(a => !a.Key.StartsWith("tls_", StringComparison.Ordinal) && !a.Key.StartsWith("origin_", StringComparison.Ordinal))
             .Select(a => $"{a.Key}={a.Value}"));

@@ -14,6 +14,10 @@ public abstract class HealthCheckKind
     /// <summary>The key that declares it in <c>health:</c>, and <see cref="HealthCheckSpec.Kind"/>.</summary>
     public abstract string Name { get; }
 
+    /// <summary>A call through the site: its scenario templates are rendered with the site and <c>./deploy test</c> runs it
+    /// (<see cref="HealthCheckSpec.CallTest"/>).</summary>
+    public virtual bool IsCallTest => false;
+
     /// <summary>The pause between two tries while the check fails and time is left.</summary>
     public virtual TimeSpan RetryDelay => TimeSpan.FromMilliseconds(500);
 

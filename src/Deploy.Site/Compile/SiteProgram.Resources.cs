@@ -148,8 +148,8 @@ public sealed partial class SiteProgram
                 foreach (var c in nf.Health.Where(c => c.When is null || Truthy(c.When, "when")))
                 {
                     var args = c.Args.ToImmutableSortedDictionary(a => a.Key, a => ShapeCheck.Ok(R(a.Value).Trim(), Shapes.NoControl(R(a.Value).Trim(), $"health check {c.Kind}'s {a.Key}"), nf.File, a.Value.Line, h.Name), StringComparer.Ordinal);
-                    if (c.Kind == "call") args = CallScenarios.Render(args, _templates, nf, scope, h.Name, c.Line);
-                    health.Add(new HealthCheckSpec(h.Name, p.Id, c.Kind, args) { SiteWide = c.SiteWide });
+                    if (c.CallTest) args = CallScenarios.Render(args, _templates, nf, scope, h.Name, c.Line);
+                    health.Add(new HealthCheckSpec(h.Name, p.Id, c.Kind, args) { SiteWide = c.SiteWide, CallTest = c.CallTest });
                 }
             }
             catch (SiteException e) { errors.Add(e); }

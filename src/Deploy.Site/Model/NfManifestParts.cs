@@ -86,4 +86,8 @@ public sealed record NfSqlRows(
     Templated? When,
     int Line);
 
-public sealed record NfHealth(string Kind, ImmutableSortedDictionary<string, Templated> Args, Templated? When, bool SiteWide, int Line);
+public sealed record NfHealth(string Kind, ImmutableSortedDictionary<string, Templated> Args, Templated? When, bool SiteWide, int Line)
+{
+    /// <summary>A call test: its SIPp scenarios are rendered with the site, and <c>./deploy test</c> runs it too.</summary>
+    public bool CallTest { get; init; }
+}

@@ -21,6 +21,8 @@ public sealed class CallTestCheck : HealthCheckKind
 
     public override string Name => "call";
 
+    public override bool IsCallTest => true;
+
     /// <summary>Registrations and calls through the site with SIPp take seconds; so does the pause between tries.</summary>
     public override TimeSpan RetryDelay => TimeSpan.FromMilliseconds(5000);
 
