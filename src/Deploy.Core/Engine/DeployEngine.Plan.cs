@@ -20,7 +20,7 @@ public sealed partial class DeployEngine
             : (await deps.Lab.ReadAsync(site.Stack, ct)).Where(h => h.Running).Select(h => h.Name).ToHashSet();
 
         // Render with the best facts known before contacting anyone, to know what to probe in the same round trip.
-        var known = site.Hosts.ToDictionary(h => h.Name, h => BestKnownFacts(h, s.State));
+        var known = site.Hosts.ToDictionary(h => h.Name, h => h.FactsOrAssumed(s.State.Hosts.GetValueOrDefault(h.Name)?.Facts));
         ImmutableArray<HostDesired>? preliminary = null;
         try { preliminary = site.Materialize(known, ct); }
         catch (SiteErrors) { /* facts only a live host can give: probe after the facts are in */ }
@@ -74,10 +74,6 @@ public sealed partial class DeployEngine
             }
         });
     }
-
-    private static HostFacts BestKnownFacts(HostTarget h, StackState state) =>
-        state.Hosts.TryGetValue(h.Name, out var rec) ? rec.Facts
-        : h.AssumedFacts ?? HostFacts.Assumed(h.Name, h.Connection.Endpoint.Address);
 
     private async Task<HostRead> ReadAsync(string host, IHostTransport transport, IEnumerable<ResourceSpec> specs, CancellationToken ct)
     {
