@@ -3,6 +3,7 @@
 //   SiteProgram.Resources.cs    one host's resources and health checks from its NFs, port clash checks
 //   SiteProgram.Sql.cs          an NF's database resources (schemas, users, rows)
 //   SiteProgram.Scope.cs        the template scope: host objects, instances, groups, template functions
+//   SiteProgram.Identity.cs     the names NFs declare (identity:): each host's identity, the deployer's TLS identity
 //   SiteProgram.Certificates.cs host certificates (inventory or site CA) as planned resources, --replace
 
 using System.Collections.Immutable;
@@ -121,6 +122,8 @@ public sealed partial class SiteProgram : ISiteProgram
         // Hosts are the Managed hosts' targets, in the same order
         foreach (var (h, target) in Managed.Zip(Hosts))
             hostObjs[h.Name] = HostObject(h, target.FactsOrAssumed(facts.GetValueOrDefault(h.Name)));
+        // the names NFs give their hosts and the deployer, before anything is rendered with them
+        DeclareIdentities(hostObjs, configObj, errors);
 
         // phase 1: per-host NF values
         foreach (var h in Managed)

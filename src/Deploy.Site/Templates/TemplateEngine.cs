@@ -57,8 +57,10 @@ public sealed class TemplateEngine(string projectDir)
                 continue;
             }
             var template = _parsed.GetOrAdd(file, p => Template.Parse(File.ReadAllText(p), p));
+            var display = Path.GetRelativePath(ProjectDir, file);
             if (template.HasErrors && template.Messages.FirstOrDefault(x => x.Type == ParserMessageType.Error) is { } m)
-                errors.Add(new SiteException(Path.GetRelativePath(ProjectDir, file), m.Span.Start.Line + 1, "template error: " + m.Message));
+                errors.Add(new SiteException(display, m.Span.Start.Line + 1, "template error: " + m.Message));
+            errors.AddRange(RetiredNames.Find(template).Select(hit => new SiteException(display, hit.Line, hit.Message)));
         }
         return errors;
     }
