@@ -26,7 +26,8 @@ public sealed record NfPlacement(NfManifest Nf, RoleFile Role, ImmutableSortedDi
     /// <summary>The instance's name when the NF runs as several instances on the host.</summary>
     public string? Instance { get; init; }
 
-    /// <summary>The instance's own vars (they overlay <see cref="Vars"/>); templates see them, and its name, as <c>instance.*</c>.</summary>
+    /// <summary>The instance's own vars (they overlay <see cref="Vars"/>); templates see them, and its name, as
+    /// <c>instance.*</c>.</summary>
     public ImmutableSortedDictionary<string, object?> InstanceVars { get; init; } = ImmutableSortedDictionary<string, object?>.Empty;
 
     /// <summary>Where the instance was declared (for errors about it).</summary>
@@ -72,7 +73,12 @@ public sealed partial class SiteProgram : ISiteProgram
         _templates = templates;
         Managed = [.. inventory.Hosts.Where(h => h.Roles.Length > 0)];
         Hosts = [.. Managed.Select(h => new HostTarget(h.Name, Connection(projectDir, h),
-            h.Lab ? new LabHostSpec(h.Name, h.Address, h.User, h.LabOptions?.Devices ?? [], h.LabOptions?.Capabilities ?? []) { Init = h.LabInit } : null,
+            h.Lab
+                ? new LabHostSpec(h.Name, h.Address, h.User, h.LabOptions?.Devices ?? [], h.LabOptions?.Capabilities ?? [])
+                {
+                    Init = h.LabInit,
+                }
+                : null,
             KnownWithoutAsking(h))
         {
             // rolling batches per inventory group: rollout_batch ("1", "50%"), rollout_max_fail (percent of the group)
