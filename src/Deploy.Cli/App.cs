@@ -191,8 +191,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
     {
         var site = await LoadSiteAsync(stack, ct, offline: true);
         var state = await _state.LoadAsync(stack, ct);
-        var facts = site.Hosts.ToDictionary(h => h.Name, h =>
-            state.Hosts.TryGetValue(h.Name, out var r) ? r.Facts : h.AssumedFacts ?? HostFacts.Assumed(h.Name, h.Connection.Endpoint.Address));
+        var facts = site.Hosts.ToDictionary(h => h.Name, h => h.FactsOrAssumed(state.Hosts.GetValueOrDefault(h.Name)?.Facts));
         var desired = site.Materialize(facts, ct);
         var outFull = Path.GetFullPath(outDir);
         if (File.Exists(outFull)) throw new DeployException($"--out {outDir} is a file: render writes into a folder (<out>/<host>/<path on the host>)");

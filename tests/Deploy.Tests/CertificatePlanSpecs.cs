@@ -30,7 +30,7 @@ public sealed class CertificatePlanSpecs
     {
         var program = await SiteLoader.LoadAsync(site.Dir, "lab", new NoKeys(), (_, _) => Task.FromResult("ssh-ed25519 AAAATEST lab"), Ct, () => SiteFixture.LabPassphrase, time: time);
         program.Replace(replace);
-        var facts = program.Hosts.ToDictionary(h => h.Name, h => h.AssumedFacts ?? HostFacts.Assumed(h.Name, h.Connection.Endpoint.Address));
+        var facts = program.Hosts.ToDictionary(h => h.Name, h => h.FactsOrAssumed());
         return (program, program.Materialize(facts, Ct).ToImmutableDictionary(d => d.Host));
     }
 

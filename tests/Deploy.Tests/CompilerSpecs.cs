@@ -141,4 +141,17 @@ public sealed class CompilerSpecs
             .BeEquivalentTo(ImmutableSortedDictionary<string, string>.Empty.Add("address", "10.211.0.13").Add("port", "5060"));
         checks.Should().ContainSingle(c => c.Kind == "command").Which.Args["command"].Should().Be("kamcmd dmq.list_nodes");
     }
+
+    [Fact]
+    public async Task A_host_whose_facts_were_not_read_is_rendered_with_the_facts_known_without_asking_it()
+    {
+        using var site = SiteFixture.FromRepo();
+        var program = await site.LoadAsync();
+
+        // no facts at all: ims-1 is a lab host of the systemd image, as the inventory says, not a default sysv host
+        var hosts = program.Materialize(new Dictionary<string, HostFacts>(), CancellationToken.None).ToDictionary(d => d.Host);
+
+        hosts["ims-1"].Resources.OfType<ServiceSpec>().Select(s => s.Service).Should().Contain("kamailio@pcscf");
+        hosts["kamailio-3"].Resources.OfType<ServiceSpec>().Select(s => s.Service).Should().Equal("kamailio");
+    }
 }

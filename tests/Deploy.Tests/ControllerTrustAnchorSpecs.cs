@@ -41,7 +41,7 @@ public sealed class ControllerTrustAnchorSpecs : IDisposable
     private int Line(string file, string text) => Array.FindIndex(_site.Read(file).Split('\n'), l => l.Contains(text, StringComparison.Ordinal)) + 1;
 
     private static string KeyOf(SiteProgram site) =>
-        site.Materialize(site.Hosts.ToDictionary(h => h.Name, h => h.AssumedFacts ?? HostFacts.Assumed(h.Name, h.Connection.Endpoint.Address)), CancellationToken.None)
+        site.Materialize(site.Hosts.ToDictionary(h => h.Name, h => h.FactsOrAssumed()), CancellationToken.None)
             .SelectMany(h => h.Resources).OfType<Deploy.Resources.FileSpec>().First(f => f.Path == "/etc/apt/keyrings/kamailio.asc").Content;
 
     [Fact]

@@ -169,7 +169,7 @@ public sealed class EpcCompilerSpecs
         // the P-CSCF instance listens on a second interface: that address, not ims-1's SSH address, reaches the UEs
         site.Write("roles/ims.yaml", site.Read("roles/ims.yaml").Replace("pcscf: { sip_port: 5060,", "pcscf: { listen_interface: eth1, sip_port: 5060,"));
         var program = await site.LoadAsync();
-        var facts = program.Hosts.ToDictionary(h => h.Name, h => h.AssumedFacts ?? HostFacts.Assumed(h.Name, h.Connection.Endpoint.Address));
+        var facts = program.Hosts.ToDictionary(h => h.Name, h => h.FactsOrAssumed());
         facts["ims-1"] = facts["ims-1"] with { Interfaces = [.. facts["ims-1"].Interfaces, new NetInterface("eth1", ["10.99.0.21"], [])] };
         File_((await site.RenderAsync(facts: facts))["pgw-1"], "/etc/open5gs/smf.yaml").Should().Contain("  p-cscf:\n    - 10.99.0.21\n").And.NotContain("10.211.0.21");
     }
@@ -319,7 +319,7 @@ public sealed class EpcCompilerSpecs
         site.Write("certs/pgw-1.cert.pem", cert).Write("certs/pgw-1.key.pem", key);
         site.Write("inventory/lab.yaml", site.Read("inventory/lab.yaml").Replace("  pcrf-1: { address: 10.211.0.31, lab: true }",
             "  pcrf-1: { address: 10.211.0.31, lab: true, vars: { tls_cert_file: certs/pgw-1.cert.pem, tls_key_file: certs/pgw-1.key.pem } }"));
-        (await ErrorOf(site)).Should().Contain("host pcrf-1: the certificate certs/pgw-1.cert.pem is for 'someone-else.lab.nf-deploy.test', but the host's Diameter identity is 'pcrf-1.lab.nf-deploy.test'");
+        (await ErrorOf(site)).Should().Contain("host pcrf-1: the certificate certs/pgw-1.cert.pem is for 'someone-else.lab.nf-deploy.test', but the host's identity is 'pcrf-1.lab.nf-deploy.test' (identity.host of NF 'freediameter', nf/freediameter/nf.yaml:");
     }
 
     [Fact]

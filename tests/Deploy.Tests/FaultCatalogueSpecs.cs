@@ -139,7 +139,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
         // ---- nf.yaml
         Case("An_unknown_key_in_an_nf_manifest_lists_the_keys_allowed",
             s => s.Edit("nf/kamailio/nf.yaml", "services:\n", "service:\n"),
-            "nf/kamailio/nf.yaml:{line of 'service:' in nf/kamailio/nf.yaml}: unknown key 'service' in an NF manifest (expected one of: description, defaults, values, checks, apt, packages, directories, files, services, ports, health, sql)"),
+            "nf/kamailio/nf.yaml:{line of 'service:' in nf/kamailio/nf.yaml}: unknown key 'service' in an NF manifest (expected one of: description, defaults, values, checks, apt, packages, directories, files, services, ports, health, sql, identity)"),
         Case("A_misspelt_key_in_a_file_entry_lists_the_keys_allowed",
             s => s.Edit("nf/kamailio/nf.yaml", "    notify: [kamailio]\n  - path: /etc/kamailio/kamailio.cfg", "    notfy: [kamailio]\n  - path: /etc/kamailio/kamailio.cfg"),
             "nf/kamailio/nf.yaml:{line of 'notfy' in nf/kamailio/nf.yaml}: unknown key 'notfy' in a file (expected one of: path, template, source, content, owner, group, mode, validate, block, notify, when, secret, lint)"),

@@ -69,7 +69,7 @@ public sealed class SiteFixture : IDisposable
     public async Task<ImmutableDictionary<string, Deploy.Core.Engine.HostDesired>> RenderAsync(string stack = "lab", IReadOnlyDictionary<string, HostFacts>? facts = null)
     {
         var site = await LoadAsync(stack);
-        var f = facts ?? site.Hosts.ToDictionary(h => h.Name, h => h.AssumedFacts ?? HostFacts.Assumed(h.Name, h.Connection.Endpoint.Address));
+        var f = facts ?? site.Hosts.ToDictionary(h => h.Name, h => h.FactsOrAssumed());
         return site.Materialize(f, CancellationToken.None).ToImmutableDictionary(d => d.Host);
     }
 

@@ -20,7 +20,7 @@ public sealed partial class DeployEngine
         s.Missing = await lab.MissingAsync(site, ct);
 
         // Render with the best facts known before contacting anyone, to know what to probe in the same round trip.
-        var known = site.Hosts.ToDictionary(h => h.Name, h => BestKnownFacts(h, s.State));
+        var known = site.Hosts.ToDictionary(h => h.Name, h => h.FactsOrAssumed(s.State.Hosts.GetValueOrDefault(h.Name)?.Facts));
         ImmutableArray<HostDesired>? preliminary = null;
         try { preliminary = site.Materialize(known, ct); }
         catch (SiteErrors) { /* facts only a live host can give: probe after the facts are in */ }
@@ -71,10 +71,6 @@ public sealed partial class DeployEngine
         });
     }
 
-    private static HostFacts BestKnownFacts(HostTarget h, StackState state) =>
-        state.Hosts.TryGetValue(h.Name, out var rec) ? rec.Facts
-        : h.AssumedFacts ?? HostFacts.Assumed(h.Name, h.Connection.Endpoint.Address);
-
     private async Task<HostRead> ReadAsync(string host, IHostTransport transport, IEnumerable<ResourceSpec> specs, CancellationToken ct)
     {
         var script = HostReader.Build(specs, Provider);
@@ -91,7 +87,7 @@ public sealed partial class DeployEngine
             if (s.Problems.ContainsKey(host.Name)) continue;
             var desired = s.Desired[host.Name].Resources;
             var read = s.Reads.GetValueOrDefault(host.Name);
-            var facts = read?.Facts ?? BestKnownFacts(host, s.State);
+            var facts = host.FactsOrAssumed(read?.Facts ?? s.State.Hosts.GetValueOrDefault(host.Name)?.Facts);
             var hostSteps = new List<PlanStep>();
 
             // Resources applied before and no longer wanted: delete, in reverse apply order.

@@ -13,6 +13,11 @@ public sealed record HostTarget(string Name, HostConnection Connection, LabHostS
 {
     /// <summary>How the host's group rolls out changes that restart running services.</summary>
     public RolloutPolicy Rollout { get; init; } = RolloutPolicy.Default(Name);
+
+    /// <summary>The facts to render the host with: those read from it (this run's, or the last run's), else those known
+    /// without asking it (<see cref="AssumedFacts"/>), else a plain Debian host at its address. The one fallback.</summary>
+    public HostFacts FactsOrAssumed(HostFacts? read = null) =>
+        read ?? AssumedFacts ?? HostFacts.Assumed(Name, Connection.Endpoint.Address);
 }
 
 /// <summary>

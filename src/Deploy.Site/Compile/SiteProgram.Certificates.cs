@@ -67,7 +67,7 @@ public sealed partial class SiteProgram
     /// </summary>
     private Pki.HostCertificate Certificate(InventoryHost h, ScriptObject me)
     {
-        var identity = (string)me["diameter_identity"]!;
+        var identity = (string)me["identity"]!;
         if (h.Vars.GetValueOrDefault("tls_cert_file") is string certFile)
         {
             var keyFile = h.Vars.GetValueOrDefault("tls_key_file") as string
@@ -83,7 +83,8 @@ public sealed partial class SiteProgram
             {
                 var cn = pair.GetNameInfo(System.Security.Cryptography.X509Certificates.X509NameType.SimpleName, false);
                 if (cn != identity)
-                    throw new TemplateFunctionException($"host {h.Name}: the certificate {certFile} is for '{cn}', but the host's Diameter identity is '{identity}' (freeDiameter refuses a certificate whose CN is not its Identity)");
+                    throw new TemplateFunctionException($"host {h.Name}: the certificate {certFile} is for '{cn}', " +
+                        $"but the host's identity is '{identity}'{IdentityOrigin(h.Name)}: a host's certificate is for its identity");
             }
             return new Pki.HostCertificate(File.ReadAllText(certPath), File.ReadAllText(keyPath), null);
         }

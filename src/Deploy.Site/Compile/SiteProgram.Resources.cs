@@ -32,7 +32,8 @@ public sealed partial class SiteProgram
                 return;
             }
             if (existing with { DeclaredBy = spec.DeclaredBy } != spec)
-                throw new SiteException(file, line, $"{spec.Type} '{spec.Name}' is declared differently by NFs '{existing.DeclaredBy}' and '{spec.DeclaredBy}'", h.Name);
+                throw new SiteException(file, line,
+                    $"{spec.Type} '{spec.Name}' is declared differently by NFs '{existing.DeclaredBy}' and '{spec.DeclaredBy}'", h.Name);
         }
 
         foreach (var p in Placements[h.Name])
@@ -44,18 +45,30 @@ public sealed partial class SiteProgram
             bool Truthy(Templated t, string key)
             {
                 var text = R(t);
-                return Boolean(text) ?? throw new SiteException(nf.File, t.Line, $"'{key}' must be true or false, not '{text.Trim()}'", h.Name);
+                return Boolean(text) ?? throw new SiteException(nf.File, t.Line, $"'{key}' must be true or false, not '{text.Trim()}'",
+                    h.Name);
             }
             try
             {
                 foreach (var k in nf.Keys)
                 {
                     // fetched or read (and checked to be the key) when the site was loaded
-                    var content = _keys.GetValueOrDefault(KeyId(nf, k)) ?? throw new SiteException(nf.File, k.Line, $"apt key '{k.Name}' was not fetched", h.Name);
-                    Add(new FileSpec(k.Path, content, "root", "root", "0644") { Host = h.Name, Name = k.Path, DeclaredBy = nf.Name, Kind = ResourceTypes.AptKey, Backup = false }, nf.File, k.Line);
+                    var content = _keys.GetValueOrDefault(KeyId(nf, k)) ?? throw new SiteException(nf.File, k.Line,
+                        $"apt key '{k.Name}' was not fetched", h.Name);
+                    Add(new FileSpec(k.Path, content, "root", "root", "0644")
+                    {
+                        Host = h.Name, Name = k.Path, DeclaredBy = nf.Name, Kind = ResourceTypes.AptKey, Backup = false,
+                    }, nf.File, k.Line);
                 }
                 foreach (var r in nf.Repositories)
-                    Add(new FileSpec(r.Path, ShapeCheck.Ok(R(r.Entry).Trim(), Shapes.NoControl(R(r.Entry).Trim(), "apt repository entry"), nf.File, r.Line, h.Name) + "\n", "root", "root", "0644") { Host = h.Name, Name = r.Path, DeclaredBy = nf.Name, Kind = ResourceTypes.AptRepository, Backup = false }, nf.File, r.Line);
+                {
+                    var entry = R(r.Entry).Trim();
+                    ShapeCheck.Ok(entry, Shapes.NoControl(entry, "apt repository entry"), nf.File, r.Line, h.Name);
+                    Add(new FileSpec(r.Path, entry + "\n", "root", "root", "0644")
+                    {
+                        Host = h.Name, Name = r.Path, DeclaredBy = nf.Name, Kind = ResourceTypes.AptRepository, Backup = false,
+                    }, nf.File, r.Line);
+                }
                 foreach (var c in nf.Checks)
                     if (!Truthy(c.That, "that"))
                         throw new SiteException(nf.File, c.Line, R(c.Message).Trim(), h.Name);
@@ -69,45 +82,58 @@ public sealed partial class SiteProgram
                 {
                     if (d.When is not null && !Truthy(d.When, "when")) continue;
                     var path = R(d.Path).Trim();
-                    ShapeCheck.Ok(path, d.Purge ? Shapes.PurgeablePath(path) : Shapes.AbsolutePath(path, "directory path"), nf.File, d.Line, h.Name);
-                    Add(new DirectorySpec(path, d.User, d.Group, d.Mode) { Host = h.Name, Name = path, DeclaredBy = by, Purge = d.Purge }, nf.File, d.Line);
+                    ShapeCheck.Ok(path, d.Purge ? Shapes.PurgeablePath(path) : Shapes.AbsolutePath(path, "directory path"), nf.File,
+                        d.Line, h.Name);
+                    Add(new DirectorySpec(path, d.User, d.Group, d.Mode) { Host = h.Name, Name = path, DeclaredBy = by, Purge = d.Purge },
+                        nf.File, d.Line);
                 }
                 foreach (var f in nf.Files)
                 {
                     if (f.When is not null && !Truthy(f.When, "when")) continue;
                     var path = R(f.Path).Trim();
-                    if (!path.StartsWith('/')) throw new SiteException(nf.File, f.Path.Line, $"file path '{path}' must be absolute", h.Name);
-                    ShapeCheck.Ok(path, Shapes.NoControl(path, "file path") ?? (f.Block is null ? null : Shapes.NoControl(f.Block, "block name")), nf.File, f.Path.Line, h.Name);
+                    if (!path.StartsWith('/')) throw new SiteException(nf.File, f.Path.Line, $"file path '{path}' must be absolute",
+                        h.Name);
+                    var blockProblem = f.Block is null ? null : Shapes.NoControl(f.Block, "block name");
+                    ShapeCheck.Ok(path, Shapes.NoControl(path, "file path") ?? blockProblem, nf.File, f.Path.Line, h.Name);
                     if (path.Split('/').Any(part => part is "." or "..") || path.Contains('\0'))
-                        throw new SiteException(nf.File, f.Path.Line, $"file path '{path}' must be normalized (no '.' or '..' parts)", h.Name);
+                        throw new SiteException(nf.File, f.Path.Line, $"file path '{path}' must be normalized (no '.' or '..' parts)",
+                            h.Name);
                     string content;
                     // a template's name may come from vars (an instance's own config or script)
-                    var template = f.Template is { } tn && tn.Contains("{{", StringComparison.Ordinal) ? R(new Templated(tn, f.Line)).Trim() : f.Template;
+                    var template = f.Template is { } tn && tn.Contains("{{", StringComparison.Ordinal)
+                        ? R(new Templated(tn, f.Line)).Trim()
+                        : f.Template;
                     if (template is not null)
                     {
                         var full = _templates.Resolve(template, nf.Name)
-                            ?? throw new SiteException(nf.File, f.Line, $"template '{template}' not found (looked in nf/{nf.Name}/templates/ and templates/)", h.Name);
+                            ?? throw new SiteException(nf.File, f.Line,
+                                $"template '{template}' not found (looked in nf/{nf.Name}/templates/ and templates/)", h.Name);
                         content = _templates.RenderFile(full, scope, h.Name);
                     }
                     else if (f.Source is not null) content = File.ReadAllText(f.Source);
                     else content = R(f.Content!);
                     if (f.Lint is not null && Lint.Check(f.Lint, path, content, CancellationToken.None) is { } problem)
                     {
-                        // the problem's line is the rendered content's; with a template it is the template's where the template is plain text
+                        // the problem's line is the rendered content's; with a template it is the template's where the
+                        // template is plain text
                         var (file, line) = template is not null
                             ? (Path.GetRelativePath(ProjectDir, _templates.Resolve(template, nf.Name)!), problem.Line)
                             : (nf.File, f.Line);
                         throw new SiteException(file, line, $"{path} of {p.Describe()} does not compile with python3: {problem.Message}" +
-                            (template is not null ? $" (line {problem.Line} of the rendered file; declared at {nf.File}:{f.Line})" : ""), h.Name);
+                            (template is not null ? $" (line {problem.Line} of the rendered file; declared at {nf.File}:{f.Line})" : ""),
+                                h.Name);
                     }
-                    var secret = f.Secret || Config.SecretValues.Any(v => SecretForms(v).Any(form => content.Contains(form, StringComparison.Ordinal)));
-                    Add(new FileSpec(path, content, Account(f.User, f.Line, R, nf.File, h.Name), Account(f.Group, f.Line, R, nf.File, h.Name), secret ? PrivateMode(f.Mode) : f.Mode)
+                    var secret = f.Secret
+                        || Config.SecretValues.Any(v => SecretForms(v).Any(form => content.Contains(form, StringComparison.Ordinal)));
+                    var (user, group) = (Account(f.User, f.Line, R, nf.File, h.Name), Account(f.Group, f.Line, R, nf.File, h.Name));
+                    Add(new FileSpec(path, content, user, group, secret ? PrivateMode(f.Mode) : f.Mode)
                     {
                         // a file that holds a secret setting is a secret file: never diffed, never shown
                         Host = h.Name,
                         Name = f.Block is null ? path : $"{path}#{f.Block}",
                         DeclaredBy = by,
-                        Validate = f.Validate is null ? null : ShapeCheck.Ok(R(f.Validate).Trim(), Shapes.NoControl(R(f.Validate).Trim(), "validate command"), nf.File, f.Validate.Line, h.Name),
+                        Validate = f.Validate is null ? null : ShapeCheck.Ok(R(f.Validate).Trim(),
+                            Shapes.NoControl(R(f.Validate).Trim(), "validate command"), nf.File, f.Validate.Line, h.Name),
                         Block = f.Block,
                         Notify = [.. f.Notify.Select(n => R(n).Trim())],
                         Secret = secret,
@@ -123,7 +149,8 @@ public sealed partial class SiteProgram
                     ShapeCheck.Ok(name, Shapes.ServiceName(name), nf.File, s.Line, h.Name);
                     // a pid file that renders empty is none (under systemd the unit knows its main process)
                     var pidText = s.PidFile is null ? "" : R(s.PidFile).Trim();
-                    var pidFile = pidText.Length == 0 ? null : ShapeCheck.Ok(pidText, Shapes.AbsolutePath(pidText, "pid file"), nf.File, s.Line, h.Name);
+                    var pidFile = pidText.Length == 0 ? null : ShapeCheck.Ok(pidText, Shapes.AbsolutePath(pidText, "pid file"), nf.File,
+                        s.Line, h.Name);
                     Add(new ServiceSpec(name)
                     {
                         Host = h.Name, Name = name, DeclaredBy = by, PidFile = pidFile, Package = s.Package,
@@ -137,7 +164,8 @@ public sealed partial class SiteProgram
                     var addr = R(port.Address).Trim();
                     if (port.Proto == "unix")
                     {
-                        ports.Add(("unix", addr.StartsWith("unix:", StringComparison.Ordinal) ? addr[5..] : addr, 0, p.Describe(), nf.File, port.Line));
+                        ports.Add(("unix", addr.StartsWith("unix:", StringComparison.Ordinal) ? addr[5..] : addr, 0, p.Describe(), nf.File,
+                            port.Line));
                         continue;
                     }
                     var num = R(port.Port).Trim();
@@ -147,7 +175,9 @@ public sealed partial class SiteProgram
                 }
                 foreach (var c in nf.Health.Where(c => c.When is null || Truthy(c.When, "when")))
                 {
-                    var args = c.Args.ToImmutableSortedDictionary(a => a.Key, a => ShapeCheck.Ok(R(a.Value).Trim(), Shapes.NoControl(R(a.Value).Trim(), $"health check {c.Kind}'s {a.Key}"), nf.File, a.Value.Line, h.Name), StringComparer.Ordinal);
+                    string Arg(KeyValuePair<string, Templated> arg) => ShapeCheck.Ok(R(arg.Value).Trim(),
+                        Shapes.NoControl(R(arg.Value).Trim(), $"health check {c.Kind}'s {arg.Key}"), nf.File, arg.Value.Line, h.Name);
+                    var args = c.Args.ToImmutableSortedDictionary(a => a.Key, Arg, StringComparer.Ordinal);
                     if (c.CallTest) args = CallScenarios.Render(args, _templates, nf, scope, h.Name, c.Line);
                     health.Add(new HealthCheckSpec(h.Name, p.Id, c.Kind, args) { SiteWide = c.SiteWide, CallTest = c.CallTest });
                 }
@@ -161,7 +191,8 @@ public sealed partial class SiteProgram
             for (var j = 0; j < i; j++)
             {
                 var (a, b) = (ports[j], ports[i]);
-                if (Layer(a.Proto) == Layer(b.Proto) && a.Port == b.Port && (a.Address == b.Address || a.Address == "0.0.0.0" || b.Address == "0.0.0.0"))
+                if (Layer(a.Proto) == Layer(b.Proto) && a.Port == b.Port && (a.Address == b.Address || a.Address == "0.0.0.0"
+                    || b.Address == "0.0.0.0"))
                     errors.Add(new SiteException(b.File, b.Line,
                         $"{Bound(b.Proto, b.Address, b.Port)} of {b.Nf} clashes with {Bound(a.Proto, a.Address, a.Port)} of {a.Nf}" +
                         (a.File == b.File && a.Line == b.Line ? "" : $" ({a.File}:{a.Line})") + Where(b.Nf, a.Nf), h.Name));
@@ -177,14 +208,16 @@ public sealed partial class SiteProgram
     /// <summary>Where clashing instances were declared, when they were (the fix is there, not in the NF).</summary>
     private string Where(string b, string a)
     {
-        var origins = Placements.Values.SelectMany(x => x).Where(x => x.InstanceOrigin is not null && (x.Describe() == a || x.Describe() == b))
+        var origins = Placements.Values.SelectMany(x => x).Where(x => x.InstanceOrigin is not null && (x.Describe() == a
+            || x.Describe() == b))
             .Select(x => $"{x.Instance} at {x.InstanceOrigin!.Value.File}:{x.InstanceOrigin.Value.Line}").Distinct().ToList();
         return origins.Count == 0 ? "" : $"; instances declared: {string.Join(", ", origins)}";
     }
 
     /// <summary>A secret as a file may hold it: as is, or as the template filters escape it.</summary>
     private static IEnumerable<string> SecretForms(string v) =>
-        [v, Uri.EscapeDataString(v), v.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal), Sh.Quote(v)];
+        [v, Uri.EscapeDataString(v), v.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal),
+            Sh.Quote(v)];
 
     /// <summary>A file's owner or group, which may come from vars (<c>group: "{{ vars.fd_key_group }}"</c>).</summary>
     private static string Account(string text, int line, Func<Templated, string> render, string file, string host)

@@ -3,6 +3,7 @@
 //   SiteProgram.Resources.cs    one host's resources and health checks from its NFs, port clash checks
 //   SiteProgram.Sql.cs          an NF's database resources (schemas, users, rows)
 //   SiteProgram.Scope.cs        the template scope: host objects, instances, groups, template functions
+//   SiteProgram.Identity.cs     the names NFs declare (identity:): each host's identity, the deployer's TLS identity
 //   SiteProgram.Certificates.cs host certificates (inventory or site CA) as planned resources, --replace
 
 using System.Collections.Immutable;
@@ -25,7 +26,8 @@ public sealed record NfPlacement(NfManifest Nf, RoleFile Role, ImmutableSortedDi
     /// <summary>The instance's name when the NF runs as several instances on the host.</summary>
     public string? Instance { get; init; }
 
-    /// <summary>The instance's own vars (they overlay <see cref="Vars"/>); templates see them, and its name, as <c>instance.*</c>.</summary>
+    /// <summary>The instance's own vars (they overlay <see cref="Vars"/>); templates see them, and its name, as
+    /// <c>instance.*</c>.</summary>
     public ImmutableSortedDictionary<string, object?> InstanceVars { get; init; } = ImmutableSortedDictionary<string, object?>.Empty;
 
     /// <summary>Where the instance was declared (for errors about it).</summary>
@@ -71,8 +73,13 @@ public sealed partial class SiteProgram : ISiteProgram
         _templates = templates;
         Managed = [.. inventory.Hosts.Where(h => h.Roles.Length > 0)];
         Hosts = [.. Managed.Select(h => new HostTarget(h.Name, Connection(projectDir, h),
-            h.Lab ? new LabHostSpec(h.Name, h.Address, h.User, h.LabOptions?.Devices ?? [], h.LabOptions?.Capabilities ?? []) { Init = h.LabInit } : null,
-            h.Facts ?? (h.Lab ? HostFacts.Assumed(h.Name, h.Address, init: h.LabInit) : null))
+            h.Lab
+                ? new LabHostSpec(h.Name, h.Address, h.User, h.LabOptions?.Devices ?? [], h.LabOptions?.Capabilities ?? [])
+                {
+                    Init = h.LabInit,
+                }
+                : null,
+            KnownWithoutAsking(h))
         {
             // rolling batches per inventory group: rollout_batch ("1", "50%"), rollout_max_fail (percent of the group)
             Rollout = new RolloutPolicy(h.Groups.FirstOrDefault() ?? h.Name,
@@ -98,6 +105,11 @@ public sealed partial class SiteProgram : ISiteProgram
     public LabSpec? Lab { get; }
     public ImmutableArray<HostTarget> Hosts { get; }
 
+    /// <summary>A host's facts known without asking it: declared in the inventory, or a lab host's (which this program
+    /// makes); null for a machine that must be read.</summary>
+    private static HostFacts? KnownWithoutAsking(InventoryHost h) =>
+        h.Facts ?? (h.Lab ? HostFacts.Assumed(h.Name, h.Address, init: h.LabInit) : null);
+
     private static HostConnection Connection(string projectDir, InventoryHost h) =>
         new(h.Name, new SshEndpoint(h.Address, h.Port, h.User, KeyPath(projectDir, h.Key)),
             h.Jump is { } j ? new SshEndpoint(j.Address, j.Port, j.User, KeyPath(projectDir, j.Key)) : null);
@@ -113,8 +125,11 @@ public sealed partial class SiteProgram : ISiteProgram
         _certificateResources.Clear();
         var configObj = TemplateEngine.FromDictionary(Config.Values.Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value)));
         var hostObjs = new Dictionary<string, ScriptObject>(StringComparer.Ordinal);
-        foreach (var h in Managed)
-            hostObjs[h.Name] = HostObject(h, facts.GetValueOrDefault(h.Name) ?? HostFacts.Assumed(h.Name, h.Address));
+        // Hosts are the Managed hosts' targets, in the same order
+        foreach (var (h, target) in Managed.Zip(Hosts))
+            hostObjs[h.Name] = HostObject(h, target.FactsOrAssumed(facts.GetValueOrDefault(h.Name)));
+        // the names NFs give their hosts and the deployer, before anything is rendered with them
+        DeclareIdentities(hostObjs, configObj, errors);
 
         // phase 1: per-host NF values
         foreach (var h in Managed)

@@ -32,6 +32,9 @@ public sealed record NfManifest(
     public ImmutableArray<NfSqlUser> SqlUsers { get; init; } = [];
     public ImmutableArray<NfSqlRows> SqlRows { get; init; } = [];
 
+    /// <summary>The names the NF gives its host and the deployer (<c>identity:</c>), when it declares them.</summary>
+    public NfIdentity? Identity { get; init; }
+
     public static IEnumerable<string> Known(string projectDir) =>
         Directory.Exists(Path.Combine(projectDir, "nf"))
             ? Directory.GetDirectories(Path.Combine(projectDir, "nf")).Where(d => System.IO.File.Exists(Path.Combine(d, "nf.yaml")))
@@ -51,8 +54,9 @@ public sealed record NfManifest(
                 $"unknown network function '{name}' (nf/: {string.Join(", ", Known(projectDir))})");
         var y = YamlFile.Load(path, projectDir);
         var root = y.Root;
-        y.AllowOnly(root, "an NF manifest",
-            "description", "defaults", "values", "checks", "apt", "packages", "directories", "files", "services", "ports", "health", "sql");
+        y.AllowOnly(root, "an NF manifest", "description", "defaults", "values", "checks", "apt", "packages", "directories", "files",
+            "services", "ports", "health", "sql", "identity");
+        Templates.RetiredNames.Check(y);
 
         Templated T(YamlNode n, string what) => new(y.Scalar(n, what), YamlFile.Line(n));
         Templated? OptT(YamlMappingNode m, string key) => y.Get(m, key) is { } n ? T(n, key) : null;
@@ -225,9 +229,16 @@ public sealed record NfManifest(
             })];
         }
 
+        NfIdentity? identity = null;
+        if (y.Map(root, "identity") is { } im)
+        {
+            y.AllowOnly(im, "identity", "host", "deployer");
+            identity = new NfIdentity(OptT(im, "host"), OptT(im, "deployer"), YamlFile.Line(im));
+        }
+
         return new NfManifest(name, dir, y.DisplayPath, y.Str(root, "description") ?? "", defaults, values,
             keys.ToImmutable(), repos.ToImmutable(), packages, dirs, files, services, ports, health, checks)
-        { SqlSchemas = schemas, SqlUsers = users, SqlRows = rows };
+        { SqlSchemas = schemas, SqlUsers = users, SqlRows = rows, Identity = identity };
     }
 
     private static IEnumerable<YamlMappingNode> Items(YamlFile y, YamlSequenceNode? seq, string what) =>

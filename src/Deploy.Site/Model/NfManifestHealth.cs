@@ -26,7 +26,8 @@ public static class NfManifestHealth
         var flat = kind.ReadArguments((DeclaredMap)Declared(yaml, map), new DeclaredArgReader(yaml.DisplayPath));
         var when = yaml.Get(entry, "when") is { } whenNode ? new Templated(yaml.Scalar(whenNode, "when"), YamlFile.Line(whenNode)) : null;
         return new NfHealth(name, flat.ToImmutableSortedDictionary(arg => arg.Key, arg => new Templated(arg.Value.Text!, arg.Value.Line),
-            StringComparer.Ordinal), when, scope == "site", YamlFile.Line(entry)) { CallTest = kind.IsCallTest };
+            StringComparer.Ordinal), when, scope == "site", YamlFile.Line(entry))
+        { CallTest = kind.IsCallTest };
     }
 
     /// <summary>A YAML node as declared arguments, with its lines (keys must be single values, as everywhere).</summary>

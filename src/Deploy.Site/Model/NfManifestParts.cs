@@ -91,3 +91,13 @@ public sealed record NfHealth(string Kind, ImmutableSortedDictionary<string, Tem
     /// <summary>A call test: its SIPp scenarios are rendered with the site, and <c>./deploy test</c> runs it too.</summary>
     public bool CallTest { get; init; }
 }
+
+/// <summary>
+/// The names an NF gives (<c>identity:</c> of nf.yaml); the compiler knows no NF's naming rules.
+/// <paramref name="Host"/>: the host's identity where the NF runs (templates see <c>host.identity</c>; the CN and DNS name
+/// of the host's site-CA certificate); sees <c>host</c>, <c>config</c>, <c>vars</c> and <c>instance</c>. A host no NF
+/// names is known by its name.
+/// <paramref name="Deployer"/>: the deployer's own identity when it speaks TLS to the NF (<c>deployer_tls</c>: the CN of
+/// its site-CA client certificate); one per site, it sees only <c>config</c>.
+/// </summary>
+public sealed record NfIdentity(Templated? Host, Templated? Deployer, int Line);

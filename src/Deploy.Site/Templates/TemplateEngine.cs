@@ -36,29 +36,40 @@ public sealed class TemplateEngine(string projectDir)
         var real = Deploy.Core.Paths.ContainedPath.RealPath(Path.GetFullPath(fullPath));
         if (real is null) return false;
         var roots = new[] { Path.Combine(ProjectDir, "templates") }
-            .Concat(Directory.Exists(Path.Combine(ProjectDir, "nf")) ? Directory.GetDirectories(Path.Combine(ProjectDir, "nf")).Select(d => Path.Combine(d, "templates")) : []);
-        return roots.Select(r => Deploy.Core.Paths.ContainedPath.RealPath(Path.GetFullPath(r))).Any(r => r is not null && Deploy.Core.Paths.ContainedPath.IsWithin(r, real));
+            .Concat(NfTemplateDirs());
+        return roots.Select(r => Deploy.Core.Paths.ContainedPath.RealPath(Path.GetFullPath(r)))
+            .Any(r => r is not null && Deploy.Core.Paths.ContainedPath.IsWithin(r, real));
     }
+
+    /// <summary>The <c>templates/</c> folder of every NF (nf/*/templates), whether it exists or not.</summary>
+    private IEnumerable<string> NfTemplateDirs() =>
+        Directory.Exists(Path.Combine(ProjectDir, "nf"))
+            ? Directory.GetDirectories(Path.Combine(ProjectDir, "nf")).Select(d => Path.Combine(d, "templates"))
+            : [];
 
     /// <summary>Parses every template file of the site (templates/ and nf/*/templates/): syntax errors are found when the
     /// site is loaded, before any host is read, with their file:line.</summary>
     public IReadOnlyList<SiteException> CheckSyntax()
     {
         var dirs = new[] { Path.Combine(ProjectDir, "templates") }
-            .Concat(Directory.Exists(Path.Combine(ProjectDir, "nf")) ? Directory.GetDirectories(Path.Combine(ProjectDir, "nf")).Select(d => Path.Combine(d, "templates")) : [])
+            .Concat(NfTemplateDirs())
             .Where(Directory.Exists);
         var errors = new List<SiteException>();
-        foreach (var file in dirs.SelectMany(d => Directory.EnumerateFiles(d, "*.sbn", SearchOption.AllDirectories)).Order(StringComparer.Ordinal))
+        var files = dirs.SelectMany(d => Directory.EnumerateFiles(d, "*.sbn", SearchOption.AllDirectories)).Order(StringComparer.Ordinal);
+        foreach (var file in files)
         {
             if (!InTemplateRoots(file))
             {
                 // not even parsed: a parse error would show pieces of the file it leads to
-                errors.Add(new SiteException(Path.GetRelativePath(ProjectDir, file), 0, "the template is a link that leads outside the template folders: refused"));
+                errors.Add(new SiteException(Path.GetRelativePath(ProjectDir, file), 0,
+                    "the template is a link that leads outside the template folders: refused"));
                 continue;
             }
             var template = _parsed.GetOrAdd(file, p => Template.Parse(File.ReadAllText(p), p));
+            var display = Path.GetRelativePath(ProjectDir, file);
             if (template.HasErrors && template.Messages.FirstOrDefault(x => x.Type == ParserMessageType.Error) is { } m)
-                errors.Add(new SiteException(Path.GetRelativePath(ProjectDir, file), m.Span.Start.Line + 1, "template error: " + m.Message));
+                errors.Add(new SiteException(display, m.Span.Start.Line + 1, "template error: " + m.Message));
+            errors.AddRange(RetiredNames.Find(template).Select(hit => new SiteException(display, hit.Line, hit.Message)));
         }
         return errors;
     }
@@ -125,7 +136,8 @@ public sealed class TemplateEngine(string projectDir)
         var o = new ScriptObject();
         o.Import("sh", new Func<object?, string>(v => ShellWord(Text(v))));
         o.Import("url_escape", new Func<object?, string>(v => Uri.EscapeDataString(Checked(Text(v), "url_escape"))));
-        o.Import("dq_escape", new Func<object?, string>(v => Checked(Text(v), "dq_escape").Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)));
+        o.Import("dq_escape", new Func<object?, string>(v => Checked(Text(v), "dq_escape")
+            .Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)));
         return o;
     }
 
@@ -143,7 +155,8 @@ public sealed class TemplateEngine(string projectDir)
     /// <summary>The value, or an error that does not show it (it may be a secret).</summary>
     private static string Checked(string s, string filter) =>
         s.AsSpan().IndexOfAnyInRange('\0', '\x1f') is var i and >= 0 || (i = s.IndexOf('\x7f', StringComparison.Ordinal)) >= 0
-            ? throw new TemplateFunctionException($"{filter}: the value holds a control character (U+{(int)s[i]:X4}) at character {i + 1}; a value that meets a script or a config string may not")
+            ? throw new TemplateFunctionException($"{filter}: the value holds a control character (U+{(int)s[i]:X4}) at " +
+                $"character {i + 1}; a value that meets a script or a config string may not")
             : s;
 
     /// <summary>Plain data (dictionaries, lists, scalars) as Scriban objects.</summary>
@@ -171,15 +184,19 @@ public sealed class TemplateEngine(string projectDir)
             // includes are relative to the including file's folder, then to the template roots
             // and never leave the template folders (templates/, nf/*/templates/), links resolved
             var dir = Path.GetDirectoryName(callerSpan.FileName);
-            if (dir is not null && Path.IsPathRooted(dir) && !Path.IsPathRooted(templateName) && File.Exists(Path.Combine(dir, templateName)))
+            if (dir is not null && Path.IsPathRooted(dir) && !Path.IsPathRooted(templateName)
+                && File.Exists(Path.Combine(dir, templateName)))
             {
                 if (engine.InTemplateRoots(Path.Combine(dir, templateName))) return Path.Combine(dir, templateName);
-                throw new ScriptRuntimeException(callerSpan, $"include '{templateName}' is outside the template folders (templates/ and nf/*/templates/)");
+                throw new ScriptRuntimeException(callerSpan,
+                    $"include '{templateName}' is outside the template folders (templates/ and nf/*/templates/)");
             }
             if (Path.IsPathRooted(templateName))
-                throw new ScriptRuntimeException(callerSpan, $"include '{templateName}' is outside the template folders (templates/ and nf/*/templates/)");
+                throw new ScriptRuntimeException(callerSpan,
+                    $"include '{templateName}' is outside the template folders (templates/ and nf/*/templates/)");
             return engine.Resolve(templateName, null)
-                ?? throw new ScriptRuntimeException(callerSpan, $"include '{templateName}' not found (looked in templates/ and next to the including file)");
+                ?? throw new ScriptRuntimeException(callerSpan,
+                    $"include '{templateName}' not found (looked in templates/ and next to the including file)");
         }
 
         public string? Load(TemplateContext context, SourceSpan callerSpan, string templatePath) => File.ReadAllText(templatePath);
