@@ -25,8 +25,10 @@ public sealed class LabPhase(ILabProvider? provider, IHostKeyStore? hostKeys, IR
     /// <summary>The site's lab hosts that are not running.</summary>
     public async Task<ImmutableHashSet<string>> MissingAsync(ISiteProgram site, CancellationToken ct)
     {
-        if (site.Lab is null || provider is null) return [];
-        var running = (await provider.ReadAsync(site.Stack, ct)).Where(h => h.Running).Select(h => h.Name).ToHashSet();
+        // without a lab to ask, no lab host can be there
+        var running = site.Lab is null || provider is null
+            ? []
+            : (await provider.ReadAsync(site.Stack, ct)).Where(h => h.Running).Select(h => h.Name).ToHashSet();
         return [.. site.Hosts.Where(h => h.Lab is not null && !running.Contains(h.Name)).Select(h => h.Name)];
     }
 
