@@ -78,6 +78,13 @@ public sealed class HostileInputCatalogueSpecs
             "nf/kamailio/nf.yaml:{line of '-oAPT::Update' in nf/kamailio/nf.yaml}",
             $"package name '-oAPT::Update::Pre-Invoke::=touch {Pwn}' is not a Debian package name (lowercase letters, digits, '+', '-', '.', starting with a letter or digit)"),
 
+        // 3. names on certificates and in NF configs' quoted strings (identity: of nf.yaml) must be DNS names
+        new("A_host_identity_that_would_close_the_quote_of_an_nf_config_is_refused",
+            s => s.Edit("nf/kamailio-instance/nf.yaml", "host: \"{{ host.name }}.{{ config.realm }}\"",
+                "host: '{{ host.name }}.ims\"; include \"/tmp/x'"),
+            "nf/kamailio-instance/nf.yaml:{line of 'host: '{{ host.name }}.ims' in nf/kamailio-instance/nf.yaml}",
+            "the host's identity '*.ims\"; include \"/tmp/x' must be a DNS name: labels of letters, digits, '-' and '_' joined by '.' (at most 253)"),
+
         // 4. a value that meets a script through `| sh` may not hold a control character; values in shell-sourced files are numbers
         new("A_control_socket_with_a_newline_is_refused_where_it_meets_the_health_command",
             s => s.Edit("roles/ims.yaml", "pcscf: { sip_port: 5060,", $"pcscf: {{ ctl_socket: \"/run/x/ctl\\ntouch {Pwn}\", sip_port: 5060,"),

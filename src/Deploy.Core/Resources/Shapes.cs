@@ -56,6 +56,12 @@ public static partial class Shapes
         return SqlIdentifier(m.Groups[2].Value, "grant's database") ?? (m.Groups[3].Value == "*" ? null : SqlIdentifier(m.Groups[3].Value, "grant's table"));
     }
 
+    /// <summary>A DNS name (a certificate's name, a Diameter identity): labels of letters, digits, '-' and '_', not
+    /// starting or ending with '-', at most 63 each and 253 in all.</summary>
+    public static string? DnsName(string s, string what) =>
+        s.Length <= 253 && DnsNameRe().IsMatch(s) ? null
+            : $"{what} '{Show(s)}' must be a DNS name: labels of letters, digits, '-' and '_' joined by '.' (at most 253)";
+
     /// <summary>A value that meets a script must hold no control character (newline, NUL, escape...).</summary>
     public static string? NoControl(string s, string what)
     {
@@ -154,4 +160,7 @@ public static partial class Shapes
 
     [GeneratedRegex(@"^\s*([A-Za-z][A-Za-z ,]*?)\s+ON\s+([A-Za-z0-9_]+)\.(\*|[A-Za-z0-9_]+)\s*\z", RegexOptions.IgnoreCase)]
     private static partial Regex GrantRe();
+
+    [GeneratedRegex(@"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\z")]
+    private static partial Regex DnsNameRe();
 }

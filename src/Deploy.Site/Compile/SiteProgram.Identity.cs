@@ -91,7 +91,8 @@ public sealed partial class SiteProgram
     private string DeclaredName(Templated text, ScriptObject scope, string file, string? host, string what)
     {
         var name = _templates.RenderInline(text.Text, scope, file, text.Line, host).Trim();
-        var problem = name.Length == 0 ? $"{what} renders empty" : Shapes.NoControl(name, what);
+        // the name goes on a certificate and into NF configs' quoted strings: a DNS name, nothing that could close a quote
+        var problem = name.Length == 0 ? $"{what} renders empty" : Shapes.NoControl(name, what) ?? Shapes.DnsName(name, what);
         return problem is null ? name : throw new SiteException(file, text.Line, problem, host);
     }
 
