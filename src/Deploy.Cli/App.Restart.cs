@@ -41,6 +41,7 @@ public sealed partial class App
             throw new UsageException("restart needs --yes when not run from a terminal (or with --non-interactive): nothing was read or restarted");
         var site = await LoadSiteAsync(stack, ct);
         var targets = Targets(site, target);
+        DeployEngine.RequireRestartable(site, await _state.LoadAsync(stack, ct), targets, service, ct); // before any lock or host
         await using var @lock = await _state.LockAsync(stack, "restart", ct);
         var state = await _state.LoadAsync(stack, ct);
         await using var history = new RunHistory(this, stack, "restart");

@@ -20,12 +20,7 @@ public sealed partial class DeployEngine
     /// </summary>
     public async Task<PlanSession> PlanRestartAsync(ISiteProgram site, StackState state, RunTargets targets, string? service, CancellationToken ct)
     {
-        var known = site.Hosts.ToDictionary(h => h.Name, h => h.FactsOrAssumed(state.Hosts.GetValueOrDefault(h.Name)?.Facts));
-        ImmutableArray<HostDesired>? preliminary = null;
-        try { preliminary = site.Materialize(known, ct); }
-        catch (SiteErrors) { /* facts only a live host can give: checked once the hosts are read */ }
-        if (preliminary is { } rendered) RequireService(rendered, targets, service);
-
+        RequireRestartable(site, state, targets, service, ct);
         var session = await PlanAsync(site, state, targets, ct);
         try
         {
@@ -54,6 +49,19 @@ public sealed partial class DeployEngine
             await session.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>Refuses a <c>--service</c> that no targeted host runs (<see cref="UnknownTargetException"/>, exit 2) without
+    /// contacting any host: the site rendered with the facts known already. A site that needs live facts to render is
+    /// checked once the hosts are read, by <see cref="PlanRestartAsync"/>.</summary>
+    public static void RequireRestartable(ISiteProgram site, StackState state, RunTargets targets, string? service, CancellationToken ct)
+    {
+        if (service is null) return;
+        var known = site.Hosts.ToDictionary(h => h.Name, h => h.FactsOrAssumed(state.Hosts.GetValueOrDefault(h.Name)?.Facts));
+        ImmutableArray<HostDesired> rendered;
+        try { rendered = site.Materialize(known, ct); }
+        catch (SiteErrors) { return; }
+        RequireService(rendered, targets, service);
     }
 
     /// <summary>The services of a host that a restart of <paramref name="targets"/> restarts, in apply order.</summary>
