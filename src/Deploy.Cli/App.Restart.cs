@@ -23,8 +23,9 @@ public sealed partial class App
     private void SiteChecksSkipped(ApplyReport report)
     {
         if (report.SiteChecksSkipped > 0)
-            stderr.WriteLine($"note: {report.SiteChecksSkipped} site-wide check{(report.SiteChecksSkipped == 1 ? " was" : "s were")} skipped " +
-                "(call tests, peers across the cluster): a targeted run does not reach every host; ./deploy health and ./deploy test run them");
+            stderr.WriteLine($"note: {report.SiteChecksSkipped} site-wide check{(report.SiteChecksSkipped == 1 ? " was" : "s were")} " +
+                "skipped (call tests, peers across the cluster): a targeted run does not reach every host; " +
+                "./deploy health and ./deploy test run them");
     }
 
     /// <summary>
@@ -38,7 +39,8 @@ public sealed partial class App
         if (target.Count == 0)
             throw new UsageException("restart needs --target (a host, a group or role, or a service's URN): it names what to restart");
         if (!yes && !Interactive)
-            throw new UsageException("restart needs --yes when not run from a terminal (or with --non-interactive): nothing was read or restarted");
+            throw new UsageException(
+                "restart needs --yes when not run from a terminal (or with --non-interactive): nothing was read or restarted");
         var site = await LoadSiteAsync(stack, ct);
         var targets = Targets(site, target);
         DeployEngine.RequireRestartable(site, await _state.LoadAsync(stack, ct), targets, service, ct); // before any lock or host
@@ -53,14 +55,21 @@ public sealed partial class App
         if (!yes)
         {
             stdout.Write("Do you want to perform this restart? [y/N] ");
-            if (Console.ReadLine()?.Trim().ToLowerInvariant() is not ("y" or "yes")) { stdout.WriteLine("cancelled"); return ExitCodes.Failed; }
+            if (Console.ReadLine()?.Trim().ToLowerInvariant() is not ("y" or "yes"))
+            {
+                stdout.WriteLine("cancelled");
+                return ExitCodes.Failed;
+            }
         }
         var report = await engine.ApplyAsync(session, ct);
         stdout.WriteLine();
         foreach (var h in report.Hosts)
-            stdout.WriteLine(Redact($"{h.Host}: {(h.Ok ? "ok" : "FAILED")}, {h.Changed} restarted" + (h.Error is null ? "" : $": {h.Error}") +
-                (h.Health.IsEmpty ? "" : h.Health.All(x => x.Result.Healthy) ? ", healthy" :
-                    ", unhealthy: " + string.Join("; ", h.Health.Where(x => !x.Result.Healthy).Select(x => $"{x.Check.Describe()}: {x.Result.Detail}")))));
+        {
+            var sick = h.Health.Where(x => !x.Result.Healthy).Select(x => $"{x.Check.Describe()}: {x.Result.Detail}").ToList();
+            stdout.WriteLine(Redact($"{h.Host}: {(h.Ok ? "ok" : "FAILED")}, {h.Changed} restarted" +
+                (h.Error is null ? "" : $": {h.Error}") +
+                (h.Health.IsEmpty ? "" : sick.Count == 0 ? ", healthy" : ", unhealthy: " + string.Join("; ", sick))));
+        }
         foreach (var p in report.Plan.Problems) stdout.WriteLine(Redact($"{p.Host}: FAILED: {p.Message}"));
         SiteChecksSkipped(report);
         history.Done(report.Ok, new Dictionary<string, int> { ["restart"] = report.Hosts.Sum(h => h.Changed) },

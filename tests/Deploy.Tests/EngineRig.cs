@@ -107,8 +107,8 @@ public sealed class EngineRig : IDisposable
     }
 
     /// <summary>Plan only, as <c>./deploy preview</c> does: the plan and the scripts it sent.</summary>
-    public async Task<(Plan Plan, ImmutableDictionary<string, ImmutableArray<SentScript>> Sent)> PreviewAsync(ISiteProgram site, CancellationToken ct,
-        RunTargets? targets = null)
+    public async Task<(Plan Plan, ImmutableDictionary<string, ImmutableArray<SentScript>> Sent)> PreviewAsync(ISiteProgram site,
+        CancellationToken ct, RunTargets? targets = null)
     {
         var before = Marks();
         await using var session = await Engine().PlanAsync(site, await Store.LoadAsync(site.Stack, ct), targets ?? RunTargets.All, ct);

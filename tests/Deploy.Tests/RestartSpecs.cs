@@ -22,7 +22,8 @@ public sealed class RestartSpecs : IDisposable
     /// <summary>Hosts h1..hn of group sip on the V1 config, rolled out once (the state knows them).</summary>
     private async Task<EngineRig> ProxiesAsync(int n)
     {
-        var rig = new EngineRig([.. Enumerable.Range(1, n).Select(i => new FakeHost($"h{i}", $"10.0.0.{10 + i}").WithFile(Path, V1).WithService(Svc))]);
+        var rig = new EngineRig([.. Enumerable.Range(1, n)
+            .Select(i => new FakeHost($"h{i}", $"10.0.0.{10 + i}").WithFile(Path, V1).WithService(Svc))]);
         _rigs.Add(rig);
         (await rig.UpAsync(ProxySite.Of(rig.Hosts, V1), Ct)).Report!.Ok.Should().BeTrue();
         return rig;
@@ -64,7 +65,9 @@ public sealed class RestartSpecs : IDisposable
         var rig = await ProxiesAsync(3);
         rig["h1"].Healthy = _ => false;
 
-        var run = await rig.RestartAsync(ProxySite.Of(rig.Hosts, V1, batch: "1", maxFailPercent: 0), new RunTargets(["h1", "h2", "h3"], []), null, Ct);
+        var site = ProxySite.Of(rig.Hosts, V1, batch: "1", maxFailPercent: 0);
+
+        var run = await rig.RestartAsync(site, new RunTargets(["h1", "h2", "h3"], []), null, Ct);
 
         run.Report!.Ok.Should().BeFalse();
         run.Outcome("h1").Ok.Should().BeFalse();
@@ -89,8 +92,8 @@ public sealed class RestartSpecs : IDisposable
         rig["h2"].File(Path)!.Content.Should().Be(V1, "restart changes no config; up does");
         run.Restarts("h2").Should().Be(1);
         run.Sent["h1"].Should().BeEmpty("h1 is not targeted");
-        run.State.Resources.Where(r => r.Type != Deploy.Resources.ResourceTypes.Service)
-            .Should().BeEquivalentTo(before.Resources.Where(r => r.Type != Deploy.Resources.ResourceTypes.Service), o => o.WithStrictOrdering());
+        static bool NotService(Deploy.Core.State.ResourceRecord r) => r.Type != Deploy.Resources.ResourceTypes.Service;
+        run.State.Resources.Where(NotService).Should().BeEquivalentTo(before.Resources.Where(NotService), o => o.WithStrictOrdering());
         run.State.Resources.Select(r => r.Urn).Should().Equal(before.Resources.Select(r => r.Urn));
     }
 
@@ -102,10 +105,12 @@ public sealed class RestartSpecs : IDisposable
         var targets = new RunTargets(["h1"], []);
 
         var named = await rig.RestartAsync(site, targets, Svc, Ct);
-        var unknown = () => DeployEngine.RequireRestartable(site, Deploy.Core.State.StackState.Empty("engine-specs"), targets, "kamailo", Ct);
+        var empty = Deploy.Core.State.StackState.Empty("engine-specs");
+        var unknown = () => DeployEngine.RequireRestartable(site, empty, targets, "kamailo", Ct);
 
         named.Restarts("h1").Should().Be(1);
-        unknown.Should().Throw<UnknownTargetException>().WithMessage("--service kamailo: no service of that name on h1 (did you mean kamailio?)");
+        unknown.Should().Throw<UnknownTargetException>()
+            .WithMessage("--service kamailo: no service of that name on h1 (did you mean kamailio?)");
         var planned = async () => await rig.RestartAsync(site, targets, "kamailo", Ct);
         await planned.Should().ThrowAsync<UnknownTargetException>();
         rig["h1"].Sent.Count(s => s.Kind == ScriptKind.Service).Should().Be(1, "the refused restart restarted nothing");

@@ -25,7 +25,8 @@ public sealed class TargetCliSpecs
                 "  duo-1: { address: 127.0.0.1, roles: [bare] }\n  duo-2: { address: 127.0.0.2, roles: [bare] }\n")
             .Write("stacks/Pulumi.duo.yaml", "config:\n  nf-deploy:inventory: duo\n");
         Directory.CreateDirectory(Path.Combine(site.Dir, "keys"));
-        using var keygen = System.Diagnostics.Process.Start("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", Path.Combine(site.Dir, "keys/id")])!;
+        var key = Path.Combine(site.Dir, "keys/id");
+        using var keygen = System.Diagnostics.Process.Start("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key])!;
         await keygen.WaitForExitAsync(TestContext.Current.CancellationToken);
         return site;
     }
@@ -39,7 +40,8 @@ public sealed class TargetCliSpecs
         var up = await Deploy(site, "up", "--stack", "lab", "--yes", "--limit", "kamailio-1", "--limit", "pcfr");
         var refresh = await Deploy(site, "refresh", "--stack", "lab", "--target", "kamailio-9");
 
-        preview.Should().Be((2, "", "error: --target kamailo-1: no host, group or role of stack lab is called so (did you mean kamailio-1?) " +
+        preview.Should().Be((2, "",
+            "error: --target kamailo-1: no host, group or role of stack lab is called so (did you mean kamailio-1?) " +
             "(a resource is named by its URN, as preview --json prints it)\n"));
         (up.Exit, up.Stdout).Should().Be((2, ""));
         up.Stderr.Should().StartWith("error: --target pcfr: ").And.Contain("(did you mean pcrf?)");
@@ -74,7 +76,8 @@ public sealed class TargetCliSpecs
         foreach (var (exit, stdout, stderr) in new[] { plain, nonInteractive })
             (exit, stdout, stderr).Should().Be((2, "",
                 "error: restart needs --yes when not run from a terminal (or with --non-interactive): nothing was read or restarted\n"));
-        untargeted.Should().Be((2, "", "error: restart needs --target (a host, a group or role, or a service's URN): it names what to restart\n"));
+        untargeted.Should().Be((2, "",
+            "error: restart needs --target (a host, a group or role, or a service's URN): it names what to restart\n"));
         Directory.Exists(Path.Combine(site.Dir, ".nf-deploy")).Should().BeFalse("no lab key was made and no host known");
         Directory.Exists(Path.Combine(site.Dir, ".pulumi")).Should().BeFalse("no lock was taken");
     }
@@ -84,7 +87,8 @@ public sealed class TargetCliSpecs
     {
         using var site = Lab();
 
-        var (exit, stdout, stderr) = await Deploy(site, "restart", "--stack", "lab", "--target", "kamailio-1", "--service", "kamailo", "--yes");
+        var (exit, stdout, stderr) =
+            await Deploy(site, "restart", "--stack", "lab", "--target", "kamailio-1", "--service", "kamailo", "--yes");
 
         (exit, stdout).Should().Be((2, ""));
         stderr.Should().EndWith("error: --service kamailo: no service of that name on kamailio-1 (did you mean kamailio?)\n");

@@ -34,7 +34,8 @@ public sealed class TargetSpecs : IDisposable
 
     private EngineRig Proxies(int n)
     {
-        var rig = new EngineRig([.. Enumerable.Range(1, n).Select(i => new FakeHost($"h{i}", $"10.0.0.{10 + i}").WithFile(Path, V1).WithService(Svc))]);
+        var rig = new EngineRig([.. Enumerable.Range(1, n)
+            .Select(i => new FakeHost($"h{i}", $"10.0.0.{10 + i}").WithFile(Path, V1).WithService(Svc))]);
         _owned.Add(rig);
         return rig;
     }
@@ -91,7 +92,8 @@ public sealed class TargetSpecs : IDisposable
         var urnHost = () => TargetResolver.Resolve(lab, ["urn:pulumi:lab::nf-deploy::nfdeploy:svc:Service::kamailio-7:kamailio"]);
         var otherStack = () => TargetResolver.Resolve(lab, ["urn:pulumi:prod::nf-deploy::nfdeploy:svc:Service::kamailio-1:kamailio"]);
 
-        host.Should().Throw<UnknownTargetException>().WithMessage("--target kamailo-2: no host, group or role of stack lab is called so (did you mean kamailio-2?)*");
+        host.Should().Throw<UnknownTargetException>()
+            .WithMessage("--target kamailo-2: no host, group or role of stack lab is called so (did you mean kamailio-2?)*");
         group.Should().Throw<UnknownTargetException>().WithMessage("*(did you mean pcrf?)*");
         urnHost.Should().Throw<UnknownTargetException>().WithMessage("*no host 'kamailio-7' in stack lab (did you mean kamailio-1?)");
         otherStack.Should().Throw<UnknownTargetException>().WithMessage("*not a URN of stack lab (they begin urn:pulumi:lab::nf-deploy::*");
@@ -115,7 +117,8 @@ public sealed class TargetSpecs : IDisposable
         {
             rig[h].Connections.Should().Be(connections[h], $"{h} is not targeted");
             run.Sent[h].Should().BeEmpty();
-            run.State.Resources.Where(r => r.Host == h).Should().BeEquivalentTo(before.Resources.Where(r => r.Host == h), o => o.WithStrictOrdering());
+            run.State.Resources.Where(r => r.Host == h)
+                .Should().BeEquivalentTo(before.Resources.Where(r => r.Host == h), o => o.WithStrictOrdering());
             run.State.Hosts[h].Should().BeEquivalentTo(before.Hosts[h]);
         }
         rig["h1"].File(Path)!.Content.Should().Be(V1);
@@ -163,10 +166,11 @@ public sealed class TargetSpecs : IDisposable
     public async Task A_urn_of_a_targeted_host_that_names_no_resource_is_refused_with_the_closest_one()
     {
         var rig = Proxies(1);
-        var act = () => rig.PreviewAsync(ProxySite.Of(rig.Hosts, V1), Ct, new RunTargets([], [Urn(ResourceTypes.Service, "h1", "kamailo")]));
+        var wrong = Urn(ResourceTypes.Service, "h1", "kamailo");
+        var act = () => rig.PreviewAsync(ProxySite.Of(rig.Hosts, V1), Ct, new RunTargets([], [wrong]));
 
         (await act.Should().ThrowAsync<UnknownTargetException>()).WithMessage(
-            $"--target {Urn(ResourceTypes.Service, "h1", "kamailo")}: host h1 has no such resource (did you mean {Urn(ResourceTypes.Service, "h1", Svc)}?)");
+            $"--target {wrong}: host h1 has no such resource (did you mean {Urn(ResourceTypes.Service, "h1", Svc)}?)");
     }
 
     [Fact]
@@ -206,7 +210,8 @@ public sealed class TargetSpecs : IDisposable
             [.. Inner.Materialize(facts, ct).Select(d => d.Host != "h1" ? d : d with
             {
                 Health = d.Health.Add(new HealthCheckSpec("h1", "kamailio", "command",
-                    ImmutableSortedDictionary<string, string>.Empty.Add("command", $"{FakeHost.HealthCommand} cluster")) { SiteWide = true }),
+                    ImmutableSortedDictionary<string, string>.Empty.Add("command", $"{FakeHost.HealthCommand} cluster"))
+                { SiteWide = true }),
             })];
     }
 

@@ -43,7 +43,8 @@ public sealed partial class DeployEngine
             if (live is null) records.RemoveAt(i);
             else records[i] = rec with { Outputs = live.Props };
         }
-        foreach (var gone in s.Missing.Where(targets.Reaches)) drifts.Add(new Drift(gone, "", gone, [new PropertyChange("lab host", "exists", "missing")]));
+        foreach (var gone in s.Missing.Where(targets.Reaches))
+            drifts.Add(new Drift(gone, "", gone, [new PropertyChange("lab host", "exists", "missing")]));
         // what the hosts are now, for offline rendering (`render`) and the next run's first guess
         var hosts = state.Hosts;
         foreach (var (name, read) in s.Reads)

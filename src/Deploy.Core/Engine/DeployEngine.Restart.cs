@@ -18,7 +18,8 @@ public sealed partial class DeployEngine
     /// that one. A service the site does not have there is a usage error, refused before any host is contacted when the
     /// site renders without them. Apply the session with <see cref="ApplyAsync"/>.
     /// </summary>
-    public async Task<PlanSession> PlanRestartAsync(ISiteProgram site, StackState state, RunTargets targets, string? service, CancellationToken ct)
+    public async Task<PlanSession> PlanRestartAsync(ISiteProgram site, StackState state, RunTargets targets, string? service,
+        CancellationToken ct)
     {
         RequireRestartable(site, state, targets, service, ct);
         var session = await PlanAsync(site, state, targets, ct);
@@ -31,7 +32,7 @@ public sealed partial class DeployEngine
                 {
                     if (session.Live.GetValueOrDefault(spec.Key) is null)
                     {
-                        deps.Log.Host(host.Name, $"{spec.Type} {spec.Name} is not on the host yet (./deploy up installs it): not restarted");
+                        deps.Log.Host(host.Name, $"{spec.Type} {spec.Name} is not on the host yet (up installs it): not restarted");
                         continue;
                     }
                     steps.Add(new PlanStep(host.Name, spec.Urn(site.Stack), spec.Type, spec.Name, StepOp.Update, [], spec, spec.Identity)
@@ -40,7 +41,12 @@ public sealed partial class DeployEngine
                     });
                 }
             var missing = session.Missing.Where(targets.Reaches).Select(h => new HostProblem(h, "the lab host does not exist (run up)"));
-            session.Plan = session.Plan! with { Steps = [.. steps], Lab = [], Problems = [.. session.Plan.Problems.Concat(missing).OrderBy(p => p.Host)] };
+            session.Plan = session.Plan! with
+            {
+                Steps = [.. steps],
+                Lab = [],
+                Problems = [.. session.Plan.Problems.Concat(missing).OrderBy(p => p.Host, StringComparer.Ordinal)],
+            };
             session.RestartOnly = true;
             return session;
         }
@@ -81,6 +87,7 @@ public sealed partial class DeployEngine
         var services = desired.Where(d => targets.Reaches(d.Host))
             .SelectMany(d => d.Resources.Where(r => r is IRestartable { MustRun: true }).Select(r => r.Name)).ToList();
         if (!services.Contains(service))
-            throw new UnknownTargetException($"--service {service}: no service of that name on {targets.Describe()}" + TargetResolver.Suggest(service, services));
+            throw new UnknownTargetException(
+                $"--service {service}: no service of that name on {targets.Describe()}" + TargetResolver.Suggest(service, services));
     }
 }

@@ -69,7 +69,11 @@ public sealed partial class DeployEngine
         if (skipped > 0) deps.Log.Info($"{skipped} site-wide checks skipped: the run is targeted ({session.Targets.Describe()})");
         await System.Threading.Tasks.Parallel.ForEachAsync(outcomes, Options(ct), async (o, token) =>
         {
-            if (o.Error is not null || !session.Targets.Everything || !session.Transports.TryGetValue(o.Host, out var t)) { final.Add(o); return; }
+            if (o.Error is not null || !session.Targets.Everything || !session.Transports.TryGetValue(o.Host, out var t))
+            {
+                final.Add(o);
+                return;
+            }
             var site = await CheckHealthAsync(session, o.Host, new HostRun(t, session.Reads[o.Host].Facts), token, siteWide: true);
             final.Add(o with { Health = o.Health.AddRange(site) });
         });

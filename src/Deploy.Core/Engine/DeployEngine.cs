@@ -56,7 +56,8 @@ public sealed partial class DeployEngine(EngineDeps deps)
     // ---------------------------------------------------------------- preview
 
     /// <summary>Reads the hosts and plans. The returned session keeps the connections open for <see cref="ApplyAsync"/>.</summary>
-    public Task<PlanSession> PlanAsync(ISiteProgram site, StackState state, CancellationToken ct) => PlanAsync(site, state, RunTargets.All, ct);
+    public Task<PlanSession> PlanAsync(ISiteProgram site, StackState state, CancellationToken ct) =>
+        PlanAsync(site, state, RunTargets.All, ct);
 
     /// <summary>Plans for the targeted hosts and resources only: the other hosts are not contacted (<c>--target</c>).</summary>
     public async Task<PlanSession> PlanAsync(ISiteProgram site, StackState state, RunTargets targets, CancellationToken ct)

@@ -29,7 +29,9 @@ public sealed record RunTargets(ImmutableHashSet<string> Hosts, ImmutableHashSet
     public bool Whole(string host) => Everything || Hosts.Contains(host);
 
     /// <summary>For messages: "kamailio-1, urn:…".</summary>
-    public string Describe() => Everything ? "every host" : string.Join(", ", Hosts.Order(StringComparer.Ordinal).Concat(Urns.Order(StringComparer.Ordinal)));
+    public string Describe() => Everything
+        ? "every host"
+        : string.Join(", ", Hosts.Order(StringComparer.Ordinal).Concat(Urns.Order(StringComparer.Ordinal)));
 }
 
 /// <summary>
@@ -55,15 +57,18 @@ public static class TargetResolver
             {
                 var prefix = UrnPrefix(site.Stack);
                 if (!name.StartsWith(prefix, StringComparison.Ordinal))
-                    throw new UnknownTargetException($"--target {name}: not a URN of stack {site.Stack} (they begin {prefix}; preview --json lists them)");
+                    throw new UnknownTargetException(
+                        $"--target {name}: not a URN of stack {site.Stack} (they begin {prefix}; preview --json lists them)");
                 var host = HostOf(name);
                 if (host is null || !hostNames.Contains(host))
-                    throw new UnknownTargetException($"--target {name}: no host '{host}' in stack {site.Stack}{Suggest(host ?? "", hostNames)}");
+                    throw new UnknownTargetException(
+                        $"--target {name}: no host '{host}' in stack {site.Stack}{Suggest(host ?? "", hostNames)}");
                 urns.Add(name);
             }
             else
                 throw new UnknownTargetException($"--target {name}: no host, group or role of stack {site.Stack} is called so" +
-                    Suggest(name, [.. hostNames, .. groups.Select(g => g.Key)]) + " (a resource is named by its URN, as preview --json prints it)");
+                    Suggest(name, [.. hostNames, .. groups.Select(g => g.Key)]) +
+                    " (a resource is named by its URN, as preview --json prints it)");
         }
         return new RunTargets(hosts.ToImmutable(), urns.ToImmutable());
     }
