@@ -77,14 +77,16 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
     private DockerLabProvider? Lab(SiteProgram site, StackState state) =>
         site.Lab is not null || state.Hosts.Values.Any(h => h.Lab) ? new DockerLabProvider(m => stderr.WriteLine(m)) : null;
 
-    public async Task<int> PreviewAsync(string stack, bool json, bool expectNoChanges, bool showSames, CancellationToken ct, IReadOnlyCollection<string>? replace = null)
+    public async Task<int> PreviewAsync(string stack, bool json, bool expectNoChanges, bool showSames, CancellationToken ct,
+        IReadOnlyCollection<string>? replace = null, IReadOnlyCollection<string>? target = null)
     {
         var site = await LoadSiteAsync(stack, ct);
         site.Replace(replace ?? []);
+        var targets = Targets(site, target);
         var state = await _state.LoadAsync(stack, ct);
         using var lab = Lab(site, state);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
-        await using var session = await engine.PlanAsync(site, state, ct);
+        await using var session = await engine.PlanAsync(site, state, targets, ct);
         var plan = session.Plan!;
         stdout.Write(Redact(json ? PlanPrinter.Json(plan) + "\n" : $"Previewing update ({stack}):\n\n" + PlanPrinter.Text(plan, showSames)));
         if (!plan.Problems.IsEmpty) return ExitCodes.Failed;
@@ -98,19 +100,21 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         return ExitCodes.Ok;
     }
 
-    public async Task<int> UpAsync(string stack, bool yes, bool json, CancellationToken ct, IReadOnlyCollection<string>? replace = null)
+    public async Task<int> UpAsync(string stack, bool yes, bool json, CancellationToken ct,
+        IReadOnlyCollection<string>? replace = null, IReadOnlyCollection<string>? target = null)
     {
         // before the site is loaded and any host contacted: a run that could not be confirmed stops here
         if (!yes && json) throw new UsageException("up --json needs --yes (the plan is not shown before the JSON, so there is nothing to confirm)");
         if (!yes && !Interactive) throw new UsageException("up needs --yes when not run from a terminal (or with --non-interactive): nothing was read or changed");
         var site = await LoadSiteAsync(stack, ct);
         site.Replace(replace ?? []);
+        var targets = Targets(site, target);
         await using var @lock = await _state.LockAsync(stack, "up", ct);
         var state = await _state.LoadAsync(stack, ct);
         await using var history = new RunHistory(this, stack, "update");
         using var lab = Lab(site, state);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
-        await using var session = await engine.PlanAsync(site, state, ct);
+        await using var session = await engine.PlanAsync(site, state, targets, ct);
         var plan = session.Plan!;
         if (!json) stdout.Write(Redact($"Updating ({stack}):\n\n" + PlanPrinter.Text(plan, false)));
         if (!yes)
@@ -132,6 +136,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
                     ", unhealthy: " + string.Join("; ", h.Health.Where(x => !x.Result.Healthy).Select(x => $"{x.Check.Describe()}: {x.Result.Detail}")))));
         foreach (var p in report.Plan.Problems) text.WriteLine(Redact($"{p.Host}: FAILED: {p.Message}"));
         if (!json) stdout.Write(Redact(CallReport.Text(report.Hosts.SelectMany(h => h.Health))));
+        SiteChecksSkipped(report);
         history.Done(report.Ok, RunHistory.Counts(report.Plan), report.Hosts.Where(h => !h.Ok).Select(h => h.Host).Concat(report.Plan.Problems.Select(p => p.Host)));
         return report.Ok ? ExitCodes.Ok : ExitCodes.Failed;
     }
@@ -151,15 +156,16 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         return !tests.IsEmpty && tests.All(t => t.Result.Healthy) ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
-    public async Task<int> RefreshAsync(string stack, bool expectNoChanges, CancellationToken ct)
+    public async Task<int> RefreshAsync(string stack, bool expectNoChanges, CancellationToken ct, IReadOnlyCollection<string>? target = null)
     {
         // read-only, like preview: the hosts are compared with the state, nothing is written (no lock is needed)
         var site = await LoadSiteAsync(stack, ct);
+        var targets = Targets(site, target);
         var state = await _state.LoadAsync(stack, ct);
         await using var history = new RunHistory(this, stack, "refresh");
         using var lab = Lab(site, state);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
-        var report = await engine.RefreshAsync(site, state, save: false, ct);
+        var report = await engine.RefreshAsync(site, state, targets, save: false, ct);
         stdout.WriteLine($"Refreshing ({stack}):");
         if (report.Drifts.IsEmpty) stdout.WriteLine("    no drift: the hosts match the last applied state");
         foreach (var d in report.Drifts)
@@ -216,5 +222,5 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         return ExitCodes.Ok;
     }
 
-    internal static ImmutableArray<string> Verbs => ["preview", "up", "refresh", "destroy", "render", "config", "stack", "cancel", "health", "test", "whoami"];
+    internal static ImmutableArray<string> Verbs => ["preview", "up", "refresh", "restart", "destroy", "render", "config", "stack", "cancel", "health", "test", "whoami"];
 }

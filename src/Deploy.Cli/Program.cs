@@ -15,6 +15,7 @@ var expectOpt = new Option<bool>("--expect-no-changes") { Description = "Exit 3 
 var yesOpt = new Option<bool>("--yes", "-y") { Description = "Go ahead without asking" };
 var showSamesOpt = new Option<bool>("--show-sames") { Description = "Also list resources that do not change" };
 var replaceOpt = new Option<string[]>("--replace") { Description = "Re-issue this resource (a certificate's URN, as preview --json shows it); repeatable", AllowMultipleArgumentsPerToken = false };
+var targetOpt = new Option<string[]>("--target", "--limit", "-t") { Description = "Act only on this host, group (inventory group or role) or resource URN (as preview --json shows it); repeatable. --limit: Ansible's word", AllowMultipleArgumentsPerToken = false };
 var outOpt = new Option<string>("--out", "-o") { Description = "Folder to render into: <out>/<host>/<path on the host>", Required = true };
 var keyArg = new Argument<string>("key") { Description = "Setting name, as declared in Pulumi.yaml" };
 var valueArg = new Argument<string>("value") { Description = "Value (YAML: [a, b] is a list)" };
@@ -30,14 +31,18 @@ App AppFor(ParseResult r) =>
         Interactive = !r.GetValue(nonInteractiveOpt) && !Console.IsInputRedirected,
     };
 
-var preview = new Command("preview", "Read the hosts and show what `up` would change, with diffs") { stackOpt, jsonOpt, expectOpt, showSamesOpt, replaceOpt };
-preview.SetAction((r, ct) => Run(r, app => app.PreviewAsync(r.GetValue(stackOpt)!, r.GetValue(jsonOpt), r.GetValue(expectOpt), r.GetValue(showSamesOpt), ct, r.GetValue(replaceOpt) ?? [])));
+var preview = new Command("preview", "Read the hosts and show what `up` would change, with diffs") { stackOpt, jsonOpt, expectOpt, showSamesOpt, replaceOpt, targetOpt };
+preview.SetAction((r, ct) => Run(r, app => app.PreviewAsync(r.GetValue(stackOpt)!, r.GetValue(jsonOpt), r.GetValue(expectOpt), r.GetValue(showSamesOpt), ct, r.GetValue(replaceOpt) ?? [], r.GetValue(targetOpt) ?? [])));
 
-var up = new Command("up", "Create or update the site's resources (lab hosts included)") { stackOpt, yesOpt, jsonOpt, replaceOpt };
-up.SetAction((r, ct) => Run(r, app => app.UpAsync(r.GetValue(stackOpt)!, r.GetValue(yesOpt), r.GetValue(jsonOpt), ct, r.GetValue(replaceOpt) ?? [])));
+var up = new Command("up", "Create or update the site's resources (lab hosts included)") { stackOpt, yesOpt, jsonOpt, replaceOpt, targetOpt };
+up.SetAction((r, ct) => Run(r, app => app.UpAsync(r.GetValue(stackOpt)!, r.GetValue(yesOpt), r.GetValue(jsonOpt), ct, r.GetValue(replaceOpt) ?? [], r.GetValue(targetOpt) ?? [])));
 
-var refresh = new Command("refresh", "Read the hosts and report drift from the last applied state") { stackOpt, expectOpt };
-refresh.SetAction((r, ct) => Run(r, app => app.RefreshAsync(r.GetValue(stackOpt)!, r.GetValue(expectOpt), ct)));
+var refresh = new Command("refresh", "Read the hosts and report drift from the last applied state") { stackOpt, expectOpt, targetOpt };
+refresh.SetAction((r, ct) => Run(r, app => app.RefreshAsync(r.GetValue(stackOpt)!, r.GetValue(expectOpt), ct, r.GetValue(targetOpt) ?? [])));
+
+var serviceOpt = new Option<string?>("--service") { Description = "Restart only this service (its name, as preview shows it)" };
+var restart = new Command("restart", "Restart the targeted hosts' services, with no config change, in the batches and health gates of up") { stackOpt, targetOpt, serviceOpt, yesOpt };
+restart.SetAction((r, ct) => Run(r, app => app.RestartAsync(r.GetValue(stackOpt)!, r.GetValue(targetOpt) ?? [], r.GetValue(serviceOpt), r.GetValue(yesOpt), ct)));
 
 var destroy = new Command("destroy", "Delete every resource of the stack; lab hosts are removed") { stackOpt, yesOpt };
 destroy.SetAction((r, ct) => Run(r, app => app.DestroyAsync(r.GetValue(stackOpt)!, r.GetValue(yesOpt), ct)));
@@ -89,7 +94,7 @@ test.SetAction((r, ct) => Run(r, app => app.TestAsync(r.GetValue(stackOpt)!, r.G
 
 var root = new RootCommand("nf-deploy: deploy telecom network functions (Kamailio, Open5GS, freeDiameter) over SSH, the Pulumi way")
 {
-    preview, up, refresh, destroy, render, config, stackCmd, cancel, health, test, whoami, cwdOpt, parallelOpt, verboseOpt, nonInteractiveOpt,
+    preview, up, refresh, restart, destroy, render, config, stackCmd, cancel, health, test, whoami, cwdOpt, parallelOpt, verboseOpt, nonInteractiveOpt,
 };
 // Ctrl-C and SIGTERM cancel the run through its token: the current step finishes or is abandoned (files on the
 // hosts are replaced atomically), the state is saved and the lock released. A second signal ends the process at once.
@@ -130,7 +135,7 @@ async Task<int> Run(ParseResult r, Func<App, Task<int>> action)
         if (r.GetResult(stackOpt) is not null) app.RequireStack(r.GetValue(stackOpt)!);
         return await action(app);
     }
-    catch (UsageException e)
+    catch (DeployException e) when (e is UsageException or Deploy.Core.Engine.UnknownTargetException)
     {
         Console.Error.WriteLine("error: " + e.Message);
         return ExitCodes.Usage;

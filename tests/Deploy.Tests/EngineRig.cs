@@ -79,7 +79,17 @@ public sealed class EngineRig : IDisposable
         Store, new NullRunLog(), new EngineOptions { Parallelism = 4, HealthTimeout = TimeSpan.Zero }));
 
     /// <summary>Plan and apply, as <c>./deploy up</c> does (App.UpAsync): the state loaded under the stack's lock.</summary>
-    public async Task<EngineRun> UpAsync(ISiteProgram site, CancellationToken ct)
+    public Task<EngineRun> UpAsync(ISiteProgram site, CancellationToken ct) => UpAsync(site, RunTargets.All, ct);
+
+    /// <summary>Plan and apply for the targeted hosts and resources only (<c>./deploy up --target …</c>).</summary>
+    public Task<EngineRun> UpAsync(ISiteProgram site, RunTargets targets, CancellationToken ct) =>
+        RunAsync(site, (engine, state) => engine.PlanAsync(site, state, targets, ct), ct);
+
+    /// <summary>Plan and apply a restart, as <c>./deploy restart --target … [--service NAME] --yes</c> does.</summary>
+    public Task<EngineRun> RestartAsync(ISiteProgram site, RunTargets targets, string? service, CancellationToken ct) =>
+        RunAsync(site, (engine, state) => engine.PlanRestartAsync(site, state, targets, service, ct), ct);
+
+    private async Task<EngineRun> RunAsync(ISiteProgram site, Func<DeployEngine, StackState, Task<PlanSession>> plan, CancellationToken ct)
     {
         var before = Marks();
         ApplyReport? report = null;
@@ -88,7 +98,7 @@ public sealed class EngineRig : IDisposable
         {
             await using var @lock = await Store.LockAsync(site.Stack, "up", ct);
             var engine = Engine();
-            await using var session = await engine.PlanAsync(site, await Store.LoadAsync(site.Stack, ct), ct);
+            await using var session = await plan(engine, await Store.LoadAsync(site.Stack, ct));
             report = await engine.ApplyAsync(session, ct);
         }
         catch (OperationCanceledException e) when (ct.IsCancellationRequested) { cancelled = e; }
@@ -97,10 +107,11 @@ public sealed class EngineRig : IDisposable
     }
 
     /// <summary>Plan only, as <c>./deploy preview</c> does: the plan and the scripts it sent.</summary>
-    public async Task<(Plan Plan, ImmutableDictionary<string, ImmutableArray<SentScript>> Sent)> PreviewAsync(ISiteProgram site, CancellationToken ct)
+    public async Task<(Plan Plan, ImmutableDictionary<string, ImmutableArray<SentScript>> Sent)> PreviewAsync(ISiteProgram site,
+        CancellationToken ct, RunTargets? targets = null)
     {
         var before = Marks();
-        await using var session = await Engine().PlanAsync(site, await Store.LoadAsync(site.Stack, ct), ct);
+        await using var session = await Engine().PlanAsync(site, await Store.LoadAsync(site.Stack, ct), targets ?? RunTargets.All, ct);
         return (session.Plan!, SentSince(before));
     }
 

@@ -60,6 +60,9 @@ public sealed partial class FakeHost(string name, string address)
 
     public ImmutableArray<SentScript> Sent { get { lock (_gate) return [.. _sent]; } }
 
+    /// <summary>How many connections were opened to the host (a run that does not target it opens none).</summary>
+    public int Connections { get { lock (_gate) return _connection; } }
+
     public FakeFile? File(string path) { lock (_gate) return _files.GetValueOrDefault(path); }
 
     public FakeService? Service(string name) { lock (_gate) return _services.GetValueOrDefault(name); }

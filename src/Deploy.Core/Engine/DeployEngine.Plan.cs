@@ -29,6 +29,7 @@ public sealed partial class DeployEngine
         await System.Threading.Tasks.Parallel.ForEachAsync(site.Hosts, Options(ct), async (host, token) =>
         {
             if (s.Missing.Contains(host.Name)) return; // a lab host that up creates
+            if (!s.Targets.Reaches(host.Name)) return; // not targeted: not contacted at all
             try
             {
                 var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -84,7 +85,7 @@ public sealed partial class DeployEngine
         var steps = new List<PlanStep>();
         foreach (var host in s.Site.Hosts)
         {
-            if (s.Problems.ContainsKey(host.Name)) continue;
+            if (s.Problems.ContainsKey(host.Name) || !s.Targets.Reaches(host.Name)) continue;
             var desired = s.Desired[host.Name].Resources;
             var read = s.Reads.GetValueOrDefault(host.Name);
             var facts = host.FactsOrAssumed(read?.Facts ?? s.State.Hosts.GetValueOrDefault(host.Name)?.Facts);
@@ -106,12 +107,25 @@ public sealed partial class DeployEngine
                 hostSteps.Add(new PlanStep(host.Name, spec.Urn(stack), spec.Type, spec.Name, diff.Op, diff.Changes, spec, spec.Identity));
             }
             var pending = s.State.PendingRestarts.Where(p => p.Host == host.Name).Select(p => p.Resource).ToHashSet();
-            steps.AddRange(TriggerPlanner.Propagate(hostSteps, facts, pending));
+            if (s.Targets.Whole(host.Name))
+            {
+                steps.AddRange(TriggerPlanner.Propagate(hostSteps, facts, pending));
+                continue;
+            }
+            // reached through URNs only: those resources, and what their steps trigger (a service's restart)
+            TargetResolver.RequireKnown(s.Targets, host.Name, [.. hostSteps.Select(st => st.Urn)]);
+            var targeted = hostSteps.Where(st => s.Targets.Urns.Contains(st.Urn)).Select(st => st.Name).ToHashSet();
+            var narrowed = hostSteps
+                .Where(st => st.Op != StepOp.Delete || s.Targets.Urns.Contains(st.Urn))
+                .Select(st => s.Targets.Urns.Contains(st.Urn) ? st : st with { Op = StepOp.Same, Changes = [] })
+                .ToList();
+            steps.AddRange(TriggerPlanner.Propagate(narrowed, facts, pending.Where(targeted.Contains).ToHashSet())
+                .Where(st => s.Targets.Urns.Contains(st.Urn) || !st.Triggers.IsEmpty));
         }
         var problems = s.Problems.Select(p => new HostProblem(p.Key, p.Value)).OrderBy(p => p.Host).ToImmutableArray();
         return new Plan(stack, [.. steps], problems)
         {
-            Lab = LabPhase.Changes(s.Site, s.State, s.Missing, s.Problems.Keys.ToHashSet()),
+            Lab = [.. LabPhase.Changes(s.Site, s.State, s.Missing, s.Problems.Keys.ToHashSet()).Where(c => s.Targets.Reaches(c.Host))],
         };
     }
 
@@ -158,6 +172,12 @@ public sealed class PlanSession(ISiteProgram site, StackState state) : IAsyncDis
     public ISiteProgram Site { get; } = site;
     public StackState State { get; internal set; } = state;
     public Plan? Plan { get; internal set; }
+
+    /// <summary>The hosts and resources the run acts on (<c>--target</c>); the others are neither read nor changed.</summary>
+    public RunTargets Targets { get; init; } = RunTargets.All;
+
+    /// <summary>A <c>restart</c> run: only the hosts with a step roll out (and are health-checked).</summary>
+    internal bool RestartOnly { get; set; }
     internal ConcurrentDictionary<string, IHostTransport> Transports { get; } = new();
     internal ConcurrentDictionary<string, HostRead> Reads { get; } = new();
     internal ConcurrentDictionary<string, string> Problems { get; } = new();

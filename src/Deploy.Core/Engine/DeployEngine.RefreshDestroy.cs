@@ -12,12 +12,17 @@ public sealed partial class DeployEngine
     // ---------------------------------------------------------------- refresh
 
     /// <summary>Reads the hosts and compares them with the last applied state; records what is live now.</summary>
-    public async Task<RefreshReport> RefreshAsync(ISiteProgram site, StackState state, bool save, CancellationToken ct)
+    public Task<RefreshReport> RefreshAsync(ISiteProgram site, StackState state, bool save, CancellationToken ct) =>
+        RefreshAsync(site, state, RunTargets.All, save, ct);
+
+    /// <summary>Refresh of the targeted hosts and resources only: the others are not read, their records kept.</summary>
+    public async Task<RefreshReport> RefreshAsync(ISiteProgram site, StackState state, RunTargets targets, bool save, CancellationToken ct)
     {
-        await using var s = await PlanAsync(site, state, ct);
+        await using var s = await PlanAsync(site, state, targets, ct);
         var drifts = new List<Drift>();
         var records = state.Resources.ToList();
-        foreach (var step in s.Plan!.Steps.Where(st => st.Desired is not null))
+        // on a host reached by URN only, the targeted resources (not the services their steps would restart)
+        foreach (var step in s.Plan!.Steps.Where(st => st.Desired is not null && (targets.Whole(st.Host) || targets.Urns.Contains(st.Urn))))
         {
             var rec = state.Find(step.Urn);
             if (rec is null) continue;
@@ -38,7 +43,8 @@ public sealed partial class DeployEngine
             if (live is null) records.RemoveAt(i);
             else records[i] = rec with { Outputs = live.Props };
         }
-        foreach (var gone in s.Missing) drifts.Add(new Drift(gone, "", gone, [new PropertyChange("lab host", "exists", "missing")]));
+        foreach (var gone in s.Missing.Where(targets.Reaches))
+            drifts.Add(new Drift(gone, "", gone, [new PropertyChange("lab host", "exists", "missing")]));
         // what the hosts are now, for offline rendering (`render`) and the next run's first guess
         var hosts = state.Hosts;
         foreach (var (name, read) in s.Reads)

@@ -22,14 +22,15 @@ public sealed partial class DeployEngine
         {
             // The new hosts can now be read like any other: plan again against what is really there.
             await session.DisposeAsync();
-            session = await PlanAsync(session.Site, provisioned, ct);
+            session = await PlanAsync(session.Site, provisioned, session.Targets, ct);
             replanned(session);
         }
 
         var plan = session.Plan!;
         var outcomes = new ConcurrentBag<HostOutcome>();
         var stateGate = session.StateGate;
-        var hostsWithSteps = session.Site.Hosts.Where(h => session.Reads.ContainsKey(h.Name) && !session.Problems.ContainsKey(h.Name)).ToArray();
+        var hostsWithSteps = session.Site.Hosts.Where(h => session.Reads.ContainsKey(h.Name) && !session.Problems.ContainsKey(h.Name))
+            .Where(h => !session.RestartOnly || plan.Steps.Any(st => st.Host == h.Name)).ToArray();
 
         // Hosts whose running services this run restarts roll out in batches per group (a cluster never loses all its
         // members at once); the others (nothing to restart, or new hosts) go all at once.
@@ -60,25 +61,34 @@ public sealed partial class DeployEngine
             }
         });
 
-        // site-wide checks (peers open...) once every host is rolled out: reported, never rolled back
+        // site-wide checks (peers open...) once every host is rolled out: reported, never rolled back. A targeted run
+        // does not reach every host, so it cannot run them: it says so instead.
         var final = new ConcurrentBag<HostOutcome>();
+        var skipped = session.Targets.Everything ? 0
+            : outcomes.Sum(o => session.Desired.GetValueOrDefault(o.Host)?.Health.Count(c => c.SiteWide) ?? 0);
+        if (skipped > 0) deps.Log.Info($"{skipped} site-wide checks skipped: the run is targeted ({session.Targets.Describe()})");
         await System.Threading.Tasks.Parallel.ForEachAsync(outcomes, Options(ct), async (o, token) =>
         {
-            if (o.Error is not null || !session.Transports.TryGetValue(o.Host, out var t)) { final.Add(o); return; }
+            if (o.Error is not null || !session.Targets.Everything || !session.Transports.TryGetValue(o.Host, out var t))
+            {
+                final.Add(o);
+                return;
+            }
             var site = await CheckHealthAsync(session, o.Host, new HostRun(t, session.Reads[o.Host].Facts), token, siteWide: true);
             final.Add(o with { Health = o.Health.AddRange(site) });
         });
-        return new ApplyReport(plan, [.. final.OrderBy(o => o.Host)]);
+        return new ApplyReport(plan, [.. final.OrderBy(o => o.Host)]) { SiteChecksSkipped = skipped };
 
         async Task<bool> ApplyAndRecordAsync(HostTarget host, CancellationToken token)
         {
-            var outcome = await ApplyHostAsync(session, host.Name, plan.Steps.Where(st => st.Host == host.Name).ToArray(), token);
+            var steps = plan.Steps.Where(st => st.Host == host.Name).ToArray();
+            var outcome = await ApplyHostAsync(session, host.Name, steps, token);
             outcomes.Add(outcome.Outcome);
             // What was applied is recorded even when the run is being cancelled (a local write of a few ms).
             await stateGate.WaitAsync(CancellationToken.None);
             try
             {
-                var merged = MergeHost(session.State, host, session.Reads[host.Name].Facts, outcome.Records);
+                var merged = MergeHost(session.State, host, session.Reads[host.Name].Facts, steps, outcome.Records);
                 // a host where nothing moved costs no state write (a no-op run writes nothing)
                 if (!SameHost(session.State, merged, host.Name))
                 {
@@ -100,10 +110,25 @@ public sealed partial class DeployEngine
             && ra.Zip(rb).All(p => p.First.Urn == p.Second.Urn && p.First.Outputs.SequenceEqual(p.Second.Outputs) && p.First.Identity.SequenceEqual(p.Second.Identity));
     }
 
-    private static StackState MergeHost(StackState state, HostTarget host, HostFacts facts, ImmutableArray<ResourceRecord> records) =>
-        state with
+    /// <summary>The state with a host's records replaced by this run's. Records of resources the run had no step for (a
+    /// run targeted at some resources, a restart) stay as they were, in place.</summary>
+    private static StackState MergeHost(StackState state, HostTarget host, HostFacts facts, IReadOnlyList<PlanStep> steps,
+        ImmutableArray<ResourceRecord> records)
+    {
+        var stepped = steps.Select(st => st.Urn).ToHashSet(StringComparer.Ordinal);
+        var partial = state.Resources.Any(r => r.Host == host.Name && !stepped.Contains(r.Urn));
+        var now = records.ToDictionary(r => r.Urn, StringComparer.Ordinal);
+        var known = state.Resources.Select(r => r.Urn).ToHashSet(StringComparer.Ordinal);
+        ImmutableArray<ResourceRecord> resources = partial
+            ? [.. state.Resources
+                .Where(r => r.Host != host.Name || !stepped.Contains(r.Urn) || now.ContainsKey(r.Urn))
+                .Select(r => r.Host == host.Name && now.TryGetValue(r.Urn, out var mine) ? mine : r),
+               .. records.Where(r => !known.Contains(r.Urn))]
+            : [.. state.Resources.Where(r => r.Host != host.Name), .. records];
+        return state with
         {
-            Resources = [.. state.Resources.Where(r => r.Host != host.Name), .. records],
+            Resources = resources,
             Hosts = state.Hosts.SetItem(host.Name, new HostRecord(host.Name, host.Lab is not null, facts)),
         };
+    }
 }

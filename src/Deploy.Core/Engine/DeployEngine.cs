@@ -19,6 +19,8 @@ namespace Deploy.Core.Engine;
 //   DeployEngine.Health.cs         health: the checks of the site as it is now
 //   DeployEngine.CallTests.cs      test: the call tests of the site
 //   DeployEngine.RefreshDestroy.cs refresh (drift) and destroy
+//   DeployEngine.Restart.cs        restart: the targeted services restarted through the rollout's batches and health gates
+//   Targets.cs                     --target: which hosts and resources a run acts on
 
 public sealed record EngineOptions
 {
@@ -54,9 +56,13 @@ public sealed partial class DeployEngine(EngineDeps deps)
     // ---------------------------------------------------------------- preview
 
     /// <summary>Reads the hosts and plans. The returned session keeps the connections open for <see cref="ApplyAsync"/>.</summary>
-    public async Task<PlanSession> PlanAsync(ISiteProgram site, StackState state, CancellationToken ct)
+    public Task<PlanSession> PlanAsync(ISiteProgram site, StackState state, CancellationToken ct) =>
+        PlanAsync(site, state, RunTargets.All, ct);
+
+    /// <summary>Plans for the targeted hosts and resources only: the other hosts are not contacted (<c>--target</c>).</summary>
+    public async Task<PlanSession> PlanAsync(ISiteProgram site, StackState state, RunTargets targets, CancellationToken ct)
     {
-        var session = new PlanSession(site, state);
+        var session = new PlanSession(site, state) { Targets = targets };
         try
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();

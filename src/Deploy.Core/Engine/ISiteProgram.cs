@@ -14,6 +14,9 @@ public sealed record HostTarget(string Name, HostConnection Connection, LabHostS
     /// <summary>How the host's group rolls out changes that restart running services.</summary>
     public RolloutPolicy Rollout { get; init; } = RolloutPolicy.Default(Name);
 
+    /// <summary>The inventory groups and roles the host is in: <c>--target &lt;group&gt;</c> reaches every host of one.</summary>
+    public ImmutableArray<string> Groups { get; init; } = [];
+
     /// <summary>The facts to render the host with: those read from it (this run's, or the last run's), else those known
     /// without asking it (<see cref="AssumedFacts"/>), else a plain Debian host at its address. The one fallback.</summary>
     public HostFacts FactsOrAssumed(HostFacts? read = null) =>

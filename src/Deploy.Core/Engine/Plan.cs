@@ -55,6 +55,9 @@ public sealed record HostOutcome(string Host, int Changed, string? Error, Immuta
 public sealed record ApplyReport(Plan Plan, ImmutableArray<HostOutcome> Hosts)
 {
     public bool Ok => Plan.Problems.IsEmpty && Hosts.All(h => h.Ok);
+
+    /// <summary>Site-wide checks (call tests, peers across the cluster) not run: a targeted run does not reach every host.</summary>
+    public int SiteChecksSkipped { get; init; }
 }
 
 /// <summary>A difference between the last applied state and what a host has now.</summary>

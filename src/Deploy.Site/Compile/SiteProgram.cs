@@ -85,6 +85,7 @@ public sealed partial class SiteProgram : ISiteProgram
             Rollout = new RolloutPolicy(h.Groups.FirstOrDefault() ?? h.Name,
                 Convert.ToString(h.Vars.GetValueOrDefault("rollout_batch") ?? "1", CultureInfo.InvariantCulture) ?? "1",
                 h.Vars.GetValueOrDefault("rollout_max_fail") is long max ? (int)max : 0),
+            Groups = [.. h.Groups.Concat(h.Roles.Select(r => r.Role)).Distinct()],
         })];
         if (inventory.Lab is { } lab && Managed.Any(h => h.Lab))
             Lab = new LabSpec(config.Stack, lab.Network, lab.Subnet, lab.Gateway, lab.Image, lab.AptProxy,
