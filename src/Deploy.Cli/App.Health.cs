@@ -11,9 +11,11 @@ public sealed partial class App
     {
         var site = await LoadSiteAsync(stack, ct);
         var state = await _state.LoadAsync(stack, ct);
-        using var lab = Lab(site, state);
-        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
+        using var output = Output();
+        using var lab = Lab(site, state, output);
+        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
         var (hosts, problems) = await engine.HealthAsync(site, state, ct);
+        output.Pause();
         stdout.WriteLine($"Health ({stack}):");
         foreach (var h in hosts)
             stdout.WriteLine(Redact($"{h.Host}: " + (h.Health.IsEmpty ? "no health checks" : h.Ok ? $"healthy ({h.Health.Length} checks)" :
