@@ -43,7 +43,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
     public ConsoleMode Mode { get; init; } = ConsoleMode.Plain;
 
     /// <summary>What a verb shows while it reads and changes hosts (with --json, only on stderr).</summary>
-    private RunOutput Output(bool json = false) => new(Mode, stdout, stderr, json, verbose, Redact);
+    private RunOutput RunDisplay(bool json = false) => new(Mode, stdout, stderr, json, verbose, Redact);
 
     /// <summary>Secret settings' values never reach an output: any that would are replaced by [secret].</summary>
     public string Redact(string text) => _secrets.Aggregate(text, (t, v) => t.Replace(v, "[secret]", StringComparison.Ordinal));
@@ -90,7 +90,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         var site = await LoadSiteAsync(stack, ct);
         site.Replace(replace ?? []);
         var state = await _state.LoadAsync(stack, ct);
-        using var output = Output(json);
+        using var output = RunDisplay(json);
         using var lab = Lab(site, state, output);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
         await using var session = await engine.PlanAsync(site, state, ct);
@@ -118,7 +118,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         await using var @lock = await _state.LockAsync(stack, "up", ct);
         var state = await _state.LoadAsync(stack, ct);
         await using var history = new RunHistory(this, stack, "update");
-        using var output = Output(json);
+        using var output = RunDisplay(json);
         var logs = output.KeepLogs(ws.LogsDir, stack, "up");
         using var lab = Lab(site, state, output);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
@@ -151,7 +151,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
     {
         var site = await LoadSiteAsync(stack, ct);
         var state = await _state.LoadAsync(stack, ct);
-        using var output = Output(json);
+        using var output = RunDisplay(json);
         using var lab = Lab(site, state, output);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
         await using var session = await engine.PlanAsync(site, state, ct);
@@ -169,7 +169,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         var site = await LoadSiteAsync(stack, ct);
         var state = await _state.LoadAsync(stack, ct);
         await using var history = new RunHistory(this, stack, "refresh");
-        using var output = Output();
+        using var output = RunDisplay();
         using var lab = Lab(site, state, output);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
         var report = await engine.RefreshAsync(site, state, save: false, ct);
@@ -191,7 +191,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         await using var @lock = await _state.LockAsync(stack, "destroy", ct);
         var state = await _state.LoadAsync(stack, ct);
         await using var history = new RunHistory(this, stack, "destroy");
-        using var output = Output();
+        using var output = RunDisplay();
         var logs = output.KeepLogs(ws.LogsDir, stack, "destroy");
         using var lab = Lab(site, state, output);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);

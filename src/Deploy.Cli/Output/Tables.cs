@@ -9,7 +9,8 @@ public static class Tables
     public static Table New(params string[] headers)
     {
         var table = new Table().Border(TableBorder.None);
-        foreach (var h in headers) table.AddColumn(new TableColumn($"[bold]{Markup.Escape(h)}[/]").PadLeft(0).PadRight(2).NoWrap());
+        foreach (var h in headers) table.AddColumn(new TableColumn($"[bold]{Markup.Escape(h)}[/]").PadLeft(0).PadRight(2));
+        table.Columns[0].NoWrap(); // names never wrap: the other columns give way on a narrow terminal
         return table;
     }
 
