@@ -22,7 +22,8 @@ public sealed partial class App
         var table = Tables.New("HOST", "RESULT", "DETAIL");
         foreach (var h in hosts)
             table.AddRow(Tables.Cell(h.Host),
-                Tables.Cell(h.Health.IsEmpty ? "no checks" : h.Ok ? "healthy" : "UNHEALTHY", h.Health.IsEmpty ? null : h.Ok ? "green" : "red"),
+                Tables.Cell(h.Health.IsEmpty ? "no checks" : h.Ok ? "healthy" : "UNHEALTHY",
+                    h.Health.IsEmpty ? null : h.Ok ? "green" : "red"),
                 Tables.Cell(Redact(h.Ok ? $"{h.Health.Length} checks" :
                     string.Join("; ", h.Health.Where(x => !x.Result.Healthy).Select(x => $"{x.Check.Describe()}: {x.Result.Detail}")))));
         foreach (var p in problems) table.AddRow(Tables.Cell(p.Host), Tables.Cell("FAILED", "red"), Tables.Cell(Redact(p.Message)));

@@ -43,7 +43,8 @@ public sealed class ConsoleLog(TextWriter writer, bool verbose, Func<string, str
         {
             var running = _board.StepElapsed(row);
             if (row.Ended is null && running >= HeartbeatEvery)
-                Write($"{host}: still at {HostBoard.Name(row.Last.Phase)}{(row.Last.Step is { } s ? " " + s : "")} ({HostBoard.Format(running)}" +
+                Write($"{host}: still at {HostBoard.Name(row.Last.Phase)}{(row.Last.Step is { } s ? " " + s : "")} " +
+                    $"({HostBoard.Format(running)}" +
                     (row.Last.Total > 0 ? $", {row.Last.Done}/{row.Last.Total} done" : "") + ")");
         }
     }

@@ -27,7 +27,8 @@ public sealed class LiveProgress(IAnsiConsole console, bool verbose, Func<string
 
     public void Host(string host, string message) => WriteMarkup($"[bold]{Markup.Escape(host)}[/]: {Markup.Escape(redact(message))}");
 
-    public void Warn(string host, string message) => WriteMarkup($"[bold]{Markup.Escape(host)}[/]: [red]error:[/] {Markup.Escape(redact(message))}");
+    public void Warn(string host, string message) =>
+        WriteMarkup($"[bold]{Markup.Escape(host)}[/]: [red]error:[/] {Markup.Escape(redact(message))}");
 
     public void Progress(HostProgress progress)
     {

@@ -62,13 +62,15 @@ public sealed class RunLogs : IRunLog, IDisposable
     internal void Script(string host, ExecResult result, TimeSpan took)
     {
         var text = new System.Text.StringBuilder();
-        text.Append($"script: exit {result.ExitCode} after {took.TotalSeconds:0.000}s, {result.Stdout.Length} bytes out, {result.Stderr.Length} bytes err\n");
+        text.Append($"script: exit {result.ExitCode} after {took.TotalSeconds:0.000}s, ")
+            .Append($"{result.Stdout.Length} bytes out, {result.Stderr.Length} bytes err\n");
         if (result.Stdout.Length > 0) text.Append("--- stdout\n").Append(result.Stdout.TrimEnd('\n')).Append('\n');
         if (result.Stderr.Length > 0) text.Append("--- stderr\n").Append(result.Stderr.TrimEnd('\n')).Append('\n');
         Write(host, text.ToString().TrimEnd('\n'));
     }
 
-    internal void Write(string host, string text) => _files.GetOrAdd(host, h => new HostFile(Path.Combine(Dir, SafeName(h) + ".log"))).Write(_redact(text));
+    internal void Write(string host, string text) =>
+        _files.GetOrAdd(host, h => new HostFile(Path.Combine(Dir, SafeName(h) + ".log"))).Write(_redact(text));
 
     public void Dispose()
     {
@@ -76,7 +78,8 @@ public sealed class RunLogs : IRunLog, IDisposable
     }
 
     // host names are validated by the site loader; a name that is no plain file name still cannot leave the folder
-    private static string SafeName(string host) => string.Concat(host.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' ? c : '_')).TrimStart('.');
+    private static string SafeName(string host) =>
+        string.Concat(host.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' ? c : '_')).TrimStart('.');
 
     private sealed class HostFile(string path) : IDisposable
     {
@@ -130,7 +133,8 @@ public sealed class RunLogs : IRunLog, IDisposable
             }
             catch (Exception e)
             {
-                logs.Write(host, $"script: {(e is OperationCanceledException ? "cancelled" : "failed")} after {clock.Elapsed.TotalSeconds:0.000}s: {e.Message}");
+                var how = e is OperationCanceledException ? "cancelled" : "failed";
+                logs.Write(host, $"script: {how} after {clock.Elapsed.TotalSeconds:0.000}s: {e.Message}");
                 throw;
             }
         }

@@ -14,17 +14,20 @@ public static class RunSummary
         {
             var table = Tables.New("HOST", "RESULT", "CHANGED", "RESTARTS", "FIRST STARTS", "HEALTH");
             foreach (var h in report.Hosts)
-                table.AddRow(Tables.Cell(h.Host), Tables.Cell(redact(h.Ok ? "ok" : "FAILED" + (h.Error is null ? "" : $": {h.Error}")), h.Ok ? "green" : "red"),
+                table.AddRow(Tables.Cell(h.Host),
+                    Tables.Cell(redact(h.Ok ? "ok" : "FAILED" + (h.Error is null ? "" : $": {h.Error}")), h.Ok ? "green" : "red"),
                     Tables.Cell($"{h.Changed}"), Tables.Cell($"{h.Restarts}"), Tables.Cell($"{h.Starts}"),
                     Tables.Cell(redact(Health(h) ?? "-"), Health(h) is null or "healthy" ? null : "red"));
             foreach (var p in report.Plan.Problems)
-                table.AddRow(Tables.Cell(p.Host), Tables.Cell(redact($"FAILED: {p.Message}"), "red"), Tables.Cell("0"), Tables.Cell("0"), Tables.Cell("0"), Tables.Cell("-"));
+                table.AddRow(Tables.Cell(p.Host), Tables.Cell(redact($"FAILED: {p.Message}"), "red"),
+                    Tables.Cell("0"), Tables.Cell("0"), Tables.Cell("0"), Tables.Cell("-"));
             Tables.Write(writer, terminal, mode, table);
         }
         else
         {
             foreach (var h in report.Hosts)
-                writer.WriteLine(redact($"{h.Host}: {(h.Ok ? "ok" : "FAILED")}, {h.Changed} changed" + (h.Error is null ? "" : $": {h.Error}") +
+                writer.WriteLine(redact($"{h.Host}: {(h.Ok ? "ok" : "FAILED")}, {h.Changed} changed" +
+                    (h.Error is null ? "" : $": {h.Error}") +
                     (Health(h) is { } health ? ", " + health : "")));
             foreach (var p in report.Plan.Problems) writer.WriteLine(redact($"{p.Host}: FAILED: {p.Message}"));
         }
@@ -44,7 +47,8 @@ public static class RunSummary
 
     private static string? Health(HostOutcome h) =>
         h.Health.IsEmpty ? null : h.Health.All(x => x.Result.Healthy) ? "healthy" :
-            "unhealthy: " + string.Join("; ", h.Health.Where(x => !x.Result.Healthy).Select(x => $"{x.Check.Describe()}: {x.Result.Detail}"));
+            "unhealthy: " + string.Join("; ", h.Health.Where(x => !x.Result.Healthy)
+                .Select(x => $"{x.Check.Describe()}: {x.Result.Detail}"));
 
     private static string Count(int n, string what) => $"{n} {what}{(n == 1 ? "" : "s")}";
 }

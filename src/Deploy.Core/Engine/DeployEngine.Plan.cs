@@ -32,15 +32,17 @@ public sealed partial class DeployEngine
             try
             {
                 var clock = System.Diagnostics.Stopwatch.StartNew();
-                deps.Log.Progress(new HostProgress(host.Name, RunPhase.Connect, $"{host.Connection.Endpoint.Address}:{host.Connection.Endpoint.Port}"));
+                var endpoint = host.Connection.Endpoint;
+                deps.Log.Progress(new HostProgress(host.Name, RunPhase.Connect, $"{endpoint.Address}:{endpoint.Port}"));
                 var transport = await deps.Connector.ConnectAsync(host.Connection, token);
                 var connected = clock.ElapsedMilliseconds;
                 s.Transports[host.Name] = transport;
                 var specs = preDesired?.GetValueOrDefault(host.Name)?.Resources ?? [];
-                deps.Log.Progress(new HostProgress(host.Name, RunPhase.Read, $"facts and {specs.Length} resources", 0, specs.Length));
+                var reading = $"facts and {specs.Length} resources";
+                deps.Log.Progress(new HostProgress(host.Name, RunPhase.Read, reading, 0, specs.Length));
                 var read = await ReadAsync(host.Name, transport, specs, token);
                 s.Reads[host.Name] = read;
-                deps.Log.Progress(new HostProgress(host.Name, RunPhase.Read, $"facts and {specs.Length} resources", specs.Length, specs.Length));
+                deps.Log.Progress(new HostProgress(host.Name, RunPhase.Read, reading, specs.Length, specs.Length));
                 deps.Log.Info($"{host.Name}: connected in {connected} ms, read {specs.Length} resources in {clock.ElapsedMilliseconds - connected} ms");
             }
             catch (DeployException e)

@@ -65,7 +65,8 @@ public sealed partial class DeployEngine
             }
             try
             {
-                deps.Log.Progress(new HostProgress(name, RunPhase.Connect, $"{target.Connection.Endpoint.Address}:{target.Connection.Endpoint.Port}"));
+                var endpoint = target.Connection.Endpoint;
+                deps.Log.Progress(new HostProgress(name, RunPhase.Connect, $"{endpoint.Address}:{endpoint.Port}"));
                 await using var t = await deps.Connector.ConnectAsync(target.Connection, token);
                 var run = new HostRun(t, state.Hosts[name].Facts);
                 var records = state.Resources.Where(r => r.Host == name).Reverse().ToList();

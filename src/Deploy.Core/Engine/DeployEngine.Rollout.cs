@@ -52,7 +52,8 @@ public sealed partial class DeployEngine
                 if (wave.Count > 1 && failed * 100 > wave[0].Rollout.MaxFailPercent * wave.Count)
                 {
                     foreach (var h in hosts)
-                        Untouched(h.Name, $"not touched: the rollout of group {h.Rollout.Group} stopped after {failed} of {wave.Count} hosts failed");
+                        Untouched(h.Name, $"not touched: the rollout of group {h.Rollout.Group} stopped after {failed} of {wave.Count} " +
+                            "hosts failed");
                     continue;
                 }
                 var results = await Task.WhenAll(hosts.Select(h => ApplyAndRecordAsync(h, token)));
