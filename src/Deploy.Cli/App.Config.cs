@@ -1,5 +1,7 @@
+using Deploy.Cli.Output;
 using System.Text.Json;
 using Deploy.Site.Model;
+using Spectre.Console;
 
 namespace Deploy.Cli;
 
@@ -68,8 +70,9 @@ public sealed partial class App
             stdout.WriteLine(JsonSerializer.Serialize(doc, Indented));
             return ExitCodes.Ok;
         }
-        stdout.WriteLine($"{"KEY",-18} VALUE");
-        foreach (var (k, v) in shown.Values) stdout.WriteLine($"{k,-18} {Show(v)}");
+        var table = Tables.New("KEY", "VALUE");
+        foreach (var (k, v) in shown.Values) table.AddRow(Tables.Cell(k), Tables.Cell(Show(v)));
+        Print(table);
         return ExitCodes.Ok;
     }
 

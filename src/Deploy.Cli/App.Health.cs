@@ -1,5 +1,7 @@
+using Deploy.Cli.Output;
 using Deploy.Core.Model;
 using Deploy.Transport;
+using Spectre.Console;
 
 namespace Deploy.Cli;
 
@@ -11,14 +13,21 @@ public sealed partial class App
     {
         var site = await LoadSiteAsync(stack, ct);
         var state = await _state.LoadAsync(stack, ct);
-        using var lab = Lab(site, state);
-        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
+        using var output = RunDisplay();
+        using var lab = Lab(site, state, output);
+        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
         var (hosts, problems) = await engine.HealthAsync(site, state, ct);
+        output.Pause();
         stdout.WriteLine($"Health ({stack}):");
+        var table = Tables.New("HOST", "RESULT", "DETAIL");
         foreach (var h in hosts)
-            stdout.WriteLine(Redact($"{h.Host}: " + (h.Health.IsEmpty ? "no health checks" : h.Ok ? $"healthy ({h.Health.Length} checks)" :
-                "UNHEALTHY: " + string.Join("; ", h.Health.Where(x => !x.Result.Healthy).Select(x => $"{x.Check.Describe()}: {x.Result.Detail}")))));
-        foreach (var p in problems) stdout.WriteLine(Redact($"{p.Host}: FAILED: {p.Message}"));
+            table.AddRow(Tables.Cell(h.Host),
+                Tables.Cell(h.Health.IsEmpty ? "no checks" : h.Ok ? "healthy" : "UNHEALTHY",
+                    h.Health.IsEmpty ? null : h.Ok ? "green" : "red"),
+                Tables.Cell(Redact(h.Ok ? $"{h.Health.Length} checks" :
+                    string.Join("; ", h.Health.Where(x => !x.Result.Healthy).Select(x => $"{x.Check.Describe()}: {x.Result.Detail}")))));
+        foreach (var p in problems) table.AddRow(Tables.Cell(p.Host), Tables.Cell("FAILED", "red"), Tables.Cell(Redact(p.Message)));
+        Print(table);
         return problems.IsEmpty && hosts.All(h => h.Ok) ? ExitCodes.Ok : ExitCodes.Failed;
     }
 }

@@ -1,3 +1,4 @@
+using Deploy.Cli.Output;
 using Deploy.Core.Engine;
 using Deploy.Site.Compile;
 using Deploy.Transport;
@@ -47,10 +48,13 @@ public sealed partial class App
         await using var @lock = await _state.LockAsync(stack, "restart", ct);
         var state = await _state.LoadAsync(stack, ct);
         await using var history = new RunHistory(this, stack, "restart");
-        using var lab = Lab(site, state);
-        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
+        using var output = RunDisplay();
+        var logs = output.KeepLogs(ws.LogsDir, stack, "restart");
+        using var lab = Lab(site, state, output);
+        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
         await using var session = await engine.PlanRestartAsync(site, state, targets, service, ct);
         var plan = session.Plan!;
+        output.Pause();
         stdout.Write(Redact($"Restarting ({stack}):\n\n" + PlanPrinter.Text(plan, false)));
         if (!yes)
         {
@@ -62,6 +66,7 @@ public sealed partial class App
             }
         }
         var report = await engine.ApplyAsync(session, ct);
+        output.Pause();
         stdout.WriteLine();
         foreach (var h in report.Hosts)
         {
@@ -71,6 +76,7 @@ public sealed partial class App
                 (h.Health.IsEmpty ? "" : sick.Count == 0 ? ", healthy" : ", unhealthy: " + string.Join("; ", sick))));
         }
         foreach (var p in report.Plan.Problems) stdout.WriteLine(Redact($"{p.Host}: FAILED: {p.Message}"));
+        stdout.WriteLine(RunSummary.LogsAt(ws.ProjectDir, logs.Dir));
         SiteChecksSkipped(report);
         history.Done(report.Ok, new Dictionary<string, int> { ["restart"] = report.Hosts.Sum(h => h.Changed) },
             report.Hosts.Where(h => !h.Ok).Select(h => h.Host).Concat(report.Plan.Problems.Select(p => p.Host)));

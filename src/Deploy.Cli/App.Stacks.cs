@@ -1,10 +1,12 @@
 using System.Collections.Immutable;
 using System.Text.Json;
+using Deploy.Cli.Output;
 using Deploy.Core.Engine;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
 using Deploy.Core.State;
 using Deploy.Site.Model;
+using Spectre.Console;
 
 namespace Deploy.Cli;
 
@@ -15,13 +17,18 @@ public sealed partial class App
     {
         var project = ProjectFile.Load(ws.ProjectDir);
         stdout.WriteLine($"backend {_state.DisplayUrl}");
+        var table = Tables.New("NAME", "LAST UPDATE");
         foreach (var s in StackConfig.List(ws.ProjectDir, project))
         {
             var updated = await _state.LastUpdateAsync(s, ct);
-            stdout.WriteLine($"{s,-20} {(updated is { } u ? "last update " + u.UtcDateTime.ToString("u") : "never deployed")}");
+            table.AddRow(Tables.Cell(s), Tables.Cell(updated is { } u ? u.UtcDateTime.ToString("u") : "never deployed"));
         }
+        Print(table);
         return ExitCodes.Ok;
     }
+
+    /// <summary>A table on stdout: fitted and coloured on a terminal, one line per row elsewhere.</summary>
+    private void Print(Table table) => Tables.Write(stdout, Mode.StdoutTerminal, Mode, table);
 
     /// <summary>Pulumi's <c>whoami</c>: the user, and with -v the backend's URL (never its password).</summary>
     public int WhoAmI()
@@ -45,13 +52,17 @@ public sealed partial class App
         var records = await _state.HistoryAsync(stack, ct);
         if (json) { stdout.WriteLine(JsonSerializer.Serialize(records, CheckpointJson.Options)); return ExitCodes.Ok; }
         if (records.IsEmpty) { stdout.WriteLine($"stack {stack} has no history yet ({_state.DisplayUrl})"); return ExitCodes.Ok; }
-        stdout.WriteLine($"{"VERSION",-8} {"KIND",-8} {"RESULT",-10} {"START",-20} {"DURATION",-9} {"CHANGES",-28} {"USER@HOST (PID)",-28} FAILED HOSTS");
+        var table = Tables.New("VERSION", "KIND", "RESULT", "START", "DURATION", "CHANGES", "USER@HOST (PID)", "FAILED HOSTS");
+        table.Columns[4].RightAligned();
         foreach (var r in records)
         {
             var changes = string.Join(" ", r.ResourceChanges.Where(c => c.Value > 0).Select(c => $"{c.Key}:{c.Value}"));
-            stdout.WriteLine($"{r.Version,-8} {r.Kind,-8} {r.Result,-10} {r.StartTime.UtcDateTime:u} {(r.EndTime - r.StartTime).TotalSeconds,8:0.0}s " +
-                $"{(changes.Length == 0 ? "-" : changes),-28} {$"{r.User}@{r.Host} ({r.Pid})",-28} {(r.FailedHosts.IsEmpty ? "-" : string.Join(",", r.FailedHosts))}");
+            table.AddRow(Tables.Cell($"{r.Version}"), Tables.Cell(r.Kind), Tables.Cell(r.Result, r.Result == "succeeded" ? "green" : "red"),
+                Tables.Cell($"{r.StartTime.UtcDateTime:u}"), Tables.Cell($"{(r.EndTime - r.StartTime).TotalSeconds:0.0}s"),
+                Tables.Cell(changes.Length == 0 ? "-" : changes), Tables.Cell($"{r.User}@{r.Host} ({r.Pid})"),
+                Tables.Cell(r.FailedHosts.IsEmpty ? "-" : string.Join(",", r.FailedHosts)));
         }
+        Print(table);
         return ExitCodes.Ok;
     }
 

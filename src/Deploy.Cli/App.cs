@@ -1,8 +1,10 @@
 using System.Collections.Immutable;
+using Deploy.Cli.Output;
 using Deploy.Core.Engine;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
 using Deploy.Core.State;
+using Deploy.Core.Transport;
 using Deploy.Lab;
 using Deploy.Resources.Health;
 using Deploy.Resources;
@@ -37,6 +39,12 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
     /// <summary>A person can answer a prompt: a terminal on stdin and no --non-interactive.</summary>
     public bool Interactive { get; init; }
 
+    /// <summary>Terminals or not, NO_COLOR, CI: a live table and colour, or plain lines.</summary>
+    public ConsoleMode Mode { get; init; } = ConsoleMode.Plain;
+
+    /// <summary>What a verb shows while it reads and changes hosts (with --json, only on stderr).</summary>
+    private RunOutput RunDisplay(bool json = false) => new(Mode, stdout, stderr, json, verbose, Redact);
+
     /// <summary>Secret settings' values never reach an output: any that would are replaced by [secret].</summary>
     public string Redact(string text) => _secrets.Aggregate(text, (t, v) => t.Replace(v, "[secret]", StringComparison.Ordinal));
 
@@ -62,20 +70,20 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         return (await File.ReadAllTextAsync(keyPath + ".pub", ct)).Trim();
     }
 
-    private DeployEngine Engine(DockerLabProvider? lab, KnownHosts knownHosts)
+    private DeployEngine Engine(DockerLabProvider? lab, KnownHosts knownHosts, RunOutput log)
     {
-        var log = new ConsoleLog(stderr, verbose, Redact);
-        var connector = new SshHostConnector(knownHosts, new SshConnectOptions
+        IHostConnector connector = new SshHostConnector(knownHosts, new SshConnectOptions
         {
             OnRetry = n => log.Host(n.Host, $"connect to {n.Endpoint} failed ({n.Error.Message}); retry {n.Attempt} in {n.Delay.TotalSeconds:0.0}s"),
             OnResume = n => log.Warn(n.Host, $"{n.Error.Message}; reconnecting to run the step again (attempt {n.Attempt}) in {n.Delay.TotalSeconds:0.0}s"),
         });
+        if (log.Logs is { } logs) connector = logs.Watch(connector);
         return new DeployEngine(new EngineDeps(connector, lab, knownHosts, ResourceProviders.All(), new HealthChecker(), _state, log,
             new EngineOptions { Parallelism = parallelism }));
     }
 
-    private DockerLabProvider? Lab(SiteProgram site, StackState state) =>
-        site.Lab is not null || state.Hosts.Values.Any(h => h.Lab) ? new DockerLabProvider(m => stderr.WriteLine(m)) : null;
+    private static DockerLabProvider? Lab(SiteProgram site, StackState state, RunOutput output) =>
+        site.Lab is not null || state.Hosts.Values.Any(h => h.Lab) ? new DockerLabProvider(output.Line) : null;
 
     public async Task<int> PreviewAsync(string stack, bool json, bool expectNoChanges, bool showSames, CancellationToken ct,
         IReadOnlyCollection<string>? replace = null, IReadOnlyCollection<string>? target = null)
@@ -84,10 +92,12 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         site.Replace(replace ?? []);
         var targets = Targets(site, target);
         var state = await _state.LoadAsync(stack, ct);
-        using var lab = Lab(site, state);
-        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
+        using var output = RunDisplay(json);
+        using var lab = Lab(site, state, output);
+        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
         await using var session = await engine.PlanAsync(site, state, targets, ct);
         var plan = session.Plan!;
+        output.Pause();
         stdout.Write(Redact(json ? PlanPrinter.Json(plan) + "\n" : $"Previewing update ({stack}):\n\n" + PlanPrinter.Text(plan, showSames)));
         if (!plan.Problems.IsEmpty) return ExitCodes.Failed;
         if (expectNoChanges && plan.HasChanges)
@@ -112,10 +122,13 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         await using var @lock = await _state.LockAsync(stack, "up", ct);
         var state = await _state.LoadAsync(stack, ct);
         await using var history = new RunHistory(this, stack, "update");
-        using var lab = Lab(site, state);
-        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
+        using var output = RunDisplay(json);
+        var logs = output.KeepLogs(ws.LogsDir, stack, "up");
+        using var lab = Lab(site, state, output);
+        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
         await using var session = await engine.PlanAsync(site, state, targets, ct);
         var plan = session.Plan!;
+        output.Pause();
         if (!json) stdout.Write(Redact($"Updating ({stack}):\n\n" + PlanPrinter.Text(plan, false)));
         if (!yes)
         {
@@ -125,16 +138,13 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         // the site CA and the deployer's own certificate (its health probes' TLS identity), when new or re-issued
         await site.CommitControllerAsync(ct);
         var report = await engine.ApplyAsync(session, ct);
+        output.Pause();
         if (json) stdout.Write(Redact(CallReport.WithHealth(PlanPrinter.Json(report.Plan), report.Hosts.SelectMany(h => h.Health)) + "\n"));
         // with --json, stdout holds the JSON document alone: the per-host summary goes to stderr
         var text = json ? stderr : stdout;
         text.WriteLine();
-        foreach (var h in report.Hosts)
-            text.WriteLine(Redact($"{h.Host}: {(h.Ok ? "ok" : "FAILED")}, {h.Changed} changed" +
-                (h.Error is null ? "" : $": {h.Error}") +
-                (h.Health.IsEmpty ? "" : h.Health.All(x => x.Result.Healthy) ? ", healthy" :
-                    ", unhealthy: " + string.Join("; ", h.Health.Where(x => !x.Result.Healthy).Select(x => $"{x.Check.Describe()}: {x.Result.Detail}")))));
-        foreach (var p in report.Plan.Problems) text.WriteLine(Redact($"{p.Host}: FAILED: {p.Message}"));
+        RunSummary.Write(text, json ? Mode.StderrTerminal : Mode.StdoutTerminal, Mode, report, Redact);
+        text.WriteLine(RunSummary.LogsAt(ws.ProjectDir, logs.Dir));
         if (!json) stdout.Write(Redact(CallReport.Text(report.Hosts.SelectMany(h => h.Health))));
         SiteChecksSkipped(report);
         history.Done(report.Ok, RunHistory.Counts(report.Plan), report.Hosts.Where(h => !h.Ok).Select(h => h.Host).Concat(report.Plan.Problems.Select(p => p.Host)));
@@ -146,10 +156,12 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
     {
         var site = await LoadSiteAsync(stack, ct);
         var state = await _state.LoadAsync(stack, ct);
-        using var lab = Lab(site, state);
-        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
+        using var output = RunDisplay(json);
+        using var lab = Lab(site, state, output);
+        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
         await using var session = await engine.PlanAsync(site, state, ct);
         var tests = await engine.CallTestsAsync(session, ct);
+        output.Pause();
         if (json) stdout.Write(Redact(CallReport.Document(stack, tests) + "\n"));
         else if (tests.IsEmpty) stdout.WriteLine($"stack {stack} declares no call tests (health: - call: {{...}}, scope: site)");
         else stdout.Write(Redact($"Testing calls ({stack}):\n" + CallReport.Text(tests)));
@@ -163,9 +175,11 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         var targets = Targets(site, target);
         var state = await _state.LoadAsync(stack, ct);
         await using var history = new RunHistory(this, stack, "refresh");
-        using var lab = Lab(site, state);
-        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
+        using var output = RunDisplay();
+        using var lab = Lab(site, state, output);
+        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
         var report = await engine.RefreshAsync(site, state, targets, save: false, ct);
+        output.Pause();
         stdout.WriteLine($"Refreshing ({stack}):");
         if (report.Drifts.IsEmpty) stdout.WriteLine("    no drift: the hosts match the last applied state");
         foreach (var d in report.Drifts)
@@ -183,12 +197,16 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         await using var @lock = await _state.LockAsync(stack, "destroy", ct);
         var state = await _state.LoadAsync(stack, ct);
         await using var history = new RunHistory(this, stack, "destroy");
-        using var lab = Lab(site, state);
-        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
+        using var output = RunDisplay();
+        var logs = output.KeepLogs(ws.LogsDir, stack, "destroy");
+        using var lab = Lab(site, state, output);
+        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
         var problems = await engine.DestroyAsync(site, state, ct);
+        output.Pause();
         foreach (var p in problems) stdout.WriteLine($"{p.Host}: error: {p.Message}");
         history.Done(problems.IsEmpty, new Dictionary<string, int> { ["delete"] = problems.IsEmpty ? state.Resources.Length : 0 }, problems.Select(p => p.Host));
         stdout.WriteLine(problems.IsEmpty ? $"The resources in stack {stack} have been deleted." : "Some hosts could not be cleaned; the state keeps them.");
+        stdout.WriteLine(RunSummary.LogsAt(ws.ProjectDir, logs.Dir));
         return problems.IsEmpty ? ExitCodes.Ok : ExitCodes.Failed;
     }
 

@@ -29,6 +29,7 @@ App AppFor(ParseResult r) =>
     new(Workspace.Find(r.GetValue(cwdOpt)), Console.Out, Console.Error, Math.Max(1, r.GetValue(parallelOpt)), r.GetValue(verboseOpt))
     {
         Interactive = !r.GetValue(nonInteractiveOpt) && !Console.IsInputRedirected,
+        Mode = Deploy.Cli.Output.ConsoleMode.Detect(),
     };
 
 var preview = new Command("preview", "Read the hosts and show what `up` would change, with diffs") { stackOpt, jsonOpt, expectOpt, showSamesOpt, replaceOpt, targetOpt };

@@ -21,4 +21,7 @@ public sealed record Workspace(string ProjectDir)
     public string DataDir => Path.Combine(ProjectDir, ".nf-deploy");
     public string KnownHostsFile => Path.Combine(DataDir, "known_hosts");
     public string KeyCacheDir => Path.Combine(DataDir, "cache", "keys");
+
+    /// <summary>Runs' log files: <c>logs/&lt;stack&gt;/&lt;run&gt;/&lt;host&gt;.log</c>.</summary>
+    public string LogsDir => Path.Combine(DataDir, "logs");
 }

@@ -73,8 +73,8 @@ public sealed class ScriptingSpecs
 
         (await Deploy(site, "config", "get", "kamailioDbPassword", "--stack", "lab")).Should().Be((0, secret + "\n", ""));
         var listing = await Deploy(site, "config", "--stack", "lab");
-        listing.Stdout.Should().Contain("kamailioDbPassword [secret]\n").And.NotContain(secret);
-        (await Deploy(site, "config", "--stack", "lab", "--show-secrets")).Stdout.Should().Contain($"kamailioDbPassword {secret}\n");
+        listing.Stdout.Should().MatchRegex(@"(?m)^kamailioDbPassword +\[secret\]$").And.NotContain(secret);
+        (await Deploy(site, "config", "--stack", "lab", "--show-secrets")).Stdout.Should().MatchRegex($"(?m)^kamailioDbPassword +{System.Text.RegularExpressions.Regex.Escape(secret)}$");
 
         var json = await Deploy(site, "config", "--stack", "lab", "--json");
         using var doc = JsonDocument.Parse(json.Stdout);

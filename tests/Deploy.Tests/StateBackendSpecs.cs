@@ -209,6 +209,6 @@ public abstract class StateBackendSpecs : IDisposable
         await Open().SaveAsync(Sample(), Ct);
         var ls = await DeployAsync("stack", "ls");
         ls.Exit.Should().Be(0, ls.Err);
-        ls.Out.Should().StartWith($"backend {ShownUrl}\n").And.MatchRegex($"(?m)^{Stack} +last update 20");
+        ls.Out.Should().StartWith($"backend {ShownUrl}\n").And.MatchRegex($"(?m)^{Stack} +20\\d\\d-");
     }
 }

@@ -17,9 +17,12 @@ public sealed partial class DeployEngine
         await System.Threading.Tasks.Parallel.ForEachAsync(s.Reads.Keys.ToArray(), Options(ct), async (host, token) =>
         {
             var run = new HostRun(s.Transports[host], s.Reads[host].Facts);
+            deps.Log.Progress(new HostProgress(host, RunPhase.Health, $"{s.Desired[host].Health.Length} health checks"));
             var own = await CheckHealthAsync(s, host, run, token);
             var siteWide = await CheckHealthAsync(s, host, run, token, siteWide: true);
-            outcomes.Add(new HostOutcome(host, 0, null, own.AddRange(siteWide)));
+            var outcome = new HostOutcome(host, 0, null, own.AddRange(siteWide));
+            outcomes.Add(outcome);
+            deps.Log.Progress(new HostProgress(host, outcome.Ok ? RunPhase.Done : RunPhase.Failed, outcome.Ok ? "healthy" : "unhealthy"));
         });
         var missing = s.Missing.Select(h => new HostProblem(h, "the lab host does not exist (run up)"));
         return ([.. outcomes.OrderBy(o => o.Host, StringComparer.Ordinal)], [.. s.Plan!.Problems.Concat(missing).OrderBy(p => p.Host, StringComparer.Ordinal)]);

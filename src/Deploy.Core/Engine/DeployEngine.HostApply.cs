@@ -24,9 +24,13 @@ public sealed partial class DeployEngine
         var sets = SetsOf(steps);
         PlanStep? failedStart = null;
         var madeDue = new List<PendingRestart>(); // restarts this run made due: void once its files are rolled back
+        var total = steps.Count(st => st.Op != StepOp.Same);
+        var (restarts, starts) = (0, 0);
         foreach (var step in steps)
         {
             var provider = Provider(step.Type);
+            if (step.Op != StepOp.Same)
+                deps.Log.Progress(new HostProgress(host, RunPhase.Apply, $"{step.Op.Symbol()} {step.Type} {step.Name}", changed, total));
             try
             {
                 // resources that change together (files validated with each other) are applied together, at the set's last step
@@ -70,6 +74,8 @@ public sealed partial class DeployEngine
                         throw;
                     }
                     changed++;
+                    if (step.Triggers.Has(TriggerKind.Restart)) restarts++;
+                    else if (step.Triggers.Has(TriggerKind.Start)) starts++;
                     if (step.Restarts && s.State.PendingRestarts.Contains(new PendingRestart(host, step.Name)))
                         await UpdatePendingAsync(s, add: [], remove: [new PendingRestart(host, step.Name)]);
                 }
@@ -111,17 +117,19 @@ public sealed partial class DeployEngine
             (error, health) = await RollBackAsync(s, host, run, restarted, error!, health);
             if (health.All(h => h.Result.Healthy))
                 await UpdatePendingAsync(s, add: [], remove: [.. restarted.Select(st => new PendingRestart(host, st.Name)).Concat(madeDue)]);
-            return new HostApply(new HostOutcome(host, changed, error, health),
+            return new HostApply(new HostOutcome(host, changed, error, health) { Restarts = restarts, Starts = starts },
                 [.. steps.Select(st => s.State.Find(st.Urn)).OfType<ResourceRecord>()]);
         }
         if (error is null && ct.IsCancellationRequested) error = "cancelled before the health checks";
         if (error is null)
         {
+            var checks = s.Desired[host].Health.Count(c => !c.SiteWide);
+            if (checks > 0) deps.Log.Progress(new HostProgress(host, RunPhase.Health, $"{checks} health checks", changed, total));
             try { health = await CheckHealthAsync(s, host, run, ct); }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
                 error = "cancelled during the health checks";
-                return new HostApply(new HostOutcome(host, changed, error, []), ordered);
+                return new HostApply(new HostOutcome(host, changed, error, []) { Restarts = restarts, Starts = starts }, ordered);
             }
             // Health-gated rollback: a rollout that leaves the host unhealthy is undone (files restored from this run's
             // backups, the services restarted on them) and the host counts as failed.
@@ -134,7 +142,7 @@ public sealed partial class DeployEngine
                 ordered = [.. steps.Select(st => s.State.Find(st.Urn)).OfType<ResourceRecord>()];
             }
         }
-        return new HostApply(new HostOutcome(host, changed, error, health), ordered);
+        return new HostApply(new HostOutcome(host, changed, error, health) { Restarts = restarts, Starts = starts }, ordered);
     }
 
     /// <summary>The restarts a change of a resource that notifies <paramref name="notify"/> makes due (not pending yet).</summary>

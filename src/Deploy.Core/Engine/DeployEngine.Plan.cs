@@ -33,18 +33,24 @@ public sealed partial class DeployEngine
             try
             {
                 var clock = System.Diagnostics.Stopwatch.StartNew();
+                var endpoint = host.Connection.Endpoint;
+                deps.Log.Progress(new HostProgress(host.Name, RunPhase.Connect, $"{endpoint.Address}:{endpoint.Port}"));
                 var transport = await deps.Connector.ConnectAsync(host.Connection, token);
                 var connected = clock.ElapsedMilliseconds;
                 s.Transports[host.Name] = transport;
                 var specs = preDesired?.GetValueOrDefault(host.Name)?.Resources ?? [];
+                var reading = $"facts and {specs.Length} resources";
+                deps.Log.Progress(new HostProgress(host.Name, RunPhase.Read, reading, 0, specs.Length));
                 var read = await ReadAsync(host.Name, transport, specs, token);
                 s.Reads[host.Name] = read;
+                deps.Log.Progress(new HostProgress(host.Name, RunPhase.Read, reading, specs.Length, specs.Length));
                 deps.Log.Info($"{host.Name}: connected in {connected} ms, read {specs.Length} resources in {clock.ElapsedMilliseconds - connected} ms");
             }
             catch (DeployException e)
             {
                 s.Problems[host.Name] = e.Message;
                 deps.Log.Warn(host.Name, e.Message);
+                deps.Log.Progress(new HostProgress(host.Name, RunPhase.Failed, e.Message));
             }
         });
 
@@ -68,6 +74,7 @@ public sealed partial class DeployEngine
             {
                 s.Problems[host] = e.Message;
                 deps.Log.Warn(host, e.Message);
+                deps.Log.Progress(new HostProgress(host, RunPhase.Failed, e.Message));
             }
         });
     }

@@ -71,15 +71,24 @@ public sealed partial class DeployEngine
             }
             try
             {
+                var endpoint = target.Connection.Endpoint;
+                deps.Log.Progress(new HostProgress(name, RunPhase.Connect, $"{endpoint.Address}:{endpoint.Port}"));
                 await using var t = await deps.Connector.ConnectAsync(target.Connection, token);
                 var run = new HostRun(t, state.Hosts[name].Facts);
-                foreach (var rec in state.Resources.Where(r => r.Host == name).Reverse())
+                var records = state.Resources.Where(r => r.Host == name).Reverse().ToList();
+                foreach (var (rec, done) in records.Select((r, i) => (r, i)))
                 {
                     deps.Log.Host(name, $"- {rec.Type} {rec.Name}");
+                    deps.Log.Progress(new HostProgress(name, RunPhase.Delete, $"- {rec.Type} {rec.Name}", done, records.Count));
                     await Provider(rec.Type).DeleteAsync(rec.Identity, run, token);
                 }
+                deps.Log.Progress(new HostProgress(name, RunPhase.Done, $"{records.Count} deleted", records.Count, records.Count));
             }
-            catch (DeployException e) { problems.Add(new HostProblem(name, e.Message)); }
+            catch (DeployException e)
+            {
+                problems.Add(new HostProblem(name, e.Message));
+                deps.Log.Progress(new HostProgress(name, RunPhase.Failed, e.Message));
+            }
         });
         await lab.DestroyAsync(site, state, ct);
         if (problems.IsEmpty) await deps.State.DeleteAsync(site.Stack, ct);

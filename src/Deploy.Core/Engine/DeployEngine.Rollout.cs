@@ -47,13 +47,14 @@ public sealed partial class DeployEngine
                 var hosts = wave.Skip(i).Take(batch).ToArray();
                 if (token.IsCancellationRequested)
                 {
-                    foreach (var h in hosts) outcomes.Add(new HostOutcome(h.Name, 0, "not touched: the run was cancelled", []));
+                    foreach (var h in hosts) Untouched(h.Name, "not touched: the run was cancelled");
                     continue;
                 }
                 if (wave.Count > 1 && failed * 100 > wave[0].Rollout.MaxFailPercent * wave.Count)
                 {
                     foreach (var h in hosts)
-                        outcomes.Add(new HostOutcome(h.Name, 0, $"not touched: the rollout of group {h.Rollout.Group} stopped after {failed} of {wave.Count} hosts failed", []));
+                        Untouched(h.Name, $"not touched: the rollout of group {h.Rollout.Group} stopped after {failed} of {wave.Count} " +
+                            "hosts failed");
                     continue;
                 }
                 var results = await Task.WhenAll(hosts.Select(h => ApplyAndRecordAsync(h, token)));
@@ -79,6 +80,12 @@ public sealed partial class DeployEngine
         });
         return new ApplyReport(plan, [.. final.OrderBy(o => o.Host)]) { SiteChecksSkipped = skipped };
 
+        void Untouched(string host, string why)
+        {
+            outcomes.Add(new HostOutcome(host, 0, why, []));
+            deps.Log.Progress(new HostProgress(host, RunPhase.Failed, why));
+        }
+
         async Task<bool> ApplyAndRecordAsync(HostTarget host, CancellationToken token)
         {
             var steps = plan.Steps.Where(st => st.Host == host.Name).ToArray();
@@ -97,7 +104,11 @@ public sealed partial class DeployEngine
                 }
             }
             finally { stateGate.Release(); }
-            return outcome.Outcome.Ok;
+            var done = outcome.Outcome;
+            deps.Log.Progress(done.Ok
+                ? new HostProgress(host.Name, RunPhase.Done, $"{done.Changed} changed", done.Changed, done.Changed)
+                : new HostProgress(host.Name, RunPhase.Failed, done.Error ?? "unhealthy", done.Changed, done.Changed));
+            return done.Ok;
         }
     }
 

@@ -49,6 +49,12 @@ public sealed record Plan(string Stack, ImmutableArray<PlanStep> Steps, Immutabl
 /// <summary>How a host's rollout ended.</summary>
 public sealed record HostOutcome(string Host, int Changed, string? Error, ImmutableArray<(HealthCheckSpec Check, HealthResult Result)> Health)
 {
+    /// <summary>Services restarted (a file that notifies them changed, or a restart left pending).</summary>
+    public int Restarts { get; init; }
+
+    /// <summary>Services started for the first time (their package was newly installed).</summary>
+    public int Starts { get; init; }
+
     public bool Ok => Error is null && Health.All(h => h.Result.Healthy);
 }
 
