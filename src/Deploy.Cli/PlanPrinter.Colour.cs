@@ -12,7 +12,8 @@ public static partial class PlanPrinter
         && Environment.GetEnvironmentVariable("TERM") != "dumb";
 
     /// <summary>Writes the lines, each passed through <paramref name="redact"/> first; in colour when asked.</summary>
-    public static void Write(TextWriter output, IEnumerable<PlanLine> lines, bool colour, Func<string, string> redact)
+    public static void Write(TextWriter output, IEnumerable<PlanLine> lines, bool colour, Func<string, string> redact,
+        ColorSystemSupport colours = ColorSystemSupport.Detect)
     {
         if (!colour)
         {
@@ -22,7 +23,7 @@ public static partial class PlanPrinter
         var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Ansi = AnsiSupport.Yes,
-            ColorSystem = ColorSystemSupport.Detect,
+            ColorSystem = colours,
             Out = new AnsiConsoleOutput(output),
         });
         console.Profile.Width = 100_000; // a diff line is never wrapped: the terminal shows it as it is
