@@ -235,7 +235,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
     private void WritePlan(string title, Plan plan, bool showSames)
     {
         stdout.Write(Redact(title) + "\n\n");
-        PlanPrinter.Write(stdout, PlanPrinter.Lines(plan, showSames), Colour, Redact);
+        PlanPrinter.Write(stdout, PlanPrinter.Lines(plan, showSames, Redact), Colour, Redact);
     }
 
     internal static ImmutableArray<string> Verbs => ["preview", "up", "refresh", "destroy", "render", "config", "stack", "cancel", "health", "test", "whoami"];

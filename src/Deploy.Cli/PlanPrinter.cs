@@ -57,9 +57,11 @@ public static partial class PlanPrinter
     public static string Text(Plan plan, bool showSames) => string.Concat(Lines(plan, showSames).Select(l => l.Text + "\n"));
 
     /// <summary>The preview's lines: the steps by group and NF (<see cref="PlanLayout"/>), host problems, the rollout, the summary.</summary>
-    public static IEnumerable<PlanLine> Lines(Plan plan, bool showSames)
+    /// <param name="redact">Applied to every step's text before steps are compared across hosts (a secret's value is
+    /// never generalized into something redaction would no longer find).</param>
+    public static IEnumerable<PlanLine> Lines(Plan plan, bool showSames, Func<string, string>? redact = null)
     {
-        var visible = Entries(plan).Where(e => showSames || e.Op != StepOp.Same).ToList();
+        var visible = Entries(plan).Where(e => showSames || e.Op != StepOp.Same).Select(e => redact is null ? e : Redacted(e, redact)).ToList();
         foreach (var line in PlanLayout.Lines(visible, plan.Hosts)) yield return line;
         foreach (var p in plan.Problems) yield return new PlanLine($"{p.Host}: error: {p.Message}", LineKind.Error);
         foreach (var line in Rollout(plan)) yield return line;
@@ -90,6 +92,17 @@ public static partial class PlanPrinter
         if (atOnce.Count > 0)
             yield return new PlanLine($"    at once: {string.Join(", ", atOnce)}" + (batched.Count > 0 ? " (nothing running restarts)" : ""), LineKind.Summary);
     }
+
+    private static Entry Redacted(Entry e, Func<string, string> redact) => e with
+    {
+        Name = redact(e.Name),
+        Diff = e.Diff is null ? null : redact(e.Diff),
+        Changes = [.. e.Changes.Select(c => (c.Change with
+        {
+            Before = c.Change.Before is null ? null : redact(c.Change.Before),
+            After = c.Change.After is null ? null : redact(c.Change.After),
+        }, c.Trigger))],
+    };
 
     private static string Count(int n, string what) => n == 0 ? "" : $"{n} {what}{(n == 1 ? "" : "s")}";
 

@@ -93,6 +93,16 @@ public sealed class PreviewLayoutSpecs
     }
 
     [Fact]
+    public void A_secret_holding_a_host_name_is_redacted_before_hosts_are_compared()
+    {
+        var plan = PlanOf(Kamailios.SelectMany(h => ConfigChange(h, "a\n", $"a\npassword=pw-{h}-x\n")));
+
+        var text = string.Concat(PlanPrinter.Lines(plan, false, t => Regex.Replace(t, "pw-kamailio-[0-9]-x", "[secret]")).Select(l => l.Text + "\n"));
+
+        text.Should().NotContain("pw-").And.Contain("+password=[secret]");
+    }
+
+    [Fact]
     public void Host_values_are_replaced_as_whole_words_only()
     {
         var host = new PlanHost("kamailio-1", "kamailio", ["10.0.0.1"]);
