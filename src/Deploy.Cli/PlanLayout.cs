@@ -6,7 +6,10 @@ using Deploy.Core.Resources;
 namespace Deploy.Cli;
 
 /// <summary>What a line of a preview shows, for its colour.</summary>
-public enum LineKind { Group, Section, Hosts, Create, Update, Replace, Delete, Same, DiffHeader, DiffHunk, DiffAdded, DiffRemoved, DiffContext, Error, Summary }
+public enum LineKind
+{
+    Group, Section, Hosts, Create, Update, Replace, Delete, Same, DiffHeader, DiffHunk, DiffAdded, DiffRemoved, DiffContext, Error, Summary,
+}
 
 /// <summary>One line of a preview, without its newline.</summary>
 public sealed record PlanLine(string Text, LineKind Kind);
@@ -37,7 +40,8 @@ public static partial class PlanLayout
         foreach (var group in entries.GroupBy(e => GroupOf(e.Host)))
         {
             var members = group.Select(e => e.Host).Distinct().ToList();
-            yield return new PlanLine(group.Key == members[0] && members.Count == 1 ? group.Key : $"{group.Key}: {string.Join(", ", members)}", LineKind.Group);
+            var heading = group.Key == members[0] && members.Count == 1 ? group.Key : $"{group.Key}: {string.Join(", ", members)}";
+            yield return new PlanLine(heading, LineKind.Group);
             foreach (var section in group.GroupBy(e => e.Section))
             {
                 yield return new PlanLine("  " + section.Key, LineKind.Section);
@@ -46,13 +50,15 @@ public static partial class PlanLayout
                 {
                     if (members.Count > 1)
                     {
-                        var label = cluster.Hosts.Length == 1 ? cluster.Hosts[0] : $"{cluster.Hosts.Length} hosts ({string.Join(", ", cluster.Hosts)})";
+                        var label = cluster.Hosts.Length == 1 ? cluster.Hosts[0]
+                            : $"{cluster.Hosts.Length} hosts ({string.Join(", ", cluster.Hosts)})";
                         if (label != shownHosts) yield return new PlanLine($"    {label}:", LineKind.Hosts);
                         shownHosts = label;
                     }
                     var marks = cluster.Shown.Generic ? Marks(cluster.Shown) : "";
+                    var what = cluster.First.Op == StepOp.Create ? "content" : "diff";
                     var same = cluster.Hosts.Length > 1 && cluster.Shown.Diff.Length > 0
-                        ? $"  (same {(cluster.First.Op == StepOp.Create ? "content" : "diff")} on {cluster.Hosts.Length} hosts{(marks.Length > 0 ? "; " + marks : "")})"
+                        ? $"  (same {what} on {cluster.Hosts.Length} hosts{(marks.Length > 0 ? "; " + marks : "")})"
                         : marks.Length > 0 ? $"  ({marks})" : "";
                     yield return new PlanLine("      " + cluster.Shown.Line + same, Kind(cluster.First.Op));
                     foreach (var line in cluster.Shown.Diff) yield return new PlanLine("          " + line, DiffKind(line));

@@ -30,7 +30,10 @@ public static partial class PlanPrinter
         var shown = new HashSet<string>(StringComparer.Ordinal);
         foreach (var lab in plan.Lab)
         {
-            yield return new Entry(lab.Host, lab.Urn(plan.Stack), Core.Lab.LabChange.Type, lab.Host, lab.Op, [], false, null, null) { Section = "lab host" };
+            yield return new Entry(lab.Host, lab.Urn(plan.Stack), Core.Lab.LabChange.Type, lab.Host, lab.Op, [], false, null, null)
+            {
+                Section = "lab host",
+            };
             if (!shown.Add(lab.Host)) continue;
             foreach (var step in byHost[lab.Host]) yield return Of(step);
         }
@@ -56,12 +59,14 @@ public static partial class PlanPrinter
 
     public static string Text(Plan plan, bool showSames) => string.Concat(Lines(plan, showSames).Select(l => l.Text + "\n"));
 
-    /// <summary>The preview's lines: the steps by group and NF (<see cref="PlanLayout"/>), host problems, the rollout, the summary.</summary>
+    /// <summary>The preview's lines: the steps by group and NF (<see cref="PlanLayout"/>), host problems, the rollout,
+    /// the summary.</summary>
     /// <param name="redact">Applied to every step's text before steps are compared across hosts (a secret's value is
     /// never generalized into something redaction would no longer find).</param>
     public static IEnumerable<PlanLine> Lines(Plan plan, bool showSames, Func<string, string>? redact = null)
     {
-        var visible = Entries(plan).Where(e => showSames || e.Op != StepOp.Same).Select(e => redact is null ? e : Redacted(e, redact)).ToList();
+        var visible = Entries(plan).Where(e => showSames || e.Op != StepOp.Same)
+            .Select(e => redact is null ? e : Redacted(e, redact)).ToList();
         foreach (var line in PlanLayout.Lines(visible, plan.Hosts)) yield return line;
         foreach (var p in plan.Problems) yield return new PlanLine($"{p.Host}: error: {p.Message}", LineKind.Error);
         foreach (var line in Rollout(plan)) yield return line;
@@ -86,11 +91,15 @@ public static partial class PlanPrinter
         if (batched.Count == 0 && atOnce.Count == 0) yield break;
         yield return new PlanLine("Rollout:", LineKind.Summary);
         foreach (var wave in batched)
-            yield return new PlanLine($"    {wave.Group}: " + string.Join("; ", wave.Batches.Select((b, i) => $"batch {i + 1}: {string.Join(", ", b)}")) +
-                (wave.HostCount < 2 ? "" : wave.MaxFailPercent == 0 ? " (stops at the first failure)" : $" (stops when more than {wave.MaxFailPercent}% fail)"),
-                LineKind.Summary);
+        {
+            var batches = string.Join("; ", wave.Batches.Select((b, i) => $"batch {i + 1}: {string.Join(", ", b)}"));
+            var stops = wave.HostCount < 2 ? "" : wave.MaxFailPercent == 0 ? " (stops at the first failure)"
+                : $" (stops when more than {wave.MaxFailPercent}% fail)";
+            yield return new PlanLine($"    {wave.Group}: {batches}{stops}", LineKind.Summary);
+        }
         if (atOnce.Count > 0)
-            yield return new PlanLine($"    at once: {string.Join(", ", atOnce)}" + (batched.Count > 0 ? " (nothing running restarts)" : ""), LineKind.Summary);
+            yield return new PlanLine($"    at once: {string.Join(", ", atOnce)}" + (batched.Count > 0 ? " (nothing running restarts)" : ""),
+                LineKind.Summary);
     }
 
     private static Entry Redacted(Entry e, Func<string, string> redact) => e with
