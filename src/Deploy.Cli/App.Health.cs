@@ -9,7 +9,7 @@ public sealed partial class App
 {
     /// <summary><c>./deploy health</c>: runs the site's health checks against the hosts as they are (read-only: no
     /// change, no state written). Exit 0 when every check passes, 1 otherwise.</summary>
-    public async Task<int> HealthAsync(string stack, CancellationToken ct)
+    public async Task<int> HealthAsync(string stack, CancellationToken ct, bool json = false)
     {
         var site = await LoadSiteAsync(stack, ct);
         var state = await _state.LoadAsync(stack, ct);
@@ -18,6 +18,12 @@ public sealed partial class App
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
         var (hosts, problems) = await engine.HealthAsync(site, state, ct);
         output.Pause();
+        var ok = problems.IsEmpty && hosts.All(h => h.Ok);
+        if (json)
+        {
+            stdout.Write(Redact(VerbJson.Print(VerbJson.Health(stack, hosts, problems))));
+            return ok ? ExitCodes.Ok : ExitCodes.Failed;
+        }
         stdout.WriteLine($"Health ({stack}):");
         var table = Tables.New("HOST", "RESULT", "DETAIL");
         foreach (var h in hosts)
@@ -28,6 +34,6 @@ public sealed partial class App
                     string.Join("; ", h.Health.Where(x => !x.Result.Healthy).Select(x => $"{x.Check.Describe()}: {x.Result.Detail}")))));
         foreach (var p in problems) table.AddRow(Tables.Cell(p.Host), Tables.Cell("FAILED", "red"), Tables.Cell(Redact(p.Message)));
         Print(table);
-        return problems.IsEmpty && hosts.All(h => h.Ok) ? ExitCodes.Ok : ExitCodes.Failed;
+        return ok ? ExitCodes.Ok : ExitCodes.Failed;
     }
 }

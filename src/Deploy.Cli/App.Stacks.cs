@@ -13,27 +13,36 @@ namespace Deploy.Cli;
 /// <summary>Verbs about stacks and the state backend: stack ls/history/export/import, whoami, cancel.</summary>
 public sealed partial class App
 {
-    public async Task<int> StackListAsync(CancellationToken ct)
+    /// <summary>Pulumi's <c>stack ls</c>; with --json an array of {name, lastUpdate, url}, as Pulumi's.</summary>
+    public async Task<int> StackListAsync(CancellationToken ct, bool json = false)
     {
         var project = ProjectFile.Load(ws.ProjectDir);
-        stdout.WriteLine($"backend {_state.DisplayUrl}");
+        var stacks = new System.Text.Json.Nodes.JsonArray();
+        if (!json) stdout.WriteLine($"backend {_state.DisplayUrl}");
         var table = Tables.New("NAME", "LAST UPDATE");
         foreach (var s in StackConfig.List(ws.ProjectDir, project))
         {
             var updated = await _state.LastUpdateAsync(s, ct);
-            table.AddRow(Tables.Cell(s), Tables.Cell(updated is { } u ? u.UtcDateTime.ToString("u") : "never deployed"));
+            if (json)
+                stacks.Add(new System.Text.Json.Nodes.JsonObject
+                {
+                    ["name"] = s, ["lastUpdate"] = updated?.UtcDateTime.ToString("o"), ["url"] = _state.DisplayUrl,
+                });
+            else table.AddRow(Tables.Cell(s), Tables.Cell(updated is { } u ? u.UtcDateTime.ToString("u") : "never deployed"));
         }
-        Print(table);
+        if (json) stdout.Write(VerbJson.Print(stacks));
+        else Print(table);
         return ExitCodes.Ok;
     }
 
     /// <summary>A table on stdout: fitted and coloured on a terminal, one line per row elsewhere.</summary>
     private void Print(Table table) => Tables.Write(stdout, Mode.StdoutTerminal, Mode, table);
 
-    /// <summary>Pulumi's <c>whoami</c>: the user, and with -v the backend's URL (never its password).</summary>
-    public int WhoAmI()
+    /// <summary>Pulumi's <c>whoami</c>: the user, and with -v the backend's URL (never its password); --json both.</summary>
+    public int WhoAmI(bool json = false)
     {
-        stdout.WriteLine(verbose ? $"User: {Environment.UserName}\nBackend URL: {_state.DisplayUrl}" : Environment.UserName);
+        if (json) stdout.Write(VerbJson.Print(new System.Text.Json.Nodes.JsonObject { ["user"] = Environment.UserName, ["url"] = _state.DisplayUrl }));
+        else stdout.WriteLine(verbose ? $"User: {Environment.UserName}\nBackend URL: {_state.DisplayUrl}" : Environment.UserName);
         return ExitCodes.Ok;
     }
 

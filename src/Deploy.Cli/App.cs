@@ -45,6 +45,9 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
     /// <summary>What a verb shows while it reads and changes hosts (with --json, only on stderr).</summary>
     private RunOutput RunDisplay(bool json = false) => new(Mode, stdout, stderr, json, verbose, Redact);
 
+    /// <summary>Previews in colour (a terminal on stdout, no NO_COLOR: <see cref="PlanPrinter.ColourWanted"/>).</summary>
+    public bool Colour { get; init; }
+
     /// <summary>Secret settings' values never reach an output: any that would are replaced by [secret].</summary>
     public string Redact(string text) => _secrets.Aggregate(text, (t, v) => t.Replace(v, "[secret]", StringComparison.Ordinal));
 
@@ -70,7 +73,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         return (await File.ReadAllTextAsync(keyPath + ".pub", ct)).Trim();
     }
 
-    private DeployEngine Engine(DockerLabProvider? lab, KnownHosts knownHosts, RunOutput log)
+    private DeployEngine Engine(DockerLabProvider? lab, KnownHosts knownHosts, RunOutput log, bool diffNewContent = false)
     {
         IHostConnector connector = new SshHostConnector(knownHosts, new SshConnectOptions
         {
@@ -79,14 +82,14 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         });
         if (log.Logs is { } logs) connector = logs.Watch(connector);
         return new DeployEngine(new EngineDeps(connector, lab, knownHosts, ResourceProviders.All(), new HealthChecker(), _state, log,
-            new EngineOptions { Parallelism = parallelism }));
+            new EngineOptions { Parallelism = parallelism, DiffNewContent = diffNewContent }));
     }
 
     private static DockerLabProvider? Lab(SiteProgram site, StackState state, RunOutput output) =>
         site.Lab is not null || state.Hosts.Values.Any(h => h.Lab) ? new DockerLabProvider(output.Line) : null;
 
     public async Task<int> PreviewAsync(string stack, bool json, bool expectNoChanges, bool showSames, CancellationToken ct,
-        IReadOnlyCollection<string>? replace = null, IReadOnlyCollection<string>? target = null)
+        IReadOnlyCollection<string>? replace = null, IReadOnlyCollection<string>? target = null, bool diff = false)
     {
         var site = await LoadSiteAsync(stack, ct);
         site.Replace(replace ?? []);
@@ -94,11 +97,12 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         var state = await _state.LoadAsync(stack, ct);
         using var output = RunDisplay(json);
         using var lab = Lab(site, state, output);
-        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
+        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output, diff);
         await using var session = await engine.PlanAsync(site, state, targets, ct);
         var plan = session.Plan!;
         output.Pause();
-        stdout.Write(Redact(json ? PlanPrinter.Json(plan) + "\n" : $"Previewing update ({stack}):\n\n" + PlanPrinter.Text(plan, showSames)));
+        if (json) stdout.Write(Redact(PlanPrinter.Json(plan) + "\n"));
+        else WritePlan($"Previewing update ({stack}):", plan, showSames);
         if (!plan.Problems.IsEmpty) return ExitCodes.Failed;
         if (expectNoChanges && plan.HasChanges)
         {
@@ -111,7 +115,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
     }
 
     public async Task<int> UpAsync(string stack, bool yes, bool json, CancellationToken ct,
-        IReadOnlyCollection<string>? replace = null, IReadOnlyCollection<string>? target = null)
+        IReadOnlyCollection<string>? replace = null, IReadOnlyCollection<string>? target = null, bool diff = false)
     {
         // before the site is loaded and any host contacted: a run that could not be confirmed stops here
         if (!yes && json) throw new UsageException("up --json needs --yes (the plan is not shown before the JSON, so there is nothing to confirm)");
@@ -125,11 +129,11 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         using var output = RunDisplay(json);
         var logs = output.KeepLogs(ws.LogsDir, stack, "up");
         using var lab = Lab(site, state, output);
-        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
+        var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output, diff);
         await using var session = await engine.PlanAsync(site, state, targets, ct);
         var plan = session.Plan!;
         output.Pause();
-        if (!json) stdout.Write(Redact($"Updating ({stack}):\n\n" + PlanPrinter.Text(plan, false)));
+        if (!json) WritePlan($"Updating ({stack}):", plan, showSames: false);
         if (!yes)
         {
             stdout.Write("Do you want to perform this update? [y/N] ");
@@ -168,50 +172,59 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         return !tests.IsEmpty && tests.All(t => t.Result.Healthy) ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
-    public async Task<int> RefreshAsync(string stack, bool expectNoChanges, CancellationToken ct, IReadOnlyCollection<string>? target = null)
+    public async Task<int> RefreshAsync(string stack, bool expectNoChanges, CancellationToken ct,
+        IReadOnlyCollection<string>? target = null, bool json = false)
     {
         // read-only, like preview: the hosts are compared with the state, nothing is written (no lock is needed)
         var site = await LoadSiteAsync(stack, ct);
         var targets = Targets(site, target);
         var state = await _state.LoadAsync(stack, ct);
         await using var history = new RunHistory(this, stack, "refresh");
-        using var output = RunDisplay();
+        using var output = RunDisplay(json);
         using var lab = Lab(site, state, output);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
         var report = await engine.RefreshAsync(site, state, targets, save: false, ct);
         output.Pause();
+        history.Done(report.Problems.IsEmpty, new Dictionary<string, int> { ["drift"] = report.Drifts.Length }, report.Problems.Select(p => p.Host));
+        if (json) stdout.Write(Redact(VerbJson.Print(VerbJson.Refresh(stack, report))));
+        else WriteRefresh(stack, report);
+        if (!report.Problems.IsEmpty) return ExitCodes.Failed;
+        return expectNoChanges && !report.Drifts.IsEmpty ? ExitCodes.Changes : ExitCodes.Ok;
+    }
+
+    private void WriteRefresh(string stack, RefreshReport report)
+    {
         stdout.WriteLine($"Refreshing ({stack}):");
         if (report.Drifts.IsEmpty) stdout.WriteLine("    no drift: the hosts match the last applied state");
         foreach (var d in report.Drifts)
             stdout.WriteLine(Redact($"    drift {d.Host}: {d.Name}: " + string.Join("; ", d.Changes.Select(c => $"{c.Name} {c.Before ?? "∅"} → {c.After ?? "∅"}"))));
         foreach (var p in report.Problems) stdout.WriteLine($"    {p.Host}: error: {p.Message}");
-        history.Done(report.Problems.IsEmpty, new Dictionary<string, int> { ["drift"] = report.Drifts.Length }, report.Problems.Select(p => p.Host));
-        if (!report.Problems.IsEmpty) return ExitCodes.Failed;
-        return expectNoChanges && !report.Drifts.IsEmpty ? ExitCodes.Changes : ExitCodes.Ok;
     }
 
-    public async Task<int> DestroyAsync(string stack, bool yes, CancellationToken ct)
+    public async Task<int> DestroyAsync(string stack, bool yes, CancellationToken ct, bool json = false)
     {
         if (!yes) throw new UsageException("destroy deletes every resource of the stack: confirm with --yes");
         var site = await LoadSiteAsync(stack, ct);
         await using var @lock = await _state.LockAsync(stack, "destroy", ct);
         var state = await _state.LoadAsync(stack, ct);
         await using var history = new RunHistory(this, stack, "destroy");
-        using var output = RunDisplay();
+        using var output = RunDisplay(json);
         var logs = output.KeepLogs(ws.LogsDir, stack, "destroy");
         using var lab = Lab(site, state, output);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
         var problems = await engine.DestroyAsync(site, state, ct);
         output.Pause();
-        foreach (var p in problems) stdout.WriteLine($"{p.Host}: error: {p.Message}");
         history.Done(problems.IsEmpty, new Dictionary<string, int> { ["delete"] = problems.IsEmpty ? state.Resources.Length : 0 }, problems.Select(p => p.Host));
-        stdout.WriteLine(problems.IsEmpty ? $"The resources in stack {stack} have been deleted." : "Some hosts could not be cleaned; the state keeps them.");
-        stdout.WriteLine(RunSummary.LogsAt(ws.ProjectDir, logs.Dir));
+        if (json) stdout.Write(Redact(VerbJson.Print(VerbJson.Destroy(stack, state, problems))));
+        var text = json ? stderr : stdout;
+        foreach (var p in problems) text.WriteLine($"{p.Host}: error: {p.Message}");
+        text.WriteLine(problems.IsEmpty ? $"The resources in stack {stack} have been deleted." : "Some hosts could not be cleaned; the state keeps them.");
+        text.WriteLine(RunSummary.LogsAt(ws.ProjectDir, logs.Dir));
         return problems.IsEmpty ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
     /// <summary>Renders every host's files offline: facts come from the inventory, lab defaults or the last run.</summary>
-    public async Task<int> RenderAsync(string stack, string outDir, CancellationToken ct)
+    public async Task<int> RenderAsync(string stack, string outDir, CancellationToken ct, bool json = false)
     {
         var site = await LoadSiteAsync(stack, ct, offline: true);
         var state = await _state.LoadAsync(stack, ct);
@@ -219,7 +232,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         var desired = site.Materialize(facts, ct);
         var outFull = Path.GetFullPath(outDir);
         if (File.Exists(outFull)) throw new DeployException($"--out {outDir} is a file: render writes into a folder (<out>/<host>/<path on the host>)");
-        var count = 0;
+        var files = new System.Text.Json.Nodes.JsonArray();
         foreach (var host in desired)
             foreach (var f in host.Resources.OfType<FileSpec>())
             {
@@ -229,15 +242,24 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
                 if (Directory.Exists(target)) throw new DeployException($"host {host.Host}: file {f.Path}: {target} is a folder");
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
                 await RenderedFile.WriteAsync(target, f, ct);
-                count++;
+                files.Add(new System.Text.Json.Nodes.JsonObject { ["host"] = host.Host, ["path"] = f.Path, ["out"] = target });
             }
-        stdout.WriteLine($"rendered {count} files for {desired.Length} hosts into {outDir}");
+        var text = json ? stderr : stdout;
+        if (json) stdout.Write(VerbJson.Print(new System.Text.Json.Nodes.JsonObject { ["stack"] = stack, ["out"] = outFull, ["files"] = files }));
+        text.WriteLine($"rendered {files.Count} files for {desired.Length} hosts into {outDir}");
         // nothing of the project is written: certificates that `up` would (re-)issue were issued in memory for this render
         var ephemeral = desired.SelectMany(h => h.Resources.OfType<CertificateSpec>()).Where(c => c.Issue is not null).Select(c => c.Host).ToList();
         if (ephemeral.Count > 0)
-            stdout.WriteLine($"note: the certificates and keys of {string.Join(", ", ephemeral)} are EPHEMERAL placeholders issued in memory for this render " +
+            text.WriteLine($"note: the certificates and keys of {string.Join(", ", ephemeral)} are EPHEMERAL placeholders issued in memory for this render " +
                 "(the site CA's are kept in .nf-deploy/pki only by `up`, which issues its own)");
         return ExitCodes.Ok;
+    }
+
+    /// <summary>A plan for people: its title, then the plan's lines (in colour on a terminal), secrets redacted.</summary>
+    private void WritePlan(string title, Plan plan, bool showSames)
+    {
+        stdout.Write(Redact(title) + "\n\n");
+        PlanPrinter.Write(stdout, PlanPrinter.Lines(plan, showSames, Redact), Colour, Redact);
     }
 
     internal static ImmutableArray<string> Verbs => ["preview", "up", "refresh", "restart", "destroy", "render", "config", "stack", "cancel", "health", "test", "whoami"];

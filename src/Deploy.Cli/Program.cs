@@ -23,6 +23,8 @@ var optionalKeyArg = new Argument<string?>("key") { Description = "Setting name"
 var secretOpt = new Option<bool>("--secret") { Description = "Store the value encrypted (Pulumi's secure: form; passphrase from PULUMI_CONFIG_PASSPHRASE[_FILE])" };
 var pathOpt = new Option<bool>("--path") { Description = "The key is a path into a list or object setting: uacRegistrations[0].expires" };
 var showSecretsOpt = new Option<bool>("--show-secrets") { Description = "Show secret settings' values (needs the passphrase); they are masked otherwise" };
+var reportJsonOpt = new Option<bool>("--json", "-j") { Description = "Print the result as one JSON document on stdout; all other text goes to stderr" };
+var diffOpt = new Option<bool>("--diff") { Description = "Also show the whole content of new files (a diff from empty); without it a new file is just '+ create'" };
 var configJsonOpt = new Option<bool>("--json", "-j") { Description = "Print the settings as a JSON object (secrets masked unless --show-secrets)" };
 
 App AppFor(ParseResult r) =>
@@ -30,26 +32,37 @@ App AppFor(ParseResult r) =>
     {
         Interactive = !r.GetValue(nonInteractiveOpt) && !Console.IsInputRedirected,
         Mode = Deploy.Cli.Output.ConsoleMode.Detect(),
+        Colour = PlanPrinter.ColourWanted(Console.IsOutputRedirected),
     };
 
-var preview = new Command("preview", "Read the hosts and show what `up` would change, with diffs") { stackOpt, jsonOpt, expectOpt, showSamesOpt, replaceOpt, targetOpt };
-preview.SetAction((r, ct) => Run(r, app => app.PreviewAsync(r.GetValue(stackOpt)!, r.GetValue(jsonOpt), r.GetValue(expectOpt), r.GetValue(showSamesOpt), ct, r.GetValue(replaceOpt) ?? [], r.GetValue(targetOpt) ?? [])));
+var preview = new Command("preview", "Read the hosts and show what `up` would change, with diffs")
+{
+    stackOpt, jsonOpt, expectOpt, showSamesOpt, replaceOpt, targetOpt, diffOpt,
+};
+preview.SetAction((r, ct) => Run(r, app => app.PreviewAsync(r.GetValue(stackOpt)!, r.GetValue(jsonOpt), r.GetValue(expectOpt),
+    r.GetValue(showSamesOpt), ct, r.GetValue(replaceOpt) ?? [], r.GetValue(targetOpt) ?? [], r.GetValue(diffOpt))));
 
-var up = new Command("up", "Create or update the site's resources (lab hosts included)") { stackOpt, yesOpt, jsonOpt, replaceOpt, targetOpt };
-up.SetAction((r, ct) => Run(r, app => app.UpAsync(r.GetValue(stackOpt)!, r.GetValue(yesOpt), r.GetValue(jsonOpt), ct, r.GetValue(replaceOpt) ?? [], r.GetValue(targetOpt) ?? [])));
+var up = new Command("up", "Create or update the site's resources (lab hosts included)") { stackOpt, yesOpt, jsonOpt, replaceOpt, targetOpt, diffOpt };
+up.SetAction((r, ct) => Run(r, app => app.UpAsync(r.GetValue(stackOpt)!, r.GetValue(yesOpt), r.GetValue(jsonOpt), ct, r.GetValue(replaceOpt) ?? [],
+    r.GetValue(targetOpt) ?? [], r.GetValue(diffOpt))));
 
-var refresh = new Command("refresh", "Read the hosts and report drift from the last applied state") { stackOpt, expectOpt, targetOpt };
-refresh.SetAction((r, ct) => Run(r, app => app.RefreshAsync(r.GetValue(stackOpt)!, r.GetValue(expectOpt), ct, r.GetValue(targetOpt) ?? [])));
+var refresh = new Command("refresh", "Read the hosts and report drift from the last applied state") { stackOpt, expectOpt, targetOpt, reportJsonOpt };
+refresh.SetAction((r, ct) => Run(r, app => app.RefreshAsync(r.GetValue(stackOpt)!, r.GetValue(expectOpt), ct, r.GetValue(targetOpt) ?? [],
+    r.GetValue(reportJsonOpt))));
 
 var serviceOpt = new Option<string?>("--service") { Description = "Restart only this service (its name, as preview shows it)" };
-var restart = new Command("restart", "Restart the targeted hosts' services, with no config change, in the batches and health gates of up") { stackOpt, targetOpt, serviceOpt, yesOpt };
-restart.SetAction((r, ct) => Run(r, app => app.RestartAsync(r.GetValue(stackOpt)!, r.GetValue(targetOpt) ?? [], r.GetValue(serviceOpt), r.GetValue(yesOpt), ct)));
+var restart = new Command("restart", "Restart the targeted hosts' services, with no config change, in the batches and health gates of up")
+{
+    stackOpt, targetOpt, serviceOpt, yesOpt,
+};
+restart.SetAction((r, ct) => Run(r, app => app.RestartAsync(r.GetValue(stackOpt)!, r.GetValue(targetOpt) ?? [], r.GetValue(serviceOpt),
+    r.GetValue(yesOpt), ct)));
 
-var destroy = new Command("destroy", "Delete every resource of the stack; lab hosts are removed") { stackOpt, yesOpt };
-destroy.SetAction((r, ct) => Run(r, app => app.DestroyAsync(r.GetValue(stackOpt)!, r.GetValue(yesOpt), ct)));
+var destroy = new Command("destroy", "Delete every resource of the stack; lab hosts are removed") { stackOpt, yesOpt, reportJsonOpt };
+destroy.SetAction((r, ct) => Run(r, app => app.DestroyAsync(r.GetValue(stackOpt)!, r.GetValue(yesOpt), ct, r.GetValue(reportJsonOpt))));
 
-var render = new Command("render", "Render every host's files offline (no host is contacted)") { stackOpt, outOpt };
-render.SetAction((r, ct) => Run(r, app => app.RenderAsync(r.GetValue(stackOpt)!, r.GetValue(outOpt)!, ct)));
+var render = new Command("render", "Render every host's files offline (no host is contacted)") { stackOpt, outOpt, reportJsonOpt };
+render.SetAction((r, ct) => Run(r, app => app.RenderAsync(r.GetValue(stackOpt)!, r.GetValue(outOpt)!, ct, r.GetValue(reportJsonOpt))));
 
 var configSet = new Command("set", "Set a stack setting") { keyArg, valueArg, stackOpt, secretOpt, pathOpt };
 configSet.SetAction((r, ct) => Run(r, app => Task.FromResult(app.ConfigSet(r.GetValue(stackOpt)!, r.GetValue(keyArg)!, r.GetValue(valueArg)!, r.GetValue(secretOpt), r.GetValue(pathOpt)))));
@@ -62,11 +75,11 @@ config.SetAction((r, ct) => Run(r, app => Task.FromResult(r.GetValue(optionalKey
     ? app.ConfigGet(r.GetValue(stackOpt)!, key, json: r.GetValue(configJsonOpt))
     : app.ConfigList(r.GetValue(stackOpt)!, r.GetValue(showSecretsOpt), r.GetValue(configJsonOpt)))));
 
-var health = new Command("health", "Run the site's health checks against the hosts as they are, changing nothing") { stackOpt };
-health.SetAction((r, ct) => Run(r, app => app.HealthAsync(r.GetValue(stackOpt)!, ct)));
+var health = new Command("health", "Run the site's health checks against the hosts as they are, changing nothing") { stackOpt, reportJsonOpt };
+health.SetAction((r, ct) => Run(r, app => app.HealthAsync(r.GetValue(stackOpt)!, ct, r.GetValue(reportJsonOpt))));
 
-var stackLs = new Command("ls", "List the stacks");
-stackLs.SetAction((r, ct) => Run(r, app => app.StackListAsync(ct)));
+var stackLs = new Command("ls", "List the stacks") { reportJsonOpt };
+stackLs.SetAction((r, ct) => Run(r, app => app.StackListAsync(ct, r.GetValue(reportJsonOpt))));
 var historyJsonOpt = new Option<bool>("--json", "-j") { Description = "Print the records as JSON" };
 var stackHistory = new Command("history", "List the stack's runs (up, destroy, refresh): who, from where, when, result, changes") { stackOpt, historyJsonOpt };
 stackHistory.SetAction((r, ct) => Run(r, app => app.HistoryAsync(r.GetValue(stackOpt)!, r.GetValue(historyJsonOpt), ct)));
@@ -82,8 +95,8 @@ var stackInit = new Command("init", "Create a stack: stacks/Pulumi.<stack>.yaml,
 stackInit.SetAction((r, ct) => Run(r, app => Task.FromResult(app.StackInit(r.GetValue(initNameArg) ?? r.GetValue(initStackOpt)))));
 var stackCmd = new Command("stack", "Stacks of the project") { stackInit, stackLs, stackHistory, stackExport, stackImport };
 
-var whoami = new Command("whoami", "Print the user; with -v the state backend's URL (never its password)");
-whoami.SetAction((r, ct) => Run(r, app => Task.FromResult(app.WhoAmI())));
+var whoami = new Command("whoami", "Print the user; with -v the state backend's URL (never its password)") { reportJsonOpt };
+whoami.SetAction((r, ct) => Run(r, app => Task.FromResult(app.WhoAmI(r.GetValue(reportJsonOpt)))));
 
 var forceOpt = new Option<bool>("--force") { Description = "Break a lock whose holder is alive (its run then stops at its next checkpoint)" };
 var cancel = new Command("cancel", "Break the lock left by a run that died (kill -9, power loss)") { stackOpt, yesOpt, forceOpt };

@@ -75,8 +75,8 @@ public sealed class EngineRig : IDisposable
 
     public FakeHost this[string name] => Hosts.Single(h => h.Name == name);
 
-    private DeployEngine Engine() => new(new EngineDeps(new FakeConnector(Hosts), null, null, ResourceProviders.All(), new HealthChecker(),
-        Store, new NullRunLog(), new EngineOptions { Parallelism = 4, HealthTimeout = TimeSpan.Zero }));
+    private DeployEngine Engine(bool diffNewContent = false) => new(new EngineDeps(new FakeConnector(Hosts), null, null, ResourceProviders.All(), new HealthChecker(),
+        Store, new NullRunLog(), new EngineOptions { Parallelism = 4, HealthTimeout = TimeSpan.Zero, DiffNewContent = diffNewContent }));
 
     /// <summary>Plan and apply, as <c>./deploy up</c> does (App.UpAsync): the state loaded under the stack's lock.</summary>
     public Task<EngineRun> UpAsync(ISiteProgram site, CancellationToken ct) => UpAsync(site, RunTargets.All, ct);
@@ -108,10 +108,10 @@ public sealed class EngineRig : IDisposable
 
     /// <summary>Plan only, as <c>./deploy preview</c> does: the plan and the scripts it sent.</summary>
     public async Task<(Plan Plan, ImmutableDictionary<string, ImmutableArray<SentScript>> Sent)> PreviewAsync(ISiteProgram site,
-        CancellationToken ct, RunTargets? targets = null)
+        CancellationToken ct, RunTargets? targets = null, bool diffNewContent = false)
     {
         var before = Marks();
-        await using var session = await Engine().PlanAsync(site, await Store.LoadAsync(site.Stack, ct), targets ?? RunTargets.All, ct);
+        await using var session = await Engine(diffNewContent).PlanAsync(site, await Store.LoadAsync(site.Stack, ct), targets ?? RunTargets.All, ct);
         return (session.Plan!, SentSince(before));
     }
 

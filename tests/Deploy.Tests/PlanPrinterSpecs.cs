@@ -47,7 +47,7 @@ public sealed class PlanPrinterSpecs
         var plan = Sample();
         var text = PlanPrinter.Text(plan, showSames: false);
         var lines = text.Split('\n').ToList();
-        lines.FindIndex(l => l.Contains("- nfdeploy:lab:Host") && l.EndsWith(" pgw-9")).Should().Be(1, "a removed lab host comes first");
+        lines.FindIndex(l => l.Contains("- nfdeploy:lab:Host") && l.EndsWith(" pgw-9")).Should().Be(2, "a removed lab host comes first (after its heading)");
         lines.FindIndex(l => l.Contains("+ nfdeploy:lab:Host") && l.EndsWith(" pgw-4"))
             .Should().BeLessThan(lines.FindIndex(l => l.Contains("+ nfdeploy:fs:File") && l.Contains("/etc/open5gs/smf.yaml")));
 

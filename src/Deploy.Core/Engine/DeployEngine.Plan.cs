@@ -130,17 +130,28 @@ public sealed partial class DeployEngine
                 .Where(st => s.Targets.Urns.Contains(st.Urn) || !st.Triggers.IsEmpty));
         }
         var problems = s.Problems.Select(p => new HostProblem(p.Key, p.Value)).OrderBy(p => p.Host).ToImmutableArray();
+        var planned = s.Site.Hosts.Where(h => !s.Problems.ContainsKey(h.Name) && s.Targets.Reaches(h.Name)).ToArray();
         return new Plan(stack, [.. steps], problems)
         {
             Lab = [.. LabPhase.Changes(s.Site, s.State, s.Missing, s.Problems.Keys.ToHashSet()).Where(c => s.Targets.Reaches(c.Host))],
+            Hosts = [.. planned.Select(h => new PlanHost(h.Name, h.Rollout.Group, Addresses(h, s.Reads.GetValueOrDefault(h.Name)?.Facts)))],
+            Rollout = RolloutWaves.Of(planned, steps),
         };
     }
 
+    /// <summary>The host's own addresses: the one it is reached at and those of its interfaces (loopback aside).</summary>
+    private static ImmutableArray<string> Addresses(HostTarget host, HostFacts? facts) =>
+        [.. new[] { host.Connection.Endpoint.Address }
+            .Concat(host.FactsOrAssumed(facts).Interfaces.Where(i => i.Name != "lo").SelectMany(i => i.IPv4.Concat(i.IPv6)))
+            .Distinct(StringComparer.Ordinal)];
+
     /// <summary>Fetches the live content of changed resources that show one (one round trip per host) and attaches
-    /// unified diffs. Updates only: a new file's content is all of it (render shows it).</summary>
+    /// unified diffs. A new file's content is all of it: shown (a diff from empty) only with
+    /// <see cref="EngineOptions.DiffNewContent"/> (preview --diff).</summary>
     private async Task AttachContentDiffsAsync(PlanSession s, CancellationToken ct)
     {
         var plan = s.Plan!;
+        if (deps.Options.DiffNewContent) plan = plan with { Steps = [.. plan.Steps.Select(NewContentDiff)] };
         var views = plan.Steps
             .Where(st => st.Op == StepOp.Update && Provider(st.Type) is IContentDiff)
             .Select(st => (Step: st, View: ((IContentDiff)Provider(st.Type)).View(st.Desired!)))
@@ -171,6 +182,12 @@ public sealed partial class DeployEngine
             })],
         };
     }
+
+    /// <summary>A new resource's content as a diff from empty (never a secret's: its view is null).</summary>
+    private PlanStep NewContentDiff(PlanStep step) =>
+        step.Op == StepOp.Create && Provider(step.Type) is IContentDiff content && content.View(step.Desired!) is { } view
+            ? step with { ContentDiff = UnifiedDiff.Create("", view.Desired, "/dev/null", $"{step.Host}:{view.Label} (desired)") }
+            : step;
 }
 
 /// <summary>A plan together with the open connections and reads it was made from.</summary>

@@ -32,28 +32,25 @@ public sealed partial class DeployEngine
         var hostsWithSteps = session.Site.Hosts.Where(h => session.Reads.ContainsKey(h.Name) && !session.Problems.ContainsKey(h.Name))
             .Where(h => !session.RestartOnly || plan.Steps.Any(st => st.Host == h.Name)).ToArray();
 
-        // Hosts whose running services this run restarts roll out in batches per group (a cluster never loses all its
-        // members at once); the others (nothing to restart, or new hosts) go all at once.
-        bool RestartsRunning(HostTarget h) => plan.Steps.Any(st => st.Host == h.Name && st.Restarts && st.Op == StepOp.Update);
-        var waves = hostsWithSteps.Where(h => !RestartsRunning(h)).Select(h => (IReadOnlyList<HostTarget>)[h])
-            .Concat(hostsWithSteps.Where(RestartsRunning).GroupBy(h => h.Rollout.Group).Select(g => (IReadOnlyList<HostTarget>)[.. g]))
-            .ToArray();
+        // Hosts whose running services this run restarts roll out in batches per group, the others all at once (RolloutWaves:
+        // the batches preview shows).
+        var targets = hostsWithSteps.ToDictionary(h => h.Name);
+        var waves = RolloutWaves.Of(hostsWithSteps, plan.Steps);
         await System.Threading.Tasks.Parallel.ForEachAsync(waves, Options(ct), async (wave, token) =>
         {
-            var batch = wave[0].Rollout.BatchSize(wave.Count);
             var failed = 0;
-            for (var i = 0; i < wave.Count; i += batch)
+            foreach (var batch in wave.Batches)
             {
-                var hosts = wave.Skip(i).Take(batch).ToArray();
+                var hosts = batch.Select(name => targets[name]).ToArray();
                 if (token.IsCancellationRequested)
                 {
                     foreach (var h in hosts) Untouched(h.Name, "not touched: the run was cancelled");
                     continue;
                 }
-                if (wave.Count > 1 && failed * 100 > wave[0].Rollout.MaxFailPercent * wave.Count)
+                if (wave.HostCount > 1 && failed * 100 > wave.MaxFailPercent * wave.HostCount)
                 {
                     foreach (var h in hosts)
-                        Untouched(h.Name, $"not touched: the rollout of group {h.Rollout.Group} stopped after {failed} of {wave.Count} " +
+                        Untouched(h.Name, $"not touched: the rollout of group {wave.Group} stopped after {failed} of {wave.HostCount} " +
                             "hosts failed");
                     continue;
                 }

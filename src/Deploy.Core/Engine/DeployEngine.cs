@@ -29,6 +29,9 @@ public sealed record EngineOptions
 
     /// <summary>How long a health check may take to pass after a rollout.</summary>
     public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Plans carry the content of new files as a diff from empty (preview --diff), not only changed files'.</summary>
+    public bool DiffNewContent { get; init; }
 }
 
 /// <summary>What the engine works with: transports, lab, providers, health checks, state and a log.</summary>

@@ -33,10 +33,20 @@ public sealed record PlanStep(
 /// <summary>A host that could not be planned (unreachable, changed host key...). Other hosts proceed.</summary>
 public sealed record HostProblem(string Host, string Message);
 
+/// <summary>A host of the plan as a preview groups it: its inventory group (the role it is deployed in) and the values
+/// that differ from host to host (its name and addresses), so that the same change on several hosts shows once.</summary>
+public sealed record PlanHost(string Name, string Group, ImmutableArray<string> Addresses);
+
 public sealed record Plan(string Stack, ImmutableArray<PlanStep> Steps, ImmutableArray<HostProblem> Problems)
 {
     /// <summary>The lab phase's part: lab hosts created, removed or kept (before any of their resources).</summary>
     public ImmutableArray<LabChange> Lab { get; init; } = [];
+
+    /// <summary>The planned hosts in inventory order, with their groups.</summary>
+    public ImmutableArray<PlanHost> Hosts { get; init; } = [];
+
+    /// <summary>How <c>up</c> rolls the hosts out: batches of the groups whose running services restart.</summary>
+    public ImmutableArray<RolloutWave> Rollout { get; init; } = [];
 
     public bool HasChanges => Steps.Any(s => s.Op != StepOp.Same) || Lab.Any(c => c.Op != StepOp.Same);
 
