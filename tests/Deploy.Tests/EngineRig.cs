@@ -75,8 +75,11 @@ public sealed class EngineRig : IDisposable
 
     public FakeHost this[string name] => Hosts.Single(h => h.Name == name);
 
+    /// <summary>Where the engine's messages go (none by default).</summary>
+    public IRunLog Log { get; set; } = new NullRunLog();
+
     private DeployEngine Engine() => new(new EngineDeps(new FakeConnector(Hosts), null, null, ResourceProviders.All(), new HealthChecker(),
-        Store, new NullRunLog(), new EngineOptions { Parallelism = 4, HealthTimeout = TimeSpan.Zero }));
+        Store, Log, new EngineOptions { Parallelism = 4, HealthTimeout = TimeSpan.Zero }));
 
     /// <summary>Plan and apply, as <c>./deploy up</c> does (App.UpAsync): the state loaded under the stack's lock.</summary>
     public async Task<EngineRun> UpAsync(ISiteProgram site, CancellationToken ct)
