@@ -73,6 +73,7 @@ public sealed partial class DeployEngine
                     await Provider(rec.Type).DeleteAsync(rec.Identity, run, token);
                 }
             }
+            catch (BastionUnreachableException e) { problems.Add(new HostProblem(name, $"{e.Message}: {e.Reason}")); }
             catch (DeployException e) { problems.Add(new HostProblem(name, e.Message)); }
         });
         await lab.DestroyAsync(site, state, ct);
