@@ -30,7 +30,8 @@ internal sealed class SshAgent(string socketPath)
     {
         var reply = await Task.Run(() => Request([RequestIdentities]), ct).ConfigureAwait(false);
         if (reply.Length == 0 || reply[0] != IdentitiesAnswer)
-            throw new IOException($"ssh-agent at {SocketPath} did not list its keys (reply type {(reply.Length == 0 ? "none" : reply[0])})");
+            throw new IOException($"ssh-agent at {SocketPath} did not list its keys " +
+                $"(reply type {(reply.Length == 0 ? "none" : reply[0])})");
         var reader = new AgentReader(reply, 1);
         var count = reader.UInt32();
         var sources = new List<IPrivateKeySource>();

@@ -33,7 +33,8 @@ internal static class SshKeys
             var skippedForAgent = false;
             if (endpoint.KeyFile is { } keyFile)
             {
-                var key = await LoadFileAsync(host, keyFile, endpoint.Passphrase, agentMayHoldIt: agent is not null, ct).ConfigureAwait(false);
+                var key = await LoadFileAsync(host, keyFile, endpoint.Passphrase, agentMayHoldIt: agent is not null, ct)
+                    .ConfigureAwait(false);
                 if (key is not null)
                 {
                     sources.Add(key);
@@ -41,8 +42,8 @@ internal static class SshKeys
                 }
                 else skippedForAgent = true;
             }
-            var agentKeys = agent is null ? [] : await AgentKeysAsync(host, agent, required: sources.Count == 0 && endpoint.KeyFile is not null, ct)
-                .ConfigureAwait(false);
+            var agentRequired = sources.Count == 0 && endpoint.KeyFile is not null;
+            var agentKeys = agent is null ? [] : await AgentKeysAsync(host, agent, agentRequired, ct).ConfigureAwait(false);
             if (agentKeys.Count > 0)
             {
                 sources.AddRange(agentKeys);
@@ -51,7 +52,8 @@ internal static class SshKeys
             if (endpoint.KeyFile is null)
                 foreach (var path in options.DefaultKeyFiles.Where(File.Exists))
                 {
-                    if (await LoadFileAsync(host, path, passphrase: null, agentMayHoldIt: true, ct).ConfigureAwait(false) is not { } key) continue;
+                    var key = await LoadFileAsync(host, path, passphrase: null, agentMayHoldIt: true, ct).ConfigureAwait(false);
+                    if (key is null) continue;
                     sources.Add(key);
                     described.Add($"key {path}");
                 }
@@ -60,7 +62,8 @@ internal static class SshKeys
                     ? $"host {host}: SSH key {endpoint.KeyFile} is protected by a passphrase and the ssh-agent does not hold it: " +
                       "add it with ssh-add, or name where its passphrase is with ssh: key_passphrase_env or key_passphrase_file"
                     : $"host {host}: no SSH key to offer: set ssh: key in the inventory (or IdentityFile in ~/.ssh/config), " +
-                      (agent is null ? "or start an ssh-agent (SSH_AUTH_SOCK is not set)" : "or add a key to the ssh-agent (it holds none)"));
+                      (agent is null ? "or start an ssh-agent (SSH_AUTH_SOCK is not set)"
+                          : "or add a key to the ssh-agent (it holds none)"));
             return new SshKeySet(sources, string.Join(" and ", described));
         }
         catch
@@ -70,7 +73,8 @@ internal static class SshKeys
         }
     }
 
-    private static async Task<IReadOnlyList<IPrivateKeySource>> AgentKeysAsync(string host, SshAgent agent, bool required, CancellationToken ct)
+    private static async Task<IReadOnlyList<IPrivateKeySource>> AgentKeysAsync(string host, SshAgent agent, bool required,
+        CancellationToken ct)
     {
         try
         {
@@ -124,8 +128,8 @@ internal static class SshKeys
         }
     }
 
-    private static bool IsKeyFormatError(Exception e) => e is SshException or ArgumentException or FormatException or InvalidOperationException
-        or NotSupportedException or CryptographicException or IndexOutOfRangeException or EndOfStreamException;
+    private static bool IsKeyFormatError(Exception e) => e is SshException or ArgumentException or FormatException
+        or InvalidOperationException or NotSupportedException or CryptographicException or IndexOutOfRangeException or EndOfStreamException;
 
     private static async Task<string> ReadPassphraseAsync(string host, string path, SshKeyPassphrase passphrase, CancellationToken ct)
     {
@@ -133,7 +137,8 @@ internal static class SshKeys
         {
             var value = Environment.GetEnvironmentVariable(name);
             return string.IsNullOrEmpty(value)
-                ? throw new DeployException($"host {host}: SSH key {path} needs its passphrase from environment variable {name}, which is not set")
+                ? throw new DeployException(
+                    $"host {host}: SSH key {path} needs its passphrase from environment variable {name}, which is not set")
                 : value;
         }
         try

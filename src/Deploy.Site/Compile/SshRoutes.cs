@@ -14,13 +14,18 @@ public static class SshRoutes
     public static HostConnection Connection(string projectDir, InventoryHost host, SshConfigFile config)
     {
         if (host.Lab)
-            return new(host.Name, new SshEndpoint(host.Address, host.Port, host.User, SiteProgram.KeyPath(projectDir, host.Key)),
-                host.Jump is { } labJump ? new SshEndpoint(labJump.Address, labJump.Port, labJump.User, SiteProgram.KeyPath(projectDir, labJump.Key))
-                { Name = labJump.Name } : null);
+        {
+            var labJump = host.Jump is { } declared
+                ? new SshEndpoint(declared.Address, declared.Port, declared.User, SiteProgram.KeyPath(projectDir, declared.Key))
+                { Name = declared.Name }
+                : null;
+            return new(host.Name, new SshEndpoint(host.Address, host.Port, host.User, SiteProgram.KeyPath(projectDir, host.Key)), labJump);
+        }
         var endpoint = Endpoint(projectDir, host.Name, host.Address, host.Ssh, config);
         SshEndpoint? jump = null;
-        if (host.Jump is { } j)
-            jump = Endpoint(projectDir, j.Name ?? j.Address, j.Address, j.Ssh, config) with { Name = j.Name };
+        if (host.Jump is { } inventoryJump)
+            jump = Endpoint(projectDir, inventoryJump.Name ?? inventoryJump.Address, inventoryJump.Address, inventoryJump.Ssh, config)
+                with { Name = inventoryJump.Name };
         else if (host.Ssh.Jump is null && Lookup(config, host.Name, host.Address).ProxyJump is { } proxy)
             jump = ProxyJump(config, proxy);
         return new(host.Name, endpoint, jump);
@@ -67,7 +72,7 @@ public static class SshRoutes
         int? port = null;
         if (rest.LastIndexOf(':') is > 0 and var colon && !rest.StartsWith('['))
         {
-            port = int.TryParse(rest[(colon + 1)..], out var p) && p is > 0 and < 65536 ? p
+            port = int.TryParse(rest[(colon + 1)..], out var number) && number is > 0 and < 65536 ? number
                 : throw new DeployException($"{config.Path}: ProxyJump {spec}: '{rest[(colon + 1)..]}' is not a port");
             rest = rest[..colon];
         }

@@ -22,10 +22,11 @@ public sealed record SshConfigEntry(
 /// </summary>
 public sealed class SshConfigFile
 {
-    /// <summary>Names the ssh config file to read instead of <c>~/.ssh/config</c> (tests, CI); empty: read none.</summary>
+    /// <summary>Names the ssh config file to read instead of <c>~/.ssh/config</c> (tests, CI); <c>/dev/null</c>: none.</summary>
     public const string PathVariable = "NF_DEPLOY_SSH_CONFIG";
 
-    private static readonly string[] Known = ["hostname", "user", "port", "identityfile", "proxyjump", "connecttimeout", "connectionattempts"];
+    private static readonly string[] Known =
+        ["hostname", "user", "port", "identityfile", "proxyjump", "connecttimeout", "connectionattempts"];
 
     private readonly ImmutableArray<Block> _blocks;
 
@@ -88,10 +89,11 @@ public sealed class SshConfigFile
         foreach (var block in _blocks.Where(b => b.Matches(name)))
             foreach (var (keyword, value, line) in block.Values)
                 first.TryAdd(keyword, (value, line));
-        string? Get(string keyword) => first.TryGetValue(keyword, out var v) ? Expand(v.Value, name, keyword) : null;
-        int? Number(string keyword, int max) => first.TryGetValue(keyword, out var v)
-            ? int.TryParse(v.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1 && n <= max
-                ? n : throw new DeployException($"{Path}:{v.Line}: {keyword} must be a whole number from 1 to {max}, not '{v.Value}'")
+        string? Get(string keyword) => first.TryGetValue(keyword, out var found) ? Expand(found.Value, name, keyword) : null;
+        int? Number(string keyword, int max) => first.TryGetValue(keyword, out var found)
+            ? int.TryParse(found.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number >= 1 && number <= max
+                ? number
+                : throw new DeployException($"{Path}:{found.Line}: {keyword} must be a whole number from 1 to {max}, not '{found.Value}'")
             : null;
         var jump = Get("proxyjump");
         return new SshConfigEntry(Get("hostname"), Get("user"), Number("port", 65535), Get("identityfile"),
@@ -117,18 +119,18 @@ public sealed class SshConfigFile
         var current = new System.Text.StringBuilder();
         var quoted = false;
         var any = false;
-        foreach (var c in line)
+        foreach (var character in line)
         {
-            if (c == '"') { quoted = !quoted; any = true; continue; }
-            if (!quoted && c == '#' && current.Length == 0) break;
-            if (!quoted && char.IsWhiteSpace(c))
+            if (character == '"') { quoted = !quoted; any = true; continue; }
+            if (!quoted && character == '#' && current.Length == 0) break;
+            if (!quoted && char.IsWhiteSpace(character))
             {
                 if (any) words.Add(current.ToString());
                 current.Clear();
                 any = false;
                 continue;
             }
-            current.Append(c);
+            current.Append(character);
             any = true;
         }
         if (any) words.Add(current.ToString());

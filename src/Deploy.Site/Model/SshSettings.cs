@@ -45,7 +45,8 @@ public sealed record SshSettings(
         y.AllowOnly(ssh, $"{what} ssh", Keys);
         var env = y.Str(ssh, "key_passphrase_env");
         if (env is not null && !IsVariableName(env))
-            throw y.Error(y.Get(ssh, "key_passphrase_env"), $"{what}: ssh: key_passphrase_env must name an environment variable (letters, digits, _), not '{env}'");
+            throw y.Error(y.Get(ssh, "key_passphrase_env"),
+                $"{what}: ssh: key_passphrase_env must name an environment variable (letters, digits, _), not '{env}'");
         var file = y.Str(ssh, "key_passphrase_file");
         if (env is not null && file is not null)
             throw y.Error(ssh, $"{what}: ssh: key_passphrase_env and key_passphrase_file are both set; choose one");
