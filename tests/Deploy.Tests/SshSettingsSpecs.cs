@@ -43,7 +43,8 @@ public sealed class SshSettingsSpecs
 
     private static InventoryHost Host(string name, string address, SshSettings ssh, JumpSettings? jump = null) =>
         new(name, address, false, ssh.User ?? "root", ssh.Key ?? Inventory.DefaultKey, ssh.Port ?? 22, jump, [], [],
-            ImmutableSortedDictionary<string, object?>.Empty, null, "inventory/prod.yaml", 1) { Ssh = ssh };
+            ImmutableSortedDictionary<string, object?>.Empty, null, "inventory/prod.yaml", 1)
+        { Ssh = ssh };
 
     [Fact]
     public void The_ssh_config_gives_the_first_value_of_each_keyword_from_the_host_blocks_that_match()

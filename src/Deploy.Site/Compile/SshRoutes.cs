@@ -24,8 +24,10 @@ public static class SshRoutes
         var endpoint = Endpoint(projectDir, host.Name, host.Address, host.Ssh, config);
         SshEndpoint? jump = null;
         if (host.Jump is { } inventoryJump)
-            jump = Endpoint(projectDir, inventoryJump.Name ?? inventoryJump.Address, inventoryJump.Address, inventoryJump.Ssh, config)
-                with { Name = inventoryJump.Name };
+        {
+            var bastion = Endpoint(projectDir, inventoryJump.Name ?? inventoryJump.Address, inventoryJump.Address, inventoryJump.Ssh, config);
+            jump = bastion with { Name = inventoryJump.Name };
+        }
         else if (host.Ssh.Jump is null && Lookup(config, host.Name, host.Address).ProxyJump is { } proxy)
             jump = ProxyJump(config, proxy);
         return new(host.Name, endpoint, jump);

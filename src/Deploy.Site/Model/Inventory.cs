@@ -215,9 +215,10 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                     throw y.Error(y.Map(node, "ssh") ?? y.Map(y.Root, "ssh"), $"host '{h}': jump host '{jumpName}' is not declared under hosts:");
                 if (jumpName != h)
                 {
-                    var js = SshSettings.Parse(y, y.Map(jn.Node, "ssh"), $"host '{jumpName}'").Over(sshDefaults);
+                    var bastionSsh = SshSettings.Parse(y, y.Map(jn.Node, "ssh"), $"host '{jumpName}'").Over(sshDefaults);
                     jump = new JumpSettings(y.Str(jn.Node, "address") ?? throw y.Error(jn.Node, $"host '{jumpName}': 'address' is required"),
-                        js.Port ?? 22, js.User ?? "root", js.Key ?? DefaultKey) { Name = jumpName, Ssh = js };
+                        bastionSsh.Port ?? 22, bastionSsh.User ?? "root", bastionSsh.Key ?? DefaultKey)
+                    { Name = jumpName, Ssh = bastionSsh };
                 }
             }
             result.Add(new InventoryHost(h, address, isLab, ssh.User ?? "root", ssh.Key ?? DefaultKey, ssh.Port ?? 22, jump,
