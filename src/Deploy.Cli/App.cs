@@ -77,6 +77,8 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
     {
         IHostConnector connector = new SshHostConnector(knownHosts, new SshConnectOptions
         {
+            OnAttempt = n => log.Info($"{n.Host}: connecting to {n.Endpoint}: attempt {n.Attempt} of {n.MaxAttempts}, " +
+                $"waiting up to {n.Timeout.TotalSeconds:0.#} s for its SSH answer"),
             OnRetry = n => log.Host(n.Host, $"connect to {n.Endpoint} failed ({n.Error.Message}); retry {n.Attempt} in {n.Delay.TotalSeconds:0.0}s"),
             OnResume = n => log.Warn(n.Host, $"{n.Error.Message}; reconnecting to run the step again (attempt {n.Attempt}) in {n.Delay.TotalSeconds:0.0}s"),
         });

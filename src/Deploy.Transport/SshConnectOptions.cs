@@ -8,6 +8,10 @@ namespace Deploy.Transport;
 /// <param name="Error">Why the attempt failed.</param>
 public sealed record SshRetryNotice(string Host, string Endpoint, int Attempt, TimeSpan Delay, Exception Error);
 
+/// <summary>A connection attempt about to start (for -v: what a silent host is being waited for).</summary>
+/// <param name="Timeout">How long this attempt waits for the server before giving up.</param>
+public sealed record SshAttemptNotice(string Host, string Endpoint, int Attempt, int MaxAttempts, TimeSpan Timeout);
+
 /// <summary>Tuning of <see cref="SshHostConnector"/>. The defaults suit real hosts; tests shorten the delays.</summary>
 public sealed record SshConnectOptions
 {
@@ -50,6 +54,18 @@ public sealed record SshConnectOptions
 
     /// <summary>Called before a script is run again on a new connection (for logging); must not throw.</summary>
     public Action<SshRetryNotice>? OnResume { get; init; }
+
+    /// <summary>Called before each connection attempt (for verbose logging); must not throw.</summary>
+    public Action<SshAttemptNotice>? OnAttempt { get; init; }
+
+    /// <summary>The ssh-agent's socket; null or empty: no agent. Default: the <c>SSH_AUTH_SOCK</c> environment variable.</summary>
+    public string? AgentSocket { get; init; } = Environment.GetEnvironmentVariable("SSH_AUTH_SOCK");
+
+    /// <summary>Key files tried (those that exist) when an endpoint names none, after the agent's keys, as OpenSSH does.
+    /// Default <c>~/.ssh/id_ed25519</c>, <c>id_ecdsa</c>, <c>id_rsa</c>.</summary>
+    public IReadOnlyList<string> DefaultKeyFiles { get; init; } =
+        [.. new[] { "id_ed25519", "id_ecdsa", "id_rsa" }.Select(name =>
+            Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".ssh", name))];
 
     /// <summary>Called before each retry (for logging); must not throw.</summary>
     public Action<SshRetryNotice>? OnRetry { get; init; }

@@ -17,6 +17,7 @@ namespace Deploy.Transport;
 public sealed partial class SshHostConnector : IHostConnector
 {
     private readonly SshConnectOptions _options;
+    private readonly BastionPool _bastions;
 
     /// <param name="knownHostsFile">The known_hosts file that pins host keys, e.g. <c>&lt;project&gt;/.nf-deploy/known_hosts</c>.</param>
     /// <param name="options">Timeouts, retries, concurrency; defaults when null.</param>
@@ -33,6 +34,7 @@ public sealed partial class SshHostConnector : IHostConnector
         _options = options ?? new SshConnectOptions();
         _options.Validate();
         KnownHosts = knownHosts;
+        _bastions = new BastionPool(OpenBastionAsync);
     }
 
     public KnownHosts KnownHosts { get; }
@@ -51,84 +53,66 @@ public sealed partial class SshHostConnector : IHostConnector
     {
         var host = connection.HostName;
         var target = connection.Endpoint;
-        var keys = new List<PrivateKeyFile>();
-        SshClient? bastion = null;
-        ForwardedPortLocal? tunnel = null;
+        var owned = new List<IDisposable>();
         try
         {
-            var targetKey = await LoadKeyAsync(host, target.KeyFile, ct).ConfigureAwait(false);
-            keys.Add(targetKey);
+            var keys = await SshKeys.LoadAsync(host, target, _options, ct).ConfigureAwait(false);
             SshClient client;
             if (connection.Jump is { } jump)
             {
-                var jumpKey = jump.KeyFile == target.KeyFile ? targetKey : await LoadKeyAsync(host, jump.KeyFile, ct).ConfigureAwait(false);
-                if (!ReferenceEquals(jumpKey, targetKey))
-                    keys.Add(jumpKey);
-                var jumpLabel = "jump host " + Describe(jump);
-                bastion = await ConnectClientAsync(host, jump, jumpLabel, jump.Address, jump.Port, jumpKey, tunnelErrors: null, ct)
-                    .ConfigureAwait(false);
-                tunnel = new ForwardedPortLocal("127.0.0.1", 0, target.Address, (uint)target.Port);
-                var tunnelErrors = new TunnelErrors();
-                tunnel.Exception += (_, e) => tunnelErrors.Last = e.Exception;
-                bastion.AddForwardedPort(tunnel);
-                tunnel.Start();
-                client = await ConnectClientAsync(host, target, $"{Describe(target)} via {jumpLabel}", "127.0.0.1", (int)tunnel.BoundPort,
-                    targetKey, tunnelErrors, ct).ConfigureAwait(false);
+                owned.Add(keys);
+                var tunnel = await _bastions.TunnelAsync(host, jump, target, ct).ConfigureAwait(false);
+                owned.Insert(0, tunnel);
+                client = await ConnectClientAsync(host, target, $"{Describe(target)} via jump host {Describe(jump)}", "127.0.0.1", tunnel.Port,
+                    keys, tunnel.Errors, ct).ConfigureAwait(false);
             }
             else
             {
-                client = await ConnectClientAsync(host, target, Describe(target), target.Address, target.Port, targetKey, tunnelErrors: null, ct)
+                owned.Add(keys);
+                client = await ConnectClientAsync(host, target, Describe(target), target.Address, target.Port, keys, tunnelErrors: null, ct)
                     .ConfigureAwait(false);
             }
-            return new SshHostTransport(host, target.User, client, bastion, tunnel, keys, _options);
+            return new SshHostTransport(host, target.User, client, owned, _options);
         }
         catch
         {
-            SshHostTransport.DisposeQuietly(null, bastion, tunnel, keys);
+            SshHostTransport.DisposeQuietly(null, owned);
             throw;
         }
     }
 
-    private sealed class TunnelErrors
+    /// <summary>Opens the connection to a bastion that the hosts behind it share.</summary>
+    private async Task<BastionConnection> OpenBastionAsync(SshEndpoint jump, CancellationToken ct)
     {
-        public volatile Exception? Last;
+        var name = BastionPool.NameOf(jump);
+        var keys = await SshKeys.LoadAsync(name, jump, _options, ct).ConfigureAwait(false);
+        try
+        {
+            var client = await ConnectClientAsync(name, jump, "jump host " + Describe(jump), jump.Address, jump.Port, keys, tunnelErrors: null, ct)
+                .ConfigureAwait(false);
+            return new BastionConnection(client, keys);
+        }
+        catch
+        {
+            keys.Dispose();
+            throw;
+        }
     }
+
+    /// <summary>Connections opened to bastions so far (one per bastion while hosts behind it are connected).</summary>
+    internal int BastionConnectionsOpened => _bastions.Opened;
 
     internal static string Describe(SshEndpoint ep) => ep.Port == 22 ? ep.Address : $"{ep.Address}:{ep.Port}";
 
-    private static async Task<PrivateKeyFile> LoadKeyAsync(string host, string path, CancellationToken ct)
-    {
-        byte[] bytes;
-        try
-        {
-            bytes = await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new DeployException($"host {host}: cannot read SSH key {path}: {e.Message}", e);
-        }
-        try
-        {
-            return new PrivateKeyFile(new MemoryStream(bytes, writable: false));
-        }
-        catch (SshPassPhraseNullOrEmptyException e)
-        {
-            throw new DeployException($"host {host}: cannot read SSH key {path}: the key is protected by a passphrase; use a key without one", e);
-        }
-        catch (Exception e) when (e is SshException or ArgumentException or FormatException or InvalidOperationException
-                                      or NotSupportedException or CryptographicException or IndexOutOfRangeException or EndOfStreamException)
-        {
-            throw new DeployException($"host {host}: cannot read SSH key {path}: not a usable private key ({e.Message})", e);
-        }
-    }
-
     /// <summary>Connects one SSH client with retries; pins or checks the host key of <paramref name="ep"/>.</summary>
     private async Task<SshClient> ConnectClientAsync(string host, SshEndpoint ep, string label, string dialAddress, int dialPort,
-        PrivateKeyFile key, TunnelErrors? tunnelErrors, CancellationToken ct)
+        SshKeySet keys, TunnelErrors? tunnelErrors, CancellationToken ct)
     {
         var pins = await KnownHosts.LookupAsync(ep.Address, ep.Port, ct).ConfigureAwait(false);
         var attempts = 0;
-        var pipeline = BuildRetryPipeline(host, label);
+        var maxAttempts = ep.ConnectAttempts ?? _options.MaxConnectAttempts;
+        var timeout = ep.ConnectTimeout ?? _options.ConnectTimeout;
+        var pipeline = BuildRetryPipeline(host, label, maxAttempts);
         SshClient client;
         PinnedHostKey presented;
         try
@@ -136,12 +120,13 @@ public sealed partial class SshHostConnector : IHostConnector
             (client, presented) = await pipeline.ExecuteAsync(async token =>
             {
                 attempts++;
-                return await AttemptAsync(host, ep, label, dialAddress, dialPort, key, pins, token).ConfigureAwait(false);
+                _options.OnAttempt?.Invoke(new SshAttemptNotice(host, label, attempts, maxAttempts, timeout));
+                return await AttemptAsync(host, ep, label, (dialAddress, dialPort), keys, pins, timeout, token).ConfigureAwait(false);
             }, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (IsTransient(e) && !ct.IsCancellationRequested)
         {
-            var reason = Explain(e);
+            var reason = Explain(e, timeout);
             if (tunnelErrors?.Last is { } te)
                 reason = $"{label}: the jump host could not open a tunnel: {te.Message}";
             else
@@ -163,15 +148,15 @@ public sealed partial class SshHostConnector : IHostConnector
         return client;
     }
 
-    private ResiliencePipeline BuildRetryPipeline(string host, string label)
+    private ResiliencePipeline BuildRetryPipeline(string host, string label, int maxAttempts)
     {
         var builder = new ResiliencePipelineBuilder();
-        if (_options.MaxConnectAttempts > 1)
+        if (maxAttempts > 1)
         {
             builder.AddRetry(new RetryStrategyOptions
             {
                 ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
-                MaxRetryAttempts = _options.MaxConnectAttempts - 1,
+                MaxRetryAttempts = maxAttempts - 1,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = _options.RetryBaseDelay,
@@ -196,24 +181,24 @@ public sealed partial class SshHostConnector : IHostConnector
         _ => false,
     };
 
-    private string Explain(Exception e) => e switch
+    private static string Explain(Exception e, TimeSpan timeout) => e switch
     {
         SocketException { SocketErrorCode: SocketError.ConnectionRefused } => "connection refused",
         SocketException { SocketErrorCode: SocketError.TimedOut } => "connection timed out",
         SocketException { SocketErrorCode: SocketError.HostUnreachable or SocketError.NetworkUnreachable } s => s.Message.ToLowerInvariant(),
         SocketException { SocketErrorCode: SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData } s => $"cannot resolve address ({s.Message})",
-        SshOperationTimeoutException => $"no SSH answer within {_options.ConnectTimeout.TotalSeconds:0.#} s",
-        TimeoutException => $"timed out after {_options.ConnectTimeout.TotalSeconds:0.#} s",
+        SshOperationTimeoutException => $"no SSH answer within {timeout.TotalSeconds:0.#} s",
+        TimeoutException => $"timed out after {timeout.TotalSeconds:0.#} s",
         SshConnectionException s => $"SSH connection failed: {s.Message}",
         _ => e.Message,
     };
 
-    private async Task<(SshClient, PinnedHostKey)> AttemptAsync(string host, SshEndpoint ep, string label, string dialAddress, int dialPort,
-        PrivateKeyFile key, IReadOnlyList<PinnedHostKey> pins, CancellationToken ct)
+    private async Task<(SshClient, PinnedHostKey)> AttemptAsync(string host, SshEndpoint ep, string label, (string Address, int Port) dial,
+        SshKeySet keys, IReadOnlyList<PinnedHostKey> pins, TimeSpan timeout, CancellationToken ct)
     {
-        var info = new ConnectionInfo(dialAddress, dialPort, ep.User, new PrivateKeyAuthenticationMethod(ep.User, key))
+        var info = new ConnectionInfo(dial.Address, dial.Port, ep.User, new PrivateKeyAuthenticationMethod(ep.User, [.. keys.Sources]))
         {
-            Timeout = _options.ConnectTimeout,
+            Timeout = timeout,
             MaxSessions = _options.MaxConcurrentScripts,
             Encoding = ScriptEnvelope.Utf8,
         };
@@ -234,7 +219,7 @@ public sealed partial class SshHostConnector : IHostConnector
             if (check.Refused && check.Presented is { } presented)
                 throw new HostKeyMismatchException(host, label, DescribePins(pins, presented), presented.ToString(), KnownHosts.Path);
             if (e is SshAuthenticationException)
-                throw new DeployException($"host {host} ({label}): SSH authentication failed for user {ep.User} with key {ep.KeyFile}", e);
+                throw new DeployException($"host {host} ({label}): SSH authentication failed for user {ep.User} with {keys.Description}", e);
             throw;
         }
     }

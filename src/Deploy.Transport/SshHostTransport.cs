@@ -25,21 +25,17 @@ internal sealed class SshHostTransport : IHostTransport
     private const int StdinChunk = 32 * 1024;
 
     private readonly SshClient _client;
-    private readonly SshClient? _bastion;
-    private readonly ForwardedPortLocal? _tunnel;
-    private readonly IReadOnlyList<PrivateKeyFile> _keys;
+    private readonly IReadOnlyList<IDisposable> _owned;
     private readonly SemaphoreSlim _sessions;
     private readonly string _commandText;
     private int _disposed;
 
-    public SshHostTransport(string hostName, string user, SshClient client, SshClient? bastion, ForwardedPortLocal? tunnel,
-        IReadOnlyList<PrivateKeyFile> keys, SshConnectOptions options)
+    /// <param name="owned">Closed after the connection, in order: the tunnel through a shared bastion, the keys.</param>
+    public SshHostTransport(string hostName, string user, SshClient client, IReadOnlyList<IDisposable> owned, SshConnectOptions options)
     {
         HostName = hostName;
         _client = client;
-        _bastion = bastion;
-        _tunnel = tunnel;
-        _keys = keys;
+        _owned = owned;
         _sessions = new SemaphoreSlim(options.MaxConcurrentScripts, options.MaxConcurrentScripts);
         _commandText = ScriptEnvelope.RemoteCommand(user);
     }
@@ -162,23 +158,19 @@ internal sealed class SshHostTransport : IHostTransport
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
-        await Task.Run(() => DisposeQuietly(_client, _bastion, _tunnel, _keys), CancellationToken.None).ConfigureAwait(false);
+        await Task.Run(() => DisposeQuietly(_client, _owned), CancellationToken.None).ConfigureAwait(false);
     }
 
-    /// <summary>Closes the target connection, then the tunnel, then the jump host connection; ignores errors.</summary>
-    internal static void DisposeQuietly(SshClient? client, SshClient? bastion, ForwardedPortLocal? tunnel, IEnumerable<PrivateKeyFile> keys)
+    /// <summary>Closes the connection, then what it owned (its tunnel, its keys), in order; ignores errors.</summary>
+    internal static void DisposeQuietly(SshClient? client, IEnumerable<IDisposable> owned)
     {
         Quietly(() => client?.Disconnect());
         Quietly(() => client?.Dispose());
-        Quietly(() => tunnel?.Stop());
-        Quietly(() => tunnel?.Dispose());
-        Quietly(() => bastion?.Disconnect());
-        Quietly(() => bastion?.Dispose());
-        foreach (var key in keys)
-            Quietly(key.Dispose);
+        foreach (var disposable in owned)
+            Quietly(disposable.Dispose);
     }
 
-    private static void Quietly(Action action)
+    internal static void Quietly(Action action)
     {
         try
         {

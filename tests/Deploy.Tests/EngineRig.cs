@@ -75,8 +75,12 @@ public sealed class EngineRig : IDisposable
 
     public FakeHost this[string name] => Hosts.Single(h => h.Name == name);
 
-    private DeployEngine Engine(bool diffNewContent = false) => new(new EngineDeps(new FakeConnector(Hosts), null, null, ResourceProviders.All(), new HealthChecker(),
-        Store, new NullRunLog(), new EngineOptions { Parallelism = 4, HealthTimeout = TimeSpan.Zero, DiffNewContent = diffNewContent }));
+    /// <summary>Where the engine's messages go (none by default).</summary>
+    public IRunLog Log { get; set; } = new NullRunLog();
+
+    private DeployEngine Engine(bool diffNewContent = false) => new(new EngineDeps(new FakeConnector(Hosts), null, null,
+        ResourceProviders.All(), new HealthChecker(), Store, Log,
+        new EngineOptions { Parallelism = 4, HealthTimeout = TimeSpan.Zero, DiffNewContent = diffNewContent }));
 
     /// <summary>Plan and apply, as <c>./deploy up</c> does (App.UpAsync): the state loaded under the stack's lock.</summary>
     public Task<EngineRun> UpAsync(ISiteProgram site, CancellationToken ct) => UpAsync(site, RunTargets.All, ct);

@@ -52,6 +52,9 @@ public sealed partial class FakeHost(string name, string address)
     /// <summary>Connecting fails with <see cref="HostUnreachableException"/>, as the SSH connector does after its retries.</summary>
     public bool Unreachable { get; set; }
 
+    /// <summary>Connecting fails because this bastion is down, as the SSH connector says for every host behind it.</summary>
+    public string? BehindDownBastion { get; set; }
+
     /// <summary>What the health check sees (e.g. healthy unless the config is the bad one).</summary>
     public Func<FakeHost, bool> Healthy { get; set; } = _ => true;
 
@@ -99,6 +102,7 @@ public sealed partial class FakeHost(string name, string address)
     internal IHostTransport Connect()
     {
         if (Unreachable) throw new HostUnreachableException(Name, "connection refused (fake host)");
+        if (BehindDownBastion is { } bastion) throw new BastionUnreachableException(Name, bastion, "connection refused (fake bastion)");
         lock (_gate)
         {
             _lost = false;

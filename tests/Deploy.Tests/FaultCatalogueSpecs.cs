@@ -112,7 +112,7 @@ public sealed class FaultCatalogueSpecs : IDisposable
             "inventory/lab.yaml:{line of 'bastoin' in inventory/lab.yaml}: host 'kamailio-2': jump host 'bastoin' is not declared under hosts:"),
         Case("An_ssh_port_that_is_no_number_is_refused",
             s => s.Edit("inventory/lab.yaml", "ssh: { user: deploy }", "ssh: { user: deploy, port: ssh }"),
-            "inventory/lab.yaml:{line of 'port: ssh' in inventory/lab.yaml}: ssh port must be a number"),
+            "inventory/lab.yaml:{line of 'port: ssh' in inventory/lab.yaml}: host 'kamailio-2': ssh port must be a whole number from 1 to 65535, not 'ssh'"),
         Case("A_lab_host_without_a_lab_section_is_refused",
             s => s.Edit("inventory/lab.yaml", "lab:\n  network: nfd-lab\n  subnet: 10.211.0.0/24\n  gateway: 10.211.0.1\n  image: nf-deploy/lab-base:bookworm\n  aptProxy: http://10.211.0.1:3142\n" +
                 "  # lab hosts boot systemd as PID 1, as real Debian hosts do; `lab: { init: sysv }` on a host or group keeps a host on\n" +

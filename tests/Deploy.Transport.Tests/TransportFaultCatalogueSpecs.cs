@@ -21,6 +21,7 @@ public sealed class TransportFaultCatalogueSpecs(SshFixture lab) : IClassFixture
         MaxConnectAttempts = 3,
         RetryBaseDelay = TimeSpan.FromMilliseconds(20),
         RetryMaxDelay = TimeSpan.FromMilliseconds(200),
+        AgentSocket = null, // the runner's own ssh-agent, if any, offers nothing here
     };
 
     /// <summary>What a row sets up: the connection to try, the exact error, the known_hosts lines beforehand, and what
@@ -37,11 +38,12 @@ public sealed class TransportFaultCatalogueSpecs(SshFixture lab) : IClassFixture
             return Task.FromResult(new Arranged(new HostConnection("ghost", new SshEndpoint("127.0.0.1", port, "root", lab.Ed25519Key)),
                 $"host ghost: unreachable: 127.0.0.1:{port}: connection refused (gave up after 3 attempts)", []));
         }),
-        new("An_unreachable_jump_host_is_named_as_the_jump_host", (lab, kh) =>
+        new("An_unreachable_jump_host_is_named_as_the_bastion_the_host_was_not_read_for", (lab, kh) =>
         {
             var port = Tool.FreeLoopbackPort();
-            return Task.FromResult(new Arranged(new HostConnection("inner", lab.Endpoint(lab.Server), Jump: new SshEndpoint("127.0.0.1", port, "root", lab.Ed25519Key)),
-                $"host inner: unreachable: jump host 127.0.0.1:{port}: connection refused (gave up after 3 attempts)", []));
+            return Task.FromResult(new Arranged(new HostConnection("inner", lab.Endpoint(lab.Server),
+                    Jump: new SshEndpoint("127.0.0.1", port, "root", lab.Ed25519Key) { Name = "b1" }),
+                "host inner: not read: bastion b1 unreachable", [])); // why, once for all its hosts: BastionUnreachableException.Reason
         }),
         new("A_port_that_accepts_but_never_speaks_ssh_times_out", async (lab, kh) =>
         {
@@ -74,13 +76,14 @@ public sealed class TransportFaultCatalogueSpecs(SshFixture lab) : IClassFixture
             return Task.FromResult(new Arranged(new HostConnection("main", lab.Endpoint(lab.Server, empty)),
                 $"host main: cannot read SSH key {empty}: not a usable private key (Invalid private key file.)", []));
         }),
-        new("A_key_protected_by_a_passphrase_is_refused", async (lab, kh) =>
+        new("A_key_protected_by_a_passphrase_none_was_named_for_is_refused", async (lab, kh) =>
         {
             var locked = Path.Combine(lab.Dir, "id_locked");
             if (!File.Exists(locked))
                 await Tool.RunAsync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "a passphrase", "-f", locked], Ct);
             return new Arranged(new HostConnection("main", lab.Endpoint(lab.Server, locked)),
-                $"host main: cannot read SSH key {locked}: the key is protected by a passphrase; use a key without one", []);
+                $"host main: SSH key {locked} is protected by a passphrase: name where it is with ssh: key_passphrase_env " +
+                "(an environment variable) or key_passphrase_file, or add the key to an ssh-agent", []);
         }),
         new("A_key_path_that_is_a_folder_is_refused", (lab, kh) => Task.FromResult(new Arranged(
             new HostConnection("main", lab.Endpoint(lab.Server, lab.Dir)),

@@ -26,6 +26,7 @@ public sealed partial class DeployEngine
         catch (SiteErrors) { /* facts only a live host can give: probe after the facts are in */ }
         var preDesired = preliminary?.ToDictionary(d => d.Host);
 
+        var behindDownBastions = new ConcurrentBag<BastionUnreachableException>();
         await System.Threading.Tasks.Parallel.ForEachAsync(site.Hosts, Options(ct), async (host, token) =>
         {
             if (s.Missing.Contains(host.Name)) return; // a lab host that up creates
@@ -46,6 +47,11 @@ public sealed partial class DeployEngine
                 deps.Log.Progress(new HostProgress(host.Name, RunPhase.Read, reading, specs.Length, specs.Length));
                 deps.Log.Info($"{host.Name}: connected in {connected} ms, read {specs.Length} resources in {clock.ElapsedMilliseconds - connected} ms");
             }
+            catch (BastionUnreachableException e)
+            {
+                s.Problems[host.Name] = e.Message;
+                behindDownBastions.Add(e); // one cause for every host behind it: reported once, below
+            }
             catch (DeployException e)
             {
                 s.Problems[host.Name] = e.Message;
@@ -53,6 +59,12 @@ public sealed partial class DeployEngine
                 deps.Log.Progress(new HostProgress(host.Name, RunPhase.Failed, e.Message));
             }
         });
+        foreach (var down in behindDownBastions.GroupBy(e => e.Bastion).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var hosts = down.Select(e => e.Host).Order(StringComparer.Ordinal).ToList();
+            deps.Log.Warn(down.Key, $"bastion {down.Key} unreachable: {hosts.Count} host{(hosts.Count == 1 ? "" : "s")} not read " +
+                $"({string.Join(", ", hosts)}): {down.First().Reason}");
+        }
 
         var facts = site.Hosts.ToDictionary(h => h.Name, h => s.Reads.TryGetValue(h.Name, out var r) ? r.Facts : known[h.Name]);
         // Nothing changed on any host since the last run (the usual no-op): the first rendering stands.

@@ -86,8 +86,10 @@ public sealed partial class DeployEngine
             }
             catch (DeployException e)
             {
-                problems.Add(new HostProblem(name, e.Message));
-                deps.Log.Progress(new HostProgress(name, RunPhase.Failed, e.Message));
+                // a host behind a down bastion says why (the bastion's reason is not in its own message)
+                var message = e is BastionUnreachableException bastion ? $"{e.Message}: {bastion.Reason}" : e.Message;
+                problems.Add(new HostProblem(name, message));
+                deps.Log.Progress(new HostProgress(name, RunPhase.Failed, message));
             }
         });
         await lab.DestroyAsync(site, state, ct);

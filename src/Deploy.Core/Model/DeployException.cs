@@ -32,6 +32,23 @@ public sealed class HostUnreachableException(string host, string reason, Excepti
     : DeployException($"host {host}: unreachable: {reason}", inner)
 {
     public string Host { get; } = host;
+
+    /// <summary>The message without the host.</summary>
+    public string Reason { get; } = reason;
+}
+
+/// <summary>
+/// A host not reached because its bastion (jump host) is down: one cause shared by every host behind it, reported once
+/// ("bastion b1 unreachable: 4 hosts not read: ..."), not per host.
+/// </summary>
+public sealed class BastionUnreachableException(string host, string bastion, string reason, Exception? inner = null)
+    : DeployException($"host {host}: not read: bastion {bastion} unreachable", inner)
+{
+    public string Host { get; } = host;
+    public string Bastion { get; } = bastion;
+
+    /// <summary>Why the bastion could not be reached (the same for every host behind it).</summary>
+    public string Reason { get; } = reason;
 }
 
 /// <summary>The host presented an SSH host key different from the one pinned on first contact.</summary>

@@ -72,7 +72,8 @@ public sealed partial class SiteProgram : ISiteProgram
         _keys = fetchedKeys;
         _templates = templates;
         Managed = [.. inventory.Hosts.Where(h => h.Roles.Length > 0)];
-        Hosts = [.. Managed.Select(h => new HostTarget(h.Name, Connection(projectDir, h),
+        var sshConfig = Managed.Any(h => !h.Lab) ? SshConfigFile.LoadDefault() : SshConfigFile.Empty;
+        Hosts = [.. Managed.Select(h => new HostTarget(h.Name, SshRoutes.Connection(projectDir, h, sshConfig),
             h.Lab
                 ? new LabHostSpec(h.Name, h.Address, h.User, h.LabOptions?.Devices ?? [], h.LabOptions?.Capabilities ?? [])
                 {
@@ -110,10 +111,6 @@ public sealed partial class SiteProgram : ISiteProgram
     /// makes); null for a machine that must be read.</summary>
     private static HostFacts? KnownWithoutAsking(InventoryHost h) =>
         h.Facts ?? (h.Lab ? HostFacts.Assumed(h.Name, h.Address, init: h.LabInit) : null);
-
-    private static HostConnection Connection(string projectDir, InventoryHost h) =>
-        new(h.Name, new SshEndpoint(h.Address, h.Port, h.User, KeyPath(projectDir, h.Key)),
-            h.Jump is { } j ? new SshEndpoint(j.Address, j.Port, j.User, KeyPath(projectDir, j.Key)) : null);
 
     /// <summary>A key path of the inventory: <c>~/</c> is the user's home, relative paths are the project's.</summary>
     public static string KeyPath(string projectDir, string key) => key.StartsWith("~/", StringComparison.Ordinal)

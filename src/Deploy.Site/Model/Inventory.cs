@@ -19,7 +19,14 @@ public sealed record LabSettings(string Network, string Subnet, string Gateway, 
 }
 
 /// <summary>A jump host (bastion) to reach a host through.</summary>
-public sealed record JumpSettings(string Address, int Port, string User, string Key);
+public sealed record JumpSettings(string Address, int Port, string User, string Key)
+{
+    /// <summary>Its inventory name (or its ~/.ssh/config alias), for messages.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>Its <c>ssh:</c> keys as written (null where unset).</summary>
+    public SshSettings Ssh { get; init; } = SshSettings.None;
+}
 
 /// <summary>One host of the inventory, with its vars merged (all &lt; groups &lt; host) and its roles.</summary>
 public sealed record InventoryHost(
@@ -40,6 +47,9 @@ public sealed record InventoryHost(
 {
     /// <summary>A lab host's PID 1: sysv or systemd.</summary>
     public string LabInit { get; init; } = Deploy.Core.Lab.LabInit.Sysv;
+
+    /// <summary>Its <c>ssh:</c> keys as written (the host's over the inventory's), null where unset: ~/.ssh/config may fill those.</summary>
+    public SshSettings Ssh { get; init; } = SshSettings.None;
 }
 
 /// <summary>
@@ -48,6 +58,9 @@ public sealed record InventoryHost(
 /// </summary>
 public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<InventoryHost> Hosts)
 {
+    /// <summary>The key of a host whose inventory names none (lab hosts; real hosts also look in ~/.ssh/config and the agent).</summary>
+    public const string DefaultKey = "~/.ssh/id_ed25519";
+
     public static string PathFor(string projectDir, string name) => Path.Combine(projectDir, "inventory", name + ".yaml");
 
     /// <summary>The most hosts a counted group may have: a bigger count is a typo (or an attack), not a site.</summary>
@@ -69,7 +82,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
             { Init = LabHostSettings.Init(y, l, "the inventory") ?? Deploy.Core.Lab.LabInit.Sysv };
         }
 
-        var sshDefaults = y.Map(y.Root, "ssh");
+        var sshDefaults = SshSettings.Parse(y, y.Map(y.Root, "ssh"), "the inventory");
         var allVars = Vars(y, y.Root);
 
         // hosts declared by name
@@ -182,9 +195,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
             foreach (var rn in y.Seq(node, "roles")?.Children ?? [])
                 roles.Add(new RoleRef(y.Scalar(rn, "a role name"), y.DisplayPath, YamlFile.Line(rn)));
 
-            var ssh = y.Map(node, "ssh");
-            string Ssh(string key, string fallback) =>
-                (ssh is not null ? y.Str(ssh, key) : null) ?? (sshDefaults is not null ? y.Str(sshDefaults, key) : null) ?? fallback;
+            var ssh = SshSettings.Parse(y, y.Map(node, "ssh"), $"host '{h}'").Over(sshDefaults);
             var address = isGenerated ? gen.Address : y.Str(node, "address") ?? throw y.Error(node, $"host '{h}': 'address' is required");
             if (addresses.TryGetValue(address, out var other))
                 throw y.Error(isGenerated ? null : y.Get(node, "address"), $"hosts '{other}' and '{h}' have the same address {address}");
@@ -197,26 +208,23 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                 ?? lab?.Init ?? Deploy.Core.Lab.LabInit.Sysv;
             var labOptions = isGenerated ? gen.LabOptions : isLab ? LabHostOptions.Parse(y, node) ?? LabHostOptions.None : null;
             if (isLab && lab is null) throw y.Error(node, $"host '{h}' is a lab host but the inventory has no 'lab:' section (network, subnet, gateway)");
-            if (!int.TryParse(Ssh("port", "22"), out var port)) throw y.Error(ssh ?? sshDefaults, "ssh port must be a number");
             JumpSettings? jump = null;
-            var jumpName = (ssh is not null ? y.Str(ssh, "jump") : null) ?? (sshDefaults is not null ? y.Str(sshDefaults, "jump") : null);
-            if (jumpName is not null)
+            if (ssh.Jump is { } jumpName)
             {
                 if (!declared.TryGetValue(jumpName, out var jn))
-                    throw y.Error(ssh ?? sshDefaults, $"host '{h}': jump host '{jumpName}' is not declared under hosts:");
+                    throw y.Error(y.Map(node, "ssh") ?? y.Map(y.Root, "ssh"), $"host '{h}': jump host '{jumpName}' is not declared under hosts:");
                 if (jumpName != h)
                 {
-                    var js = y.Map(jn.Node, "ssh");
-                    string J(string key, string fallback) =>
-                        (js is not null ? y.Str(js, key) : null) ?? (sshDefaults is not null ? y.Str(sshDefaults, key) : null) ?? fallback;
+                    var bastionSsh = SshSettings.Parse(y, y.Map(jn.Node, "ssh"), $"host '{jumpName}'").Over(sshDefaults);
                     jump = new JumpSettings(y.Str(jn.Node, "address") ?? throw y.Error(jn.Node, $"host '{jumpName}': 'address' is required"),
-                        int.Parse(J("port", "22"), CultureInfo.InvariantCulture), J("user", "root"), J("key", "~/.ssh/id_ed25519"));
+                        bastionSsh.Port ?? 22, bastionSsh.User ?? "root", bastionSsh.Key ?? DefaultKey)
+                    { Name = jumpName, Ssh = bastionSsh };
                 }
             }
-            result.Add(new InventoryHost(h, address, isLab, Ssh("user", "root"), Ssh("key", "~/.ssh/id_ed25519"), port, jump,
+            result.Add(new InventoryHost(h, address, isLab, ssh.User ?? "root", ssh.Key ?? DefaultKey, ssh.Port ?? 22, jump,
                 [.. groupsOf.Select(x => x.Group)], [.. roles], vars.ToImmutableSortedDictionary(StringComparer.Ordinal),
                 DeclaredFacts(y, node, h, address), y.DisplayPath, line, labOptions)
-            { LabInit = labInit });
+            { LabInit = labInit, Ssh = ssh });
         }
         return new Inventory(y.DisplayPath, lab, [.. result]);
     }
