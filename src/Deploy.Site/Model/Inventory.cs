@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Text.Json;
 using Deploy.Core.Model;
+using Deploy.Site.Model.Ansible;
 using Deploy.Site.Templates;
 using Deploy.Site.Yaml;
 using YamlDotNet.RepresentationModel;
@@ -46,8 +47,17 @@ public sealed record InventoryHost(
 /// <c>inventory/&lt;name&gt;.yaml</c>: hosts and groups (the Ansible inventory, in YAML). A group may be sized by a
 /// stack setting (<c>count:</c>), its hosts named and addressed by patterns, or taken from a list of machines.
 /// </summary>
-public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<InventoryHost> Hosts)
+public sealed partial record Inventory(string File, LabSettings? Lab, ImmutableArray<InventoryHost> Hosts)
 {
+    /// <summary>Where every var of the inventory was set (an imported Ansible inventory's included).</summary>
+    public ImmutableArray<VarSite> VarSites { get; init; } = [];
+
+    /// <summary>The files of an imported Ansible inventory (its file, group_vars/, host_vars/).</summary>
+    public ImmutableHashSet<string> Imported { get; init; } = [];
+
+    /// <summary>What the inventory holds that is most likely a mistake (an Ansible option nf-deploy does not use...).</summary>
+    public ImmutableArray<SiteWarning> Warnings { get; init; } = [];
+
     public static string PathFor(string projectDir, string name) => Path.Combine(projectDir, "inventory", name + ".yaml");
 
     /// <summary>The most hosts a counted group may have: a bigger count is a typo (or an attack), not a site.</summary>
@@ -56,7 +66,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
     public static Inventory Load(string projectDir, string name, StackConfig config, TemplateEngine templates, CancellationToken ct = default)
     {
         var y = YamlFile.Load(PathFor(projectDir, name), projectDir);
-        y.AllowOnly(y.Root, "the inventory", "lab", "ssh", "vars", "hosts", "groups");
+        y.AllowOnly(y.Root, "the inventory", "lab", "ssh", "vars", "hosts", "groups", "ansible");
 
         LabSettings? lab = null;
         if (y.Map(y.Root, "lab") is { } l)
@@ -71,6 +81,12 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
 
         var sshDefaults = y.Map(y.Root, "ssh");
         var allVars = Vars(y, y.Root);
+        var sites = new List<VarSite>(VarSitesOf(y, y.Root));
+        // an existing Ansible inventory (INI or YAML, group_vars/ and host_vars/ beside it): its hosts and groups are the site's
+        var ansible = y.Get(y.Root, "ansible") is { } an ? AnsibleInventory.Load(projectDir, y.Scalar(an, "ansible"), y.DisplayPath, YamlFile.Line(an), ct) : null;
+        var imported = ansible?.Hosts.ToDictionary(h => h.Name, StringComparer.Ordinal) ?? new Dictionary<string, AnsibleHost>(StringComparer.Ordinal);
+        List<(string Name, YamlNode Node)> AnsibleMembers(string group, YamlNode at) =>
+            [.. ansible?.Hosts.Where(h => h.Groups.Contains(group)).Select(h => (h.Name, at)) ?? []];
 
         // hosts declared by name
         var declared = new Dictionary<string, (YamlMappingNode Node, int Line)>(StringComparer.Ordinal);
@@ -78,6 +94,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
             foreach (var (h, kn, v) in y.Entries(hosts))
             {
                 CheckName(y, kn, h);
+                sites.AddRange(v is YamlMappingNode hv ? VarSitesOf(y, hv) : []);
                 declared[h] = (v as YamlMappingNode ?? (v is YamlScalarNode { Value: null or "" } ? new YamlMappingNode() : throw y.Error(v, $"host '{h}' must be a mapping")), YamlFile.Line(kn));
             }
 
@@ -91,10 +108,13 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                 if (gv is not YamlMappingNode gm) throw y.Error(gv, $"group '{g}' must be a mapping");
                 y.AllowOnly(gm, $"group '{g}'", "hosts", "roles", "vars", "count", "name", "address", "lab");
                 groupOrder.Add(g);
+                sites.AddRange(VarSitesOf(y, gm));
                 var members = new List<string>();
                 var listed = y.Seq(gm, "hosts")?.Children.Select(n => (Name: y.Scalar(n, "a host name"), Node: n)).ToList() ?? [];
+                // a group of the Ansible inventory: its hosts are the group's (with those listed here)
+                foreach (var member in AnsibleMembers(g, gkn).Where(m => !listed.Any(l => l.Name == m.Name))) listed.Add(member);
                 foreach (var (hn, node) in listed)
-                    if (!declared.ContainsKey(hn) && y.Get(gm, "count") is null)
+                    if (!declared.ContainsKey(hn) && !imported.ContainsKey(hn) && y.Get(gm, "count") is null)
                         throw y.Error(node, $"group '{g}' lists host '{hn}', which is not declared under hosts:");
                 if (y.Get(gm, "count") is { } countNode)
                 {
@@ -110,10 +130,12 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                     if (listed.Count > 0)
                     {
                         if (count > listed.Count)
-                            throw y.Error(countNode, $"group '{g}': {key} is {count} but the group lists only {listed.Count} machines ({string.Join(", ", listed.Select(x => x.Name))}); add machines or lower {key}");
+                            throw y.Error(countNode, $"group '{g}': {key} is {count} but the group lists only {listed.Count} machines ({string.Join(", ", listed.Select(x => x.Name))}); add machines or lower {key}" +
+                                (!config.Values.ContainsKey(key) ? "" : $" (./deploy config set {key} {listed.Count} --stack {config.Stack})"));
                         foreach (var (hn, node) in listed.Take((int)count))
                         {
-                            if (!declared.ContainsKey(hn)) throw y.Error(node, $"group '{g}' lists host '{hn}', which is not declared under hosts:");
+                            if (!declared.ContainsKey(hn) && !imported.ContainsKey(hn))
+                                throw y.Error(node, $"group '{g}' lists host '{hn}', which is not declared under hosts:");
                             members.Add(hn);
                         }
                     }
@@ -130,7 +152,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                             var hn = templates.RenderInline(namePattern, scope, y.DisplayPath, YamlFile.Line(y.Get(gm, "name")!), null).Trim();
                             var addr = templates.RenderInline(addrPattern, scope, y.DisplayPath, YamlFile.Line(y.Get(gm, "address")!), null).Trim();
                             CheckName(y, y.Get(gm, "name")!, hn);
-                            if (declared.ContainsKey(hn) || generated.ContainsKey(hn))
+                            if (declared.ContainsKey(hn) || generated.ContainsKey(hn) || imported.ContainsKey(hn))
                                 throw y.Error(y.Get(gm, "name"), $"group '{g}': generated host name '{hn}' is already used");
                             generated[hn] = (addr, isLab, YamlFile.Line(gkn), labOptions);
                             members.Add(hn);
@@ -145,19 +167,30 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                 }
             }
 
+        // the Ansible inventory's other groups: no roles or vars of nf-deploy, but templates see them (groups.<name>)
+        foreach (var g in ansible?.GroupOrder.Where(g => !groupOrder.Contains(g)) ?? [])
+            foreach (var (m, _) in AnsibleMembers(g, y.Root))
+            {
+                if (!membership.TryGetValue(m, out var list)) membership[m] = list = [];
+                list.Add((g, new YamlMappingNode()));
+            }
+
         var result = new List<InventoryHost>();
-        var names = declared.Keys.Concat(generated.Keys).ToList();
+        var names = declared.Keys.Concat(imported.Keys.Where(h => !declared.ContainsKey(h))).Concat(generated.Keys).ToList();
         var addresses = new Dictionary<string, string>();
         foreach (var h in names)
         {
             var isGenerated = generated.TryGetValue(h, out var gen);
-            var node = isGenerated ? new YamlMappingNode() : declared[h].Node;
-            var line = isGenerated ? gen.Line : declared[h].Line;
+            var ah = imported.GetValueOrDefault(h);
+            var isDeclared = declared.TryGetValue(h, out var own);
+            var node = isDeclared ? own.Node : new YamlMappingNode();
+            var line = isGenerated ? gen.Line : isDeclared ? own.Line : ah!.Line;
             if (!isGenerated) y.AllowOnly(node, $"host '{h}'", "address", "lab", "ssh", "vars", "roles", "facts");
             var groupsOf = membership.GetValueOrDefault(h) ?? [];
 
-            // vars: all < groups (must agree with each other) < host
-            var vars = new Dictionary<string, object?>(allVars, StringComparer.Ordinal);
+            // vars: the Ansible inventory's (merged as Ansible does) < all < groups (must agree with each other) < host
+            var vars = new Dictionary<string, object?>(ah?.Vars ?? ImmutableSortedDictionary<string, object?>.Empty, StringComparer.Ordinal);
+            foreach (var (k, v) in allVars) vars[k] = v;
             var fromGroup = new Dictionary<string, (string Group, object? Value, YamlNode Node)>(StringComparer.Ordinal);
             var hostVars = Vars(y, node);
             foreach (var (g, gm) in groupsOf)
@@ -184,8 +217,8 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
 
             var ssh = y.Map(node, "ssh");
             string Ssh(string key, string fallback) =>
-                (ssh is not null ? y.Str(ssh, key) : null) ?? (sshDefaults is not null ? y.Str(sshDefaults, key) : null) ?? fallback;
-            var address = isGenerated ? gen.Address : y.Str(node, "address") ?? throw y.Error(node, $"host '{h}': 'address' is required");
+                (ssh is not null ? y.Str(ssh, key) : null) ?? AnsibleSsh(ah, key) ?? (sshDefaults is not null ? y.Str(sshDefaults, key) : null) ?? fallback;
+            var address = isGenerated ? gen.Address : y.Str(node, "address") ?? ah?.Address ?? throw y.Error(node, $"host '{h}': 'address' is required");
             if (addresses.TryGetValue(address, out var other))
                 throw y.Error(isGenerated ? null : y.Get(node, "address"), $"hosts '{other}' and '{h}' have the same address {address}");
             addresses[address] = h;
@@ -198,56 +231,39 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
             var labOptions = isGenerated ? gen.LabOptions : isLab ? LabHostOptions.Parse(y, node) ?? LabHostOptions.None : null;
             if (isLab && lab is null) throw y.Error(node, $"host '{h}' is a lab host but the inventory has no 'lab:' section (network, subnet, gateway)");
             if (!int.TryParse(Ssh("port", "22"), out var port)) throw y.Error(ssh ?? sshDefaults, "ssh port must be a number");
-            JumpSettings? jump = null;
-            var jumpName = (ssh is not null ? y.Str(ssh, "jump") : null) ?? (sshDefaults is not null ? y.Str(sshDefaults, "jump") : null);
-            if (jumpName is not null)
+            // the jump host: the host's own ssh.jump, else the Ansible inventory's ProxyJump, else the inventory's ssh.jump
+            JumpSettings? Named(string name, YamlNode? at, int? port = null, string? user = null)
             {
-                if (!declared.TryGetValue(jumpName, out var jn))
-                    throw y.Error(ssh ?? sshDefaults, $"host '{h}': jump host '{jumpName}' is not declared under hosts:");
-                if (jumpName != h)
-                {
-                    var js = y.Map(jn.Node, "ssh");
-                    string J(string key, string fallback) =>
-                        (js is not null ? y.Str(js, key) : null) ?? (sshDefaults is not null ? y.Str(sshDefaults, key) : null) ?? fallback;
-                    jump = new JumpSettings(y.Str(jn.Node, "address") ?? throw y.Error(jn.Node, $"host '{jumpName}': 'address' is required"),
-                        int.Parse(J("port", "22"), CultureInfo.InvariantCulture), J("user", "root"), J("key", "~/.ssh/id_ed25519"));
-                }
+                if (name == h) return null;
+                var isOwn = declared.TryGetValue(name, out var jn);
+                var ja = imported.GetValueOrDefault(name);
+                if (!isOwn && ja is null) throw y.Error(at, $"host '{h}': jump host '{name}' is not declared under hosts:");
+                var js = isOwn ? y.Map(jn.Node, "ssh") : null;
+                string J(string key, string fallback) =>
+                    (js is not null ? y.Str(js, key) : null) ?? AnsibleSsh(ja, key) ?? (sshDefaults is not null ? y.Str(sshDefaults, key) : null) ?? fallback;
+                var jumpAddress = (isOwn ? y.Str(jn.Node, "address") : null) ?? ja?.Address
+                    ?? throw y.Error(jn.Node, $"host '{name}': 'address' is required");
+                return new JumpSettings(jumpAddress, port ?? int.Parse(J("port", "22"), CultureInfo.InvariantCulture), user ?? J("user", "root"), J("key", "~/.ssh/id_ed25519"));
             }
+            JumpSettings? jump;
+            if (ssh is not null && y.Str(ssh, "jump") is { } ownJump) jump = Named(ownJump, ssh);
+            else if (ah?.Jump is { } aj)
+                // ProxyJump names a host of the inventory (by name or address) or any other machine, reached as this host is
+                jump = names.FirstOrDefault(n => n == aj.Host || imported.GetValueOrDefault(n)?.Address == aj.Host
+                        || declared.TryGetValue(n, out var d) && y.Str(d.Node, "address") == aj.Host) is { } known
+                    ? Named(known, null, aj.Port, aj.User)
+                    : new JumpSettings(aj.Host, aj.Port ?? 22, aj.User ?? Ssh("user", "root"), Ssh("key", "~/.ssh/id_ed25519"));
+            else jump = sshDefaults is not null && y.Str(sshDefaults, "jump") is { } allJump ? Named(allJump, sshDefaults) : null;
             result.Add(new InventoryHost(h, address, isLab, Ssh("user", "root"), Ssh("key", "~/.ssh/id_ed25519"), port, jump,
                 [.. groupsOf.Select(x => x.Group)], [.. roles], vars.ToImmutableSortedDictionary(StringComparer.Ordinal),
-                DeclaredFacts(y, node, h, address), y.DisplayPath, line, labOptions)
+                DeclaredFacts(y, node, h, address), isDeclared || isGenerated ? y.DisplayPath : ah!.File, line, labOptions)
             { LabInit = labInit });
         }
-        return new Inventory(y.DisplayPath, lab, [.. result]);
-    }
-
-    private static void CheckName(YamlFile y, YamlNode node, string name)
-    {
-        if (name.Length == 0 || name.Length > 63 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c == '-') || name.StartsWith('-'))
-            throw y.Error(node, $"'{name}' is not a valid host name (letters, digits and '-', at most 63)");
-    }
-
-    private static Dictionary<string, object?> Vars(YamlFile y, YamlMappingNode node) =>
-        y.Map(node, "vars") is { } v
-            ? y.Entries(v).ToDictionary(e => e.Key, e => y.Data(e.Value), StringComparer.Ordinal)
-            : new Dictionary<string, object?>(StringComparer.Ordinal);
-
-    private static string Json(object? v) => JsonSerializer.Serialize(v);
-
-    /// <summary>Facts declared for a real host, for rendering without contacting it.</summary>
-    private static HostFacts? DeclaredFacts(YamlFile y, YamlMappingNode node, string host, string address)
-    {
-        if (y.Map(node, "facts") is not { } f) return null;
-        y.AllowOnly(f, $"facts of '{host}'", "codename", "init", "interfaces", "default_interface");
-        var ifaces = new List<NetInterface> { new("lo", ["127.0.0.1"], ["::1"]) };
-        if (y.Map(f, "interfaces") is { } im)
-            foreach (var (name, _, v) in y.Entries(im))
-                ifaces.Add(new NetInterface(name,
-                    v is YamlSequenceNode s ? [.. s.Children.Select(c => y.Scalar(c, "an address"))] : [y.Scalar(v, "an address")], []));
-        var def = y.Str(f, "default_interface") ?? ifaces.Skip(1).FirstOrDefault()?.Name ?? "eth0";
-        if (ifaces.Count == 1) ifaces.Add(new NetInterface(def, [address], []));
-        var defIp = ifaces.FirstOrDefault(i => i.Name == def)?.IPv4.FirstOrDefault() ?? address;
-        return new HostFacts(host, y.Str(f, "codename") ?? "bookworm", y.Str(f, "init") ?? "systemd", "amd64", def, defIp,
-            [.. ifaces], ImmutableSortedDictionary<string, string>.Empty);
+        return new Inventory(y.DisplayPath, lab, [.. result])
+        {
+            VarSites = [.. sites, .. ansible?.Hosts.SelectMany(h => h.VarSites) ?? []],
+            Imported = [.. ansible?.Files ?? []],
+            Warnings = ansible?.Warnings ?? [],
+        };
     }
 }
