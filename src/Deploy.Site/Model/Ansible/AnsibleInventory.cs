@@ -72,7 +72,7 @@ public sealed record AnsibleInventory(string File, ImmutableArray<AnsibleHost> H
                 [.. own.Select(v => new VarSite(v.Key, v.Value.File, v.Value.Line))], host.File, host.Line));
         }
         return new AnsibleInventory(display, [.. hosts], [.. source.Groups.Keys.Where(g => g is not ("all" or "ungrouped"))],
-            [.. files.Distinct()], [.. warnings]);
+            [.. files.Distinct()], [.. warnings.Distinct()]);
     }
 
     /// <summary>Ansible's YAML plugin takes .yml, .yaml, .json and files without an extension that read as YAML; the rest is INI.</summary>

@@ -55,7 +55,7 @@ public static class AnsibleYaml
     {
         foreach (var (key, keyNode, value) in y.Entries(map))
         {
-            if (value.Tag.Value == "!vault" || value is YamlScalarNode { Value: { } v } && v.StartsWith("$ANSIBLE_VAULT;", StringComparison.Ordinal))
+            if (value.Tag is { IsEmpty: false, IsNonSpecific: false } && value.Tag.Value == "!vault" || value is YamlScalarNode { Value: { } v } && v.StartsWith("$ANSIBLE_VAULT;", StringComparison.Ordinal))
                 throw y.Error(keyNode, $"var '{key}' is an Ansible Vault value, which nf-deploy does not open: keep it in the stack as a secret " +
                     "(./deploy config set <key> --secret) and name it from there");
             into[key] = new AnsibleVar(y.Data(value), y.DisplayPath, YamlFile.Line(keyNode));
