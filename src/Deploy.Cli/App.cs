@@ -191,13 +191,13 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
     /// <summary>Renders every host's files offline: facts come from the inventory, lab defaults or the last run.</summary>
     public async Task<int> RenderAsync(string stack, string outDir, CancellationToken ct)
     {
+        var outFull = Path.GetFullPath(outDir);
+        if (File.Exists(outFull)) throw new DeployException($"--out {outDir} is a file: render writes into a folder (<out>/<host>/<path on the host>)");
         var site = await LoadSiteAsync(stack, ct, offline: true);
         var state = await _state.LoadAsync(stack, ct);
         var facts = site.Hosts.ToDictionary(h => h.Name, h => h.FactsOrAssumed(state.Hosts.GetValueOrDefault(h.Name)?.Facts));
         RenderFacts.Tell(site, state, facts, stderr);
         var desired = site.Materialize(facts, ct);
-        var outFull = Path.GetFullPath(outDir);
-        if (File.Exists(outFull)) throw new DeployException($"--out {outDir} is a file: render writes into a folder (<out>/<host>/<path on the host>)");
         var count = 0;
         foreach (var host in desired)
             foreach (var f in host.Resources.OfType<FileSpec>())

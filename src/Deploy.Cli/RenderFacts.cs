@@ -30,10 +30,12 @@ public static class RenderFacts
         foreach (var host in assumed)
         {
             var f = facts[host.Name];
-            stderr.WriteLine($"warning: facts ASSUMED for {host.Name}: never read and none declared, so taken as Debian {f.Codename}, init {f.InitSystem}, " +
-                $"interfaces {string.Join(", ", f.Interfaces.Select(i => $"{i.Name} {string.Join(" ", i.IPv4)}"))} (default route {f.DefaultInterface})");
+            var interfaces = string.Join(", ", f.Interfaces.Select(i => $"{i.Name} {string.Join(" ", i.IPv4)}"));
+            stderr.WriteLine($"warning: facts ASSUMED for {host.Name}: never read and none declared, so taken as Debian {f.Codename}, " +
+                $"init {f.InitSystem}, interfaces {interfaces} (default route {f.DefaultInterface})");
         }
-        stderr.WriteLine($"    declare them under facts: of each host in {site.Inventory.File}, or run ./deploy preview --stack {site.Stack} once to read them");
+        stderr.WriteLine($"    declare them under facts: of each host in {site.Inventory.File}, " +
+            $"or run ./deploy preview --stack {site.Stack} once to read them");
     }
 
     private static string Names(IEnumerable<HostTarget> hosts) => string.Join(", ", hosts.Select(h => h.Name));

@@ -83,8 +83,10 @@ public sealed partial record Inventory(string File, LabSettings? Lab, ImmutableA
         var allVars = Vars(y, y.Root);
         var sites = new List<VarSite>(VarSitesOf(y, y.Root));
         // an existing Ansible inventory (INI or YAML, group_vars/ and host_vars/ beside it): its hosts and groups are the site's
-        var ansible = y.Get(y.Root, "ansible") is { } an ? AnsibleInventory.Load(projectDir, y.Scalar(an, "ansible"), y.DisplayPath, YamlFile.Line(an), ct) : null;
-        var imported = ansible?.Hosts.ToDictionary(h => h.Name, StringComparer.Ordinal) ?? new Dictionary<string, AnsibleHost>(StringComparer.Ordinal);
+        var ansible = y.Get(y.Root, "ansible") is { } an
+            ? AnsibleInventory.Load(projectDir, y.Scalar(an, "ansible"), y.DisplayPath, YamlFile.Line(an), ct)
+            : null;
+        var imported = (ansible?.Hosts ?? []).ToDictionary(h => h.Name, StringComparer.Ordinal);
         List<(string Name, YamlNode Node)> AnsibleMembers(string group, YamlNode at) =>
             [.. ansible?.Hosts.Where(h => h.Groups.Contains(group)).Select(h => (h.Name, at)) ?? []];
 
@@ -130,8 +132,11 @@ public sealed partial record Inventory(string File, LabSettings? Lab, ImmutableA
                     if (listed.Count > 0)
                     {
                         if (count > listed.Count)
-                            throw y.Error(countNode, $"group '{g}': {key} is {count} but the group lists only {listed.Count} machines ({string.Join(", ", listed.Select(x => x.Name))}); add machines or lower {key}" +
-                                (!config.Values.ContainsKey(key) ? "" : $" (./deploy config set {key} {listed.Count} --stack {config.Stack})"));
+                        {
+                            var fix = config.Values.ContainsKey(key) ? $" (./deploy config set {key} {listed.Count} --stack {config.Stack})" : "";
+                            throw y.Error(countNode, $"group '{g}': {key} is {count} but the group lists only {listed.Count} machines " +
+                                $"({string.Join(", ", listed.Select(x => x.Name))}); add machines or lower {key}{fix}");
+                        }
                         foreach (var (hn, node) in listed.Take((int)count))
                         {
                             if (!declared.ContainsKey(hn) && !imported.ContainsKey(hn))
@@ -189,7 +194,8 @@ public sealed partial record Inventory(string File, LabSettings? Lab, ImmutableA
             var groupsOf = membership.GetValueOrDefault(h) ?? [];
 
             // vars: the Ansible inventory's (merged as Ansible does) < all < groups (must agree with each other) < host
-            var vars = new Dictionary<string, object?>(ah?.Vars ?? ImmutableSortedDictionary<string, object?>.Empty, StringComparer.Ordinal);
+            var vars = new Dictionary<string, object?>(StringComparer.Ordinal);
+            foreach (var (k, v) in ah?.Vars ?? ImmutableSortedDictionary<string, object?>.Empty) vars[k] = v;
             foreach (var (k, v) in allVars) vars[k] = v;
             var fromGroup = new Dictionary<string, (string Group, object? Value, YamlNode Node)>(StringComparer.Ordinal);
             var hostVars = Vars(y, node);
@@ -217,8 +223,10 @@ public sealed partial record Inventory(string File, LabSettings? Lab, ImmutableA
 
             var ssh = y.Map(node, "ssh");
             string Ssh(string key, string fallback) =>
-                (ssh is not null ? y.Str(ssh, key) : null) ?? AnsibleSsh(ah, key) ?? (sshDefaults is not null ? y.Str(sshDefaults, key) : null) ?? fallback;
-            var address = isGenerated ? gen.Address : y.Str(node, "address") ?? ah?.Address ?? throw y.Error(node, $"host '{h}': 'address' is required");
+                (ssh is not null ? y.Str(ssh, key) : null) ?? AnsibleSsh(ah, key)
+                ?? (sshDefaults is not null ? y.Str(sshDefaults, key) : null) ?? fallback;
+            var address = isGenerated ? gen.Address
+                : y.Str(node, "address") ?? ah?.Address ?? throw y.Error(node, $"host '{h}': 'address' is required");
             if (addresses.TryGetValue(address, out var other))
                 throw y.Error(isGenerated ? null : y.Get(node, "address"), $"hosts '{other}' and '{h}' have the same address {address}");
             addresses[address] = h;
@@ -240,10 +248,12 @@ public sealed partial record Inventory(string File, LabSettings? Lab, ImmutableA
                 if (!isOwn && ja is null) throw y.Error(at, $"host '{h}': jump host '{name}' is not declared under hosts:");
                 var js = isOwn ? y.Map(jn.Node, "ssh") : null;
                 string J(string key, string fallback) =>
-                    (js is not null ? y.Str(js, key) : null) ?? AnsibleSsh(ja, key) ?? (sshDefaults is not null ? y.Str(sshDefaults, key) : null) ?? fallback;
+                    (js is not null ? y.Str(js, key) : null) ?? AnsibleSsh(ja, key)
+                    ?? (sshDefaults is not null ? y.Str(sshDefaults, key) : null) ?? fallback;
                 var jumpAddress = (isOwn ? y.Str(jn.Node, "address") : null) ?? ja?.Address
                     ?? throw y.Error(jn.Node, $"host '{name}': 'address' is required");
-                return new JumpSettings(jumpAddress, port ?? int.Parse(J("port", "22"), CultureInfo.InvariantCulture), user ?? J("user", "root"), J("key", "~/.ssh/id_ed25519"));
+                return new JumpSettings(jumpAddress, port ?? int.Parse(J("port", "22"), CultureInfo.InvariantCulture),
+                    user ?? J("user", "root"), J("key", "~/.ssh/id_ed25519"));
             }
             JumpSettings? jump;
             if (ssh is not null && y.Str(ssh, "jump") is { } ownJump) jump = Named(ownJump, ssh);

@@ -28,46 +28,50 @@ public static partial class AnsibleConnection
     private static partial Regex Ipv4();
 
     /// <summary>Vars Ansible uses for passwords: nf-deploy authenticates with keys and elevates with sudo.</summary>
-    private static readonly string[] Passwords = ["ansible_password", "ansible_ssh_pass", "ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"];
+    private static readonly string[] Passwords =
+        ["ansible_password", "ansible_ssh_pass", "ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"];
 
     /// <returns>Null for a host that is not reached over SSH (<c>ansible_connection: local</c>...), skipped with a warning.</returns>
-    public static AnsibleReach? Read(AnsibleHostSource host, string entry, int? entryPort, Dictionary<string, AnsibleVar> vars, List<SiteWarning> warnings)
+    public static AnsibleReach? Read(
+        AnsibleHostSource host, string entry, int? entryPort, Dictionary<string, AnsibleVar> vars, List<SiteWarning> warnings)
     {
         AnsibleVar? Var(params string[] keys) => keys.Select(vars.GetValueOrDefault).FirstOrDefault(v => v is not null);
+        SiteException Refused(string[] keys, string message) =>
+            new(Var(keys)?.File ?? host.File, Var(keys)?.Line ?? host.Line, message);
         string? Text(params string[] keys)
         {
             if (Var(keys) is not { } v) return null;
             var text = v.Value switch
             {
                 string s => s,
-                long or double => Convert.ToString(v.Value, CultureInfo.InvariantCulture),
-                _ => throw new SiteException(v.File, v.Line, $"{keys[0]} must be a single value"),
+                long or double => Convert.ToString(v.Value, CultureInfo.InvariantCulture)!,
+                _ => throw Refused(keys, $"{keys[0]} must be a single value"),
             };
-            if (text!.Contains("{{", StringComparison.Ordinal) || text.Contains("{%", StringComparison.Ordinal))
-                throw new SiteException(v.File, v.Line, $"{keys[0]} holds a Jinja expression, which nf-deploy does not evaluate: write the value itself");
-            if (text.Any(char.IsControl)) throw new SiteException(v.File, v.Line, $"{keys[0]} holds control characters");
+            if (text.Contains("{{", StringComparison.Ordinal) || text.Contains("{%", StringComparison.Ordinal))
+                throw Refused(keys, $"{keys[0]} holds a Jinja expression, which nf-deploy does not evaluate: write the value itself");
+            if (text.Any(char.IsControl)) throw Refused(keys, $"{keys[0]} holds control characters");
             return text;
         }
         if (Text("ansible_connection") is { } connection && connection is not ("ssh" or "smart" or "paramiko"))
         {
             var at = vars["ansible_connection"];
-            warnings.Add(new SiteWarning(at.File, at.Line, $"host '{entry}' is reached with ansible_connection={connection}: nf-deploy reaches hosts over SSH only, so it is left out"));
+            warnings.Add(new SiteWarning(at.File, at.Line,
+                $"host '{entry}' is reached with ansible_connection={connection}: nf-deploy reaches hosts over SSH only, so it is left out"));
             return null;
         }
         foreach (var password in Passwords.Where(vars.ContainsKey))
-            warnings.Add(new SiteWarning(vars[password].File, vars[password].Line, $"{password} is not used: nf-deploy logs in with SSH keys and elevates with sudo (NOPASSWD)"));
+            warnings.Add(new SiteWarning(vars[password].File, vars[password].Line,
+                $"{password} is not used: nf-deploy logs in with SSH keys and elevates with sudo (NOPASSWD)"));
 
-        var address = Text("ansible_host", "ansible_ssh_host") ?? entry;
-        if (!AddressShape().IsMatch(address))
-            throw new SiteException(Var("ansible_host", "ansible_ssh_host")?.File ?? host.File, Var("ansible_host", "ansible_ssh_host")?.Line ?? host.Line,
-                $"'{SiteNames.Printable(address)}' is not a host name or IP address");
-        int? port = entryPort;
-        if (Text("ansible_port", "ansible_ssh_port") is { } portText)
-            port = int.TryParse(portText, out var p) && p is > 0 and < 65536 ? p
-                : throw new SiteException(Var("ansible_port", "ansible_ssh_port")!.File, Var("ansible_port", "ansible_ssh_port")!.Line, $"ansible_port '{portText}' is not a port");
-        var user = Text("ansible_user", "ansible_ssh_user");
-        if (user is not null && !UserShape().IsMatch(user))
-            throw new SiteException(Var("ansible_user", "ansible_ssh_user")!.File, Var("ansible_user", "ansible_ssh_user")!.Line, $"ansible_user '{SiteNames.Printable(user)}' is not a user name");
+        string[] hostKeys = ["ansible_host", "ansible_ssh_host"], portKeys = ["ansible_port", "ansible_ssh_port"];
+        string[] userKeys = ["ansible_user", "ansible_ssh_user"];
+        var address = Text(hostKeys) ?? entry;
+        if (!AddressShape().IsMatch(address)) throw Refused(hostKeys, $"'{SiteNames.Printable(address)}' is not a host name or IP address");
+        var port = entryPort;
+        if (Text(portKeys) is { } portText)
+            port = int.TryParse(portText, out var p) && p is > 0 and < 65536 ? p : throw Refused(portKeys, $"ansible_port '{portText}' is not a port");
+        var user = Text(userKeys);
+        if (user is not null && !UserShape().IsMatch(user)) throw Refused(userKeys, $"ansible_user '{SiteNames.Printable(user)}' is not a user name");
         var key = Text("ansible_ssh_private_key_file", "ansible_private_key_file");
         AnsibleJump? jump = null;
         foreach (var argsKey in new[] { "ansible_ssh_common_args", "ansible_ssh_extra_args" })
@@ -99,7 +103,8 @@ public static partial class AnsibleConnection
             var eq = option.IndexOfAny(['=', ' ']);
             var (name, value) = eq < 0 ? (option, "") : (option[..eq], option[(eq + 1)..]);
             if (name.Equals("ProxyCommand", StringComparison.OrdinalIgnoreCase))
-                throw new SiteException(at.File, at.Line, $"{key}: a ProxyCommand is a command, which nf-deploy does not run: use -o ProxyJump=[user@]host[:port]");
+                throw new SiteException(at.File, at.Line,
+                    $"{key}: a ProxyCommand is a command, which nf-deploy does not run: use -o ProxyJump=[user@]host[:port]");
             if (!name.Equals("ProxyJump", StringComparison.OrdinalIgnoreCase))
             {
                 warnings.Add(new SiteWarning(at.File, at.Line, $"{key}: option '{name}' is not used (only ProxyJump is)"));

@@ -28,12 +28,13 @@ public sealed record AnsibleInventory(string File, ImmutableArray<AnsibleHost> H
     {
         var full = Deploy.Core.Paths.ContainedPath.Resolve(projectDir, path)
             ?? throw new SiteException(from, line, $"ansible inventory '{SiteNames.Printable(path)}' is outside the project");
-        if (Directory.Exists(full)) throw new SiteException(from, line, $"ansible inventory '{path}' is a folder: name the inventory file in it (hosts, hosts.yml...)");
+        if (Directory.Exists(full))
+            throw new SiteException(from, line, $"ansible inventory '{path}' is a folder: name the inventory file in it (hosts, hosts.yml...)");
         if (!System.IO.File.Exists(full)) throw new SiteException(from, line, $"ansible inventory '{path}' not found");
         var display = Path.GetRelativePath(projectDir, full);
         var text = YamlLimits.ReadFile(full, display);
         if (text.StartsWith("#!", StringComparison.Ordinal))
-            throw new SiteException(display, 1, "an inventory script is not run by nf-deploy; export its hosts once: ansible-inventory -i <it> --list --yaml > hosts.yml");
+            throw new SiteException(display, 1, "an inventory script is not run by nf-deploy; " + AnsibleYaml.ExportOnce);
         if (text.StartsWith("$ANSIBLE_VAULT;", StringComparison.Ordinal))
             throw new SiteException(display, 1, "an Ansible Vault file, which nf-deploy does not open");
         var source = IsYaml(full, text) ? AnsibleYaml.Parse(YamlFile.Load(full, projectDir)) : AnsibleIni.Parse(text, display);
@@ -63,7 +64,8 @@ public sealed record AnsibleInventory(string File, ImmutableArray<AnsibleHost> H
             if (reach is null) continue;
             var name = AnsibleConnection.Name(entry, host.File, host.Line);
             if (names.TryGetValue(name, out var other))
-                throw new SiteException(host.File, host.Line, $"hosts '{other.Entry}' (line {other.Line}) and '{host.Entry}' are both named '{name}' in nf-deploy: give one an alias (alias ansible_host=...)");
+                throw new SiteException(host.File, host.Line, $"hosts '{other.Entry}' (line {other.Line}) and '{host.Entry}' are both named '{name}' " +
+                    "in nf-deploy: give one an alias (alias ansible_host=...)");
             names[name] = host;
             var own = vars.Where(v => !v.Key.StartsWith("ansible_", StringComparison.Ordinal)).ToList();
             hosts.Add(new AnsibleHost(name, reach.Address, reach.Port, reach.User, reach.Key, reach.Jump,
@@ -82,7 +84,8 @@ public sealed record AnsibleInventory(string File, ImmutableArray<AnsibleHost> H
         if (ext is ".yml" or ".yaml" or ".json") return true;
         if (ext.Length > 0) return false;
         var first = text.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0 && l[0] is not ('#' or ';'));
-        return first is not null && first[0] != '[' && (first.EndsWith(':') || first.StartsWith('{') || first.StartsWith("---", StringComparison.Ordinal));
+        return first is not null && first[0] != '['
+            && (first.EndsWith(':') || first.StartsWith('{') || first.StartsWith("---", StringComparison.Ordinal));
     }
 
     private static void Overlay(Dictionary<string, AnsibleVar> into, Dictionary<string, AnsibleVar> layer)

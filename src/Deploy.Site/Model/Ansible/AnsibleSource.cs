@@ -42,7 +42,8 @@ public sealed class AnsibleSource
     public AnsibleGroupSource Group(string name, string file, int line)
     {
         if (!GroupName.IsMatch(name))
-            throw new SiteException(file, line, $"'{SiteNames.Printable(name)}' is not a valid group name (letters, digits, '_', '-' and '.', at most 63)");
+            throw new SiteException(file, line,
+                $"'{SiteNames.Printable(name)}' is not a valid group name (letters, digits, '_', '-' and '.', at most 63)");
         if (!Groups.TryGetValue(name, out var group)) Groups[name] = group = new AnsibleGroupSource(name, file, line);
         return group;
     }
@@ -70,13 +71,14 @@ public sealed class AnsibleSource
         if (parts.Length is < 2 or > 3 || parts[0].Length == 0 || parts[1].Length == 0)
             throw new SiteException(file, line, $"host range '{pattern}' must be [first:last] or [first:last:step]");
         var step = 1;
-        if (parts.Length == 3 && (!int.TryParse(parts[2], out step) || step < 1)) throw new SiteException(file, line, $"host range '{pattern}': the step must be a positive number");
+        if (parts.Length == 3 && (!int.TryParse(parts[2], out step) || step < 1))
+            throw new SiteException(file, line, $"host range '{pattern}': the step must be a positive number");
         IEnumerable<string> items;
         if (int.TryParse(parts[0], out var first) && int.TryParse(parts[1], out var last) && first <= last && last - first < MaxHosts)
             items = Enumerable.Range(first, last - first + 1).Where(i => (i - first) % step == 0)
                 .Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(parts[0].Length, '0'));
-        else if (parts[0].Length == 1 && parts[1].Length == 1 && char.IsAsciiLetterLower(parts[0][0]) && char.IsAsciiLetterLower(parts[1][0]) && parts[0][0] <= parts[1][0])
-            items = Enumerable.Range(parts[0][0], parts[1][0] - parts[0][0] + 1).Where(i => (i - parts[0][0]) % step == 0).Select(i => ((char)i).ToString());
+        else if (parts[0] is [var from] && parts[1] is [var to] && char.IsAsciiLetterLower(from) && char.IsAsciiLetterLower(to) && from <= to)
+            items = Enumerable.Range(from, to - from + 1).Where(i => (i - from) % step == 0).Select(i => ((char)i).ToString());
         else throw new SiteException(file, line, $"host range '{pattern}' must count up, with numbers or with single letters a-z");
         var rest = Expand(pattern[(close + 1)..], file, line).ToList();
         return items.SelectMany(i => rest.Select(r => pattern[..open] + i + r)).Take(MaxHosts + 1);

@@ -10,10 +10,13 @@ namespace Deploy.Site.Model.Ansible;
 /// </summary>
 public static class AnsibleYaml
 {
+    /// <summary>What to do with an inventory that is a program (a script, a plugin): its hosts, exported once.</summary>
+    public const string ExportOnce = "export its hosts once: ansible-inventory -i <it> --list --yaml > hosts.yml";
+
     public static AnsibleSource Parse(YamlFile y)
     {
         if (y.Get(y.Root, "plugin") is { } plugin)
-            throw y.Error(plugin, "an inventory plugin is not run by nf-deploy; export its hosts once: ansible-inventory -i <it> --list --yaml > hosts.yml");
+            throw y.Error(plugin, "an inventory plugin is not run by nf-deploy; " + ExportOnce);
         var source = new AnsibleSource();
         source.Group("all", y.DisplayPath, 0);
         foreach (var (name, keyNode, node) in y.Entries(y.Root))
@@ -55,7 +58,8 @@ public static class AnsibleYaml
     {
         foreach (var (key, keyNode, value) in y.Entries(map))
         {
-            if (value.Tag is { IsEmpty: false, IsNonSpecific: false } && value.Tag.Value == "!vault" || value is YamlScalarNode { Value: { } v } && v.StartsWith("$ANSIBLE_VAULT;", StringComparison.Ordinal))
+            var vaultTag = value.Tag is { IsEmpty: false, IsNonSpecific: false } && value.Tag.Value == "!vault";
+            if (vaultTag || value is YamlScalarNode { Value: { } v } && v.StartsWith("$ANSIBLE_VAULT;", StringComparison.Ordinal))
                 throw y.Error(keyNode, $"var '{key}' is an Ansible Vault value, which nf-deploy does not open: keep it in the stack as a secret " +
                     "(./deploy config set <key> --secret) and name it from there");
             into[key] = new AnsibleVar(y.Data(value), y.DisplayPath, YamlFile.Line(keyNode));
@@ -83,7 +87,8 @@ public static class AnsibleYaml
             if (Deploy.Core.Paths.ContainedPath.Resolve(projectDir, file) is null)
                 throw new SiteException(display, 0, "the file is a link that leads outside the project: refused");
             if (File.ReadLines(file).FirstOrDefault()?.StartsWith("$ANSIBLE_VAULT;", StringComparison.Ordinal) == true)
-                throw new SiteException(display, 1, "an Ansible Vault file, which nf-deploy does not open: keep its secrets in the stack (./deploy config set <key> --secret)");
+                throw new SiteException(display, 1,
+                    "an Ansible Vault file, which nf-deploy does not open: keep its secrets in the stack (./deploy config set <key> --secret)");
             var y = YamlFile.Load(file, projectDir);
             Read(y, y.Root, vars);
             read.Add(y.DisplayPath);
