@@ -64,6 +64,17 @@ public sealed class OnboardingSpecs : IDisposable
     }
 
     [Fact]
+    public async Task A_lab_site_on_the_placeholder_domain_is_not_warned_since_no_real_machine_gets_it()
+    {
+        _site.Edit("stacks/Pulumi.lab.yaml", "  nf-deploy:sipDomain: lab.nf-deploy.test\n", "");
+
+        var site = await _site.LoadAsync("lab");
+
+        site.Config.Values["sipDomain"].Should().Be("example.net");
+        site.Warnings.Should().BeEmpty();
+    }
+
+    [Fact]
     public async Task More_pgws_than_the_group_has_machines_is_one_error_at_the_group_with_the_command_that_fixes_it()
     {
         var set = await DeployProcess.RunAsync(_site.Dir, null, "config", "set", "pgwCount", "3", "--stack", "prod-example");
