@@ -15,9 +15,8 @@ public static class SiteWarnings
 
     private static readonly F23.StringSimilarity.OptimalStringAlignment Distance = new();
 
-    /// <param name="sites">Every var set by the inventory, the roles and the instance maps, where it was set.</param>
-    /// <param name="imported">Vars of an imported Ansible inventory: those are the playbooks' own too, so only a near miss
-    /// of a known name is reported.</param>
+    /// <param name="sites">Every var set by the inventory, the roles and the instance maps, where it was set. Those of an
+    /// imported Ansible inventory are the playbooks' own too, so for them only a near miss of a known name is reported.</param>
     public static ImmutableArray<SiteWarning> Of(
         ProjectFile project, StackConfig config, Inventory inventory, IEnumerable<NfManifest> nfs, IEnumerable<RoleFile> roles,
         IEnumerable<VarSite> sites)
