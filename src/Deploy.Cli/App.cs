@@ -57,6 +57,8 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         using var http = new HttpClient();
         var site = await SiteLoader.LoadAsync(ws.ProjectDir, stack, new HttpKeyFetcher(ws.KeyCacheDir, http, offline), EnsureLabKeyAsync, ct, ws.Passphrase, s => _secrets = s);
         _secrets = site.Config.SecretValues;
+        // likely mistakes (an unknown var, a placeholder setting) are said before anything else, and never fail the verb
+        foreach (var warning in site.Warnings) stderr.WriteLine(Redact($"warning: {warning}"));
         if (verbose) stderr.WriteLine($"loaded the site in {clock.ElapsedMilliseconds} ms");
         return site;
     }
@@ -228,12 +230,13 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
     /// <summary>Renders every host's files offline: facts come from the inventory, lab defaults or the last run.</summary>
     public async Task<int> RenderAsync(string stack, string outDir, CancellationToken ct, bool json = false)
     {
+        var outFull = Path.GetFullPath(outDir);
+        if (File.Exists(outFull)) throw new DeployException($"--out {outDir} is a file: render writes into a folder (<out>/<host>/<path on the host>)");
         var site = await LoadSiteAsync(stack, ct, offline: true);
         var state = await _state.LoadAsync(stack, ct);
         var facts = site.Hosts.ToDictionary(h => h.Name, h => h.FactsOrAssumed(state.Hosts.GetValueOrDefault(h.Name)?.Facts));
+        RenderFacts.Tell(site, state, facts, stderr);
         var desired = site.Materialize(facts, ct);
-        var outFull = Path.GetFullPath(outDir);
-        if (File.Exists(outFull)) throw new DeployException($"--out {outDir} is a file: render writes into a folder (<out>/<host>/<path on the host>)");
         var files = new System.Text.Json.Nodes.JsonArray();
         foreach (var host in desired)
             foreach (var f in host.Resources.OfType<FileSpec>())

@@ -21,7 +21,15 @@ public sealed record HostTarget(string Name, HostConnection Connection, LabHostS
     /// without asking it (<see cref="AssumedFacts"/>), else a plain Debian host at its address. The one fallback.</summary>
     public HostFacts FactsOrAssumed(HostFacts? read = null) =>
         read ?? AssumedFacts ?? HostFacts.Assumed(Name, Connection.Endpoint.Address);
+
+    /// <summary>Which of <see cref="FactsOrAssumed"/>'s three sources the facts come from.</summary>
+    public FactsSource SourceOf(HostFacts? read = null) =>
+        read is not null ? FactsSource.Read : AssumedFacts is not null ? FactsSource.Known : FactsSource.Assumed;
 }
+
+/// <summary>Where a host's facts come from: read from it, known without asking (declared, or a lab host this program
+/// makes), or assumed (a plain Debian host at its address).</summary>
+public enum FactsSource { Read, Known, Assumed }
 
 /// <summary>
 /// Rolling batches: the hosts of one group whose services a run restarts go <paramref name="Batch"/> at a time

@@ -16,7 +16,8 @@ public static class SiteLoader
     /// One placement per entry of the role's instances var (a map: instance name → vars overlaying the host's vars).
     /// Errors name where the map was written (inventory, role or NF defaults) when it came from a site file.
     /// </summary>
-    private static IEnumerable<NfPlacement> Instances(InventoryHost host, RoleFile role, RoleNf rn, NfManifest nf, ImmutableSortedDictionary<string, object?> vars)
+    private static IEnumerable<NfPlacement> Instances(InventoryHost host, RoleFile role, RoleNf rn, NfManifest nf, ImmutableSortedDictionary<string, object?> vars,
+        ICollection<VarSite> sites)
     {
         var value = vars.GetValueOrDefault(rn.InstancesVar!);
         if (value is null)
@@ -34,6 +35,8 @@ public static class SiteLoader
                 Dictionary<string, object?> d => d,
                 _ => throw new SiteException(at.File, at.Line, $"instance '{name}' of NF '{nf.Name}' must be a mapping of vars", host.Name),
             };
+            foreach (var key in own.Keys)
+                if (Yaml.YamlFile.OriginOf(own, key) is { } origin) sites.Add(new VarSite(key, origin.File, origin.Line));
             yield return new NfPlacement(nf, role, vars.SetItems(own))
             {
                 Instance = name,
@@ -73,6 +76,7 @@ public static class SiteLoader
         var roles = new Dictionary<string, RoleFile>(StringComparer.Ordinal);
         var nfs = new Dictionary<string, NfManifest>(StringComparer.Ordinal);
         var placements = ImmutableDictionary.CreateBuilder<string, ImmutableArray<NfPlacement>>();
+        var instanceSites = new List<VarSite>();
         foreach (var host in inventory.Hosts)
         {
             ct.ThrowIfCancellationRequested();
@@ -93,7 +97,7 @@ public static class SiteLoader
                             list.Add(new NfPlacement(nf, role, vars));
                             continue;
                         }
-                        foreach (var placement in Instances(host, role, rn, nf, vars))
+                        foreach (var placement in Instances(host, role, rn, nf, vars, instanceSites))
                             if (!list.Any(p => p.Id == placement.Id)) list.Add(placement);
                     }
                 }
@@ -108,6 +112,8 @@ public static class SiteLoader
                 foreach (var n in f.Notify.Select(n => n.Text).Where(n => !n.Contains("{{", StringComparison.Ordinal) && !services.Contains(n)))
                     errors.Add(new SiteException(nf.File, f.Line, $"file notifies service '{n}', which no NF of the site declares under services:"));
         if (errors.Count > 0) throw new SiteErrors(errors.DistinctBy(e => e.Message).ToList());
+        var warnings = SiteWarnings.Of(project, config, inventory, nfs.Values, roles.Values,
+            inventory.VarSites.Concat(roles.Values.SelectMany(r => r.VarSites)).Concat(instanceSites));
 
         // apt keys are fetched on the controller once per run (and cached): hosts may be air-gapped
         var fetched = ImmutableDictionary.CreateBuilder<string, string>();
@@ -142,6 +148,9 @@ public static class SiteLoader
         var caKey = ProjectPath(projectDir, config, "tlsCaKey");
         Pki.ICertificateSource Certificates(Pki.CertificatePolicy policy) => new Pki.SiteCertificates(
             Path.Combine(projectDir, ".nf-deploy", "pki", stack), stack, time ?? TimeProvider.System, caCert, caKey, policy);
-        return new SiteProgram(projectDir, project, config, inventory, placements.ToImmutable(), fetched.ToImmutable(), templates, authorized, Certificates);
+        return new SiteProgram(projectDir, project, config, inventory, placements.ToImmutable(), fetched.ToImmutable(), templates, authorized, Certificates)
+        {
+            Warnings = warnings,
+        };
     }
 }

@@ -95,6 +95,9 @@ public sealed partial class SiteProgram : ISiteProgram
     }
 
     public string ProjectDir { get; }
+
+    /// <summary>What in the site files is most likely a mistake but does not stop it (see <see cref="SiteWarnings"/>).</summary>
+    public ImmutableArray<SiteWarning> Warnings { get; init; } = [];
     public ProjectFile Project { get; }
     public StackConfig Config { get; }
     public Inventory Inventory { get; }

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Text.Json;
 using Deploy.Core.Model;
+using Deploy.Site.Model.Ansible;
 using Deploy.Site.Templates;
 using Deploy.Site.Yaml;
 using YamlDotNet.RepresentationModel;
@@ -56,10 +57,19 @@ public sealed record InventoryHost(
 /// <c>inventory/&lt;name&gt;.yaml</c>: hosts and groups (the Ansible inventory, in YAML). A group may be sized by a
 /// stack setting (<c>count:</c>), its hosts named and addressed by patterns, or taken from a list of machines.
 /// </summary>
-public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<InventoryHost> Hosts)
+public sealed partial record Inventory(string File, LabSettings? Lab, ImmutableArray<InventoryHost> Hosts)
 {
     /// <summary>The key of a host whose inventory names none (lab hosts; real hosts also look in ~/.ssh/config and the agent).</summary>
     public const string DefaultKey = "~/.ssh/id_ed25519";
+
+    /// <summary>Where every var of the inventory was set (an imported Ansible inventory's included).</summary>
+    public ImmutableArray<VarSite> VarSites { get; init; } = [];
+
+    /// <summary>The files of an imported Ansible inventory (its file, group_vars/, host_vars/).</summary>
+    public ImmutableHashSet<string> Imported { get; init; } = [];
+
+    /// <summary>What the inventory holds that is most likely a mistake (an Ansible option nf-deploy does not use...).</summary>
+    public ImmutableArray<SiteWarning> Warnings { get; init; } = [];
 
     public static string PathFor(string projectDir, string name) => Path.Combine(projectDir, "inventory", name + ".yaml");
 
@@ -69,7 +79,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
     public static Inventory Load(string projectDir, string name, StackConfig config, TemplateEngine templates, CancellationToken ct = default)
     {
         var y = YamlFile.Load(PathFor(projectDir, name), projectDir);
-        y.AllowOnly(y.Root, "the inventory", "lab", "ssh", "vars", "hosts", "groups");
+        y.AllowOnly(y.Root, "the inventory", "lab", "ssh", "vars", "hosts", "groups", "ansible");
 
         LabSettings? lab = null;
         if (y.Map(y.Root, "lab") is { } l)
@@ -84,6 +94,14 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
 
         var sshDefaults = SshSettings.Parse(y, y.Map(y.Root, "ssh"), "the inventory");
         var allVars = Vars(y, y.Root);
+        var sites = new List<VarSite>(VarSitesOf(y, y.Root));
+        // an existing Ansible inventory (INI or YAML, group_vars/ and host_vars/ beside it): its hosts and groups are the site's
+        var ansible = y.Get(y.Root, "ansible") is { } an
+            ? AnsibleInventory.Load(projectDir, y.Scalar(an, "ansible"), y.DisplayPath, YamlFile.Line(an), ct)
+            : null;
+        var imported = (ansible?.Hosts ?? []).ToDictionary(h => h.Name, StringComparer.Ordinal);
+        List<(string Name, YamlNode Node)> AnsibleMembers(string group, YamlNode at) =>
+            [.. ansible?.Hosts.Where(h => h.Groups.Contains(group)).Select(h => (h.Name, at)) ?? []];
 
         // hosts declared by name
         var declared = new Dictionary<string, (YamlMappingNode Node, int Line)>(StringComparer.Ordinal);
@@ -91,6 +109,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
             foreach (var (h, kn, v) in y.Entries(hosts))
             {
                 CheckName(y, kn, h);
+                sites.AddRange(v is YamlMappingNode hv ? VarSitesOf(y, hv) : []);
                 declared[h] = (v as YamlMappingNode ?? (v is YamlScalarNode { Value: null or "" } ? new YamlMappingNode() : throw y.Error(v, $"host '{h}' must be a mapping")), YamlFile.Line(kn));
             }
 
@@ -104,10 +123,13 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                 if (gv is not YamlMappingNode gm) throw y.Error(gv, $"group '{g}' must be a mapping");
                 y.AllowOnly(gm, $"group '{g}'", "hosts", "roles", "vars", "count", "name", "address", "lab");
                 groupOrder.Add(g);
+                sites.AddRange(VarSitesOf(y, gm));
                 var members = new List<string>();
                 var listed = y.Seq(gm, "hosts")?.Children.Select(n => (Name: y.Scalar(n, "a host name"), Node: n)).ToList() ?? [];
+                // a group of the Ansible inventory: its hosts are the group's (with those listed here)
+                foreach (var member in AnsibleMembers(g, gkn).Where(m => !listed.Any(l => l.Name == m.Name))) listed.Add(member);
                 foreach (var (hn, node) in listed)
-                    if (!declared.ContainsKey(hn) && y.Get(gm, "count") is null)
+                    if (!declared.ContainsKey(hn) && !imported.ContainsKey(hn) && y.Get(gm, "count") is null)
                         throw y.Error(node, $"group '{g}' lists host '{hn}', which is not declared under hosts:");
                 if (y.Get(gm, "count") is { } countNode)
                 {
@@ -123,10 +145,15 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                     if (listed.Count > 0)
                     {
                         if (count > listed.Count)
-                            throw y.Error(countNode, $"group '{g}': {key} is {count} but the group lists only {listed.Count} machines ({string.Join(", ", listed.Select(x => x.Name))}); add machines or lower {key}");
+                        {
+                            var fix = config.Values.ContainsKey(key) ? $" (./deploy config set {key} {listed.Count} --stack {config.Stack})" : "";
+                            throw y.Error(countNode, $"group '{g}': {key} is {count} but the group lists only {listed.Count} machines " +
+                                $"({string.Join(", ", listed.Select(x => x.Name))}); add machines or lower {key}{fix}");
+                        }
                         foreach (var (hn, node) in listed.Take((int)count))
                         {
-                            if (!declared.ContainsKey(hn)) throw y.Error(node, $"group '{g}' lists host '{hn}', which is not declared under hosts:");
+                            if (!declared.ContainsKey(hn) && !imported.ContainsKey(hn))
+                                throw y.Error(node, $"group '{g}' lists host '{hn}', which is not declared under hosts:");
                             members.Add(hn);
                         }
                     }
@@ -143,7 +170,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                             var hn = templates.RenderInline(namePattern, scope, y.DisplayPath, YamlFile.Line(y.Get(gm, "name")!), null).Trim();
                             var addr = templates.RenderInline(addrPattern, scope, y.DisplayPath, YamlFile.Line(y.Get(gm, "address")!), null).Trim();
                             CheckName(y, y.Get(gm, "name")!, hn);
-                            if (declared.ContainsKey(hn) || generated.ContainsKey(hn))
+                            if (declared.ContainsKey(hn) || generated.ContainsKey(hn) || imported.ContainsKey(hn))
                                 throw y.Error(y.Get(gm, "name"), $"group '{g}': generated host name '{hn}' is already used");
                             generated[hn] = (addr, isLab, YamlFile.Line(gkn), labOptions);
                             members.Add(hn);
@@ -158,19 +185,31 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                 }
             }
 
+        // the Ansible inventory's other groups: no roles or vars of nf-deploy, but templates see them (groups.<name>)
+        foreach (var g in ansible?.GroupOrder.Where(g => !groupOrder.Contains(g)) ?? [])
+            foreach (var (m, _) in AnsibleMembers(g, y.Root))
+            {
+                if (!membership.TryGetValue(m, out var list)) membership[m] = list = [];
+                list.Add((g, new YamlMappingNode()));
+            }
+
         var result = new List<InventoryHost>();
-        var names = declared.Keys.Concat(generated.Keys).ToList();
+        var names = declared.Keys.Concat(imported.Keys.Where(h => !declared.ContainsKey(h))).Concat(generated.Keys).ToList();
         var addresses = new Dictionary<string, string>();
         foreach (var h in names)
         {
             var isGenerated = generated.TryGetValue(h, out var gen);
-            var node = isGenerated ? new YamlMappingNode() : declared[h].Node;
-            var line = isGenerated ? gen.Line : declared[h].Line;
+            var ah = imported.GetValueOrDefault(h);
+            var isDeclared = declared.TryGetValue(h, out var own);
+            var node = isDeclared ? own.Node : new YamlMappingNode();
+            var line = isGenerated ? gen.Line : isDeclared ? own.Line : ah!.Line;
             if (!isGenerated) y.AllowOnly(node, $"host '{h}'", "address", "lab", "ssh", "vars", "roles", "facts");
             var groupsOf = membership.GetValueOrDefault(h) ?? [];
 
-            // vars: all < groups (must agree with each other) < host
-            var vars = new Dictionary<string, object?>(allVars, StringComparer.Ordinal);
+            // vars: the Ansible inventory's (merged as Ansible does) < all < groups (must agree with each other) < host
+            var vars = new Dictionary<string, object?>(StringComparer.Ordinal);
+            foreach (var (k, v) in ah?.Vars ?? ImmutableSortedDictionary<string, object?>.Empty) vars[k] = v;
+            foreach (var (k, v) in allVars) vars[k] = v;
             var fromGroup = new Dictionary<string, (string Group, object? Value, YamlNode Node)>(StringComparer.Ordinal);
             var hostVars = Vars(y, node);
             foreach (var (g, gm) in groupsOf)
@@ -195,8 +234,10 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
             foreach (var rn in y.Seq(node, "roles")?.Children ?? [])
                 roles.Add(new RoleRef(y.Scalar(rn, "a role name"), y.DisplayPath, YamlFile.Line(rn)));
 
-            var ssh = SshSettings.Parse(y, y.Map(node, "ssh"), $"host '{h}'").Over(sshDefaults);
-            var address = isGenerated ? gen.Address : y.Str(node, "address") ?? throw y.Error(node, $"host '{h}': 'address' is required");
+            // the inventory's ssh: keys, then an imported Ansible host's connection vars, then the top-level ssh: keys
+            var ssh = SshSettings.Parse(y, y.Map(node, "ssh"), $"host '{h}'").Over(AnsibleSettings(ah)).Over(sshDefaults);
+            var address = isGenerated ? gen.Address
+                : y.Str(node, "address") ?? ah?.Address ?? throw y.Error(node, $"host '{h}': 'address' is required");
             if (addresses.TryGetValue(address, out var other))
                 throw y.Error(isGenerated ? null : y.Get(node, "address"), $"hosts '{other}' and '{h}' have the same address {address}");
             addresses[address] = h;
@@ -208,54 +249,43 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                 ?? lab?.Init ?? Deploy.Core.Lab.LabInit.Sysv;
             var labOptions = isGenerated ? gen.LabOptions : isLab ? LabHostOptions.Parse(y, node) ?? LabHostOptions.None : null;
             if (isLab && lab is null) throw y.Error(node, $"host '{h}' is a lab host but the inventory has no 'lab:' section (network, subnet, gateway)");
-            JumpSettings? jump = null;
-            if (ssh.Jump is { } jumpName)
+            // the jump host: the host's own ssh.jump, else the Ansible inventory's ProxyJump, else the inventory's ssh.jump
+            JumpSettings? Named(string name, YamlNode? at, int? port = null, string? user = null)
             {
-                if (!declared.TryGetValue(jumpName, out var jn))
-                    throw y.Error(y.Map(node, "ssh") ?? y.Map(y.Root, "ssh"), $"host '{h}': jump host '{jumpName}' is not declared under hosts:");
-                if (jumpName != h)
-                {
-                    var bastionSsh = SshSettings.Parse(y, y.Map(jn.Node, "ssh"), $"host '{jumpName}'").Over(sshDefaults);
-                    jump = new JumpSettings(y.Str(jn.Node, "address") ?? throw y.Error(jn.Node, $"host '{jumpName}': 'address' is required"),
-                        bastionSsh.Port ?? 22, bastionSsh.User ?? "root", bastionSsh.Key ?? DefaultKey)
-                    { Name = jumpName, Ssh = bastionSsh };
-                }
+                if (name == h) return null;
+                var isOwn = declared.TryGetValue(name, out var jn);
+                var ja = imported.GetValueOrDefault(name);
+                if (!isOwn && ja is null) throw y.Error(at, $"host '{h}': jump host '{name}' is not declared under hosts:");
+                var js = SshSettings.Parse(y, isOwn ? y.Map(jn.Node, "ssh") : null, $"host '{name}'")
+                    .Over(AnsibleSettings(ja)).Over(sshDefaults);
+                js = js with { Port = port ?? js.Port, User = user ?? js.User };
+                var jumpAddress = (isOwn ? y.Str(jn.Node, "address") : null) ?? ja?.Address
+                    ?? throw y.Error(jn.Node, $"host '{name}': 'address' is required");
+                return new JumpSettings(jumpAddress, js.Port ?? 22, js.User ?? "root", js.Key ?? DefaultKey) { Name = name, Ssh = js };
             }
+            JumpSettings? jump;
+            var ownSsh = y.Map(node, "ssh");
+            if (ownSsh is not null && y.Str(ownSsh, "jump") is { } ownJump) jump = Named(ownJump, ownSsh);
+            else if (ah?.Jump is { } aj)
+            {
+                // ProxyJump names a host of the inventory (by name or address) or any other machine, reached as this host is
+                var known = names.FirstOrDefault(n => n == aj.Host || imported.GetValueOrDefault(n)?.Address == aj.Host
+                    || declared.TryGetValue(n, out var d) && y.Str(d.Node, "address") == aj.Host);
+                var beyond = new SshSettings(aj.User ?? ssh.User, ssh.Key, aj.Port);
+                jump = known is not null ? Named(known, null, aj.Port, aj.User)
+                    : new JumpSettings(aj.Host, aj.Port ?? 22, beyond.User ?? "root", ssh.Key ?? DefaultKey) { Name = aj.Host, Ssh = beyond };
+            }
+            else jump = sshDefaults.Jump is { } allJump ? Named(allJump, y.Map(y.Root, "ssh")) : null;
             result.Add(new InventoryHost(h, address, isLab, ssh.User ?? "root", ssh.Key ?? DefaultKey, ssh.Port ?? 22, jump,
                 [.. groupsOf.Select(x => x.Group)], [.. roles], vars.ToImmutableSortedDictionary(StringComparer.Ordinal),
-                DeclaredFacts(y, node, h, address), y.DisplayPath, line, labOptions)
+                DeclaredFacts(y, node, h, address), isDeclared || isGenerated ? y.DisplayPath : ah!.File, line, labOptions)
             { LabInit = labInit, Ssh = ssh });
         }
-        return new Inventory(y.DisplayPath, lab, [.. result]);
-    }
-
-    private static void CheckName(YamlFile y, YamlNode node, string name)
-    {
-        if (name.Length == 0 || name.Length > 63 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c == '-') || name.StartsWith('-'))
-            throw y.Error(node, $"'{name}' is not a valid host name (letters, digits and '-', at most 63)");
-    }
-
-    private static Dictionary<string, object?> Vars(YamlFile y, YamlMappingNode node) =>
-        y.Map(node, "vars") is { } v
-            ? y.Entries(v).ToDictionary(e => e.Key, e => y.Data(e.Value), StringComparer.Ordinal)
-            : new Dictionary<string, object?>(StringComparer.Ordinal);
-
-    private static string Json(object? v) => JsonSerializer.Serialize(v);
-
-    /// <summary>Facts declared for a real host, for rendering without contacting it.</summary>
-    private static HostFacts? DeclaredFacts(YamlFile y, YamlMappingNode node, string host, string address)
-    {
-        if (y.Map(node, "facts") is not { } f) return null;
-        y.AllowOnly(f, $"facts of '{host}'", "codename", "init", "interfaces", "default_interface");
-        var ifaces = new List<NetInterface> { new("lo", ["127.0.0.1"], ["::1"]) };
-        if (y.Map(f, "interfaces") is { } im)
-            foreach (var (name, _, v) in y.Entries(im))
-                ifaces.Add(new NetInterface(name,
-                    v is YamlSequenceNode s ? [.. s.Children.Select(c => y.Scalar(c, "an address"))] : [y.Scalar(v, "an address")], []));
-        var def = y.Str(f, "default_interface") ?? ifaces.Skip(1).FirstOrDefault()?.Name ?? "eth0";
-        if (ifaces.Count == 1) ifaces.Add(new NetInterface(def, [address], []));
-        var defIp = ifaces.FirstOrDefault(i => i.Name == def)?.IPv4.FirstOrDefault() ?? address;
-        return new HostFacts(host, y.Str(f, "codename") ?? "bookworm", y.Str(f, "init") ?? "systemd", "amd64", def, defIp,
-            [.. ifaces], ImmutableSortedDictionary<string, string>.Empty);
+        return new Inventory(y.DisplayPath, lab, [.. result])
+        {
+            VarSites = [.. sites, .. ansible?.Hosts.SelectMany(h => h.VarSites) ?? []],
+            Imported = [.. ansible?.Files ?? []],
+            Warnings = ansible?.Warnings ?? [],
+        };
     }
 }

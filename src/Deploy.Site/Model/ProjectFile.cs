@@ -7,7 +7,12 @@ using YamlDotNet.RepresentationModel;
 namespace Deploy.Site.Model;
 
 /// <summary>A site setting declared in Pulumi.yaml's <c>config:</c> block.</summary>
-public sealed record ConfigSetting(string Key, string Type, string Description, object? Default, bool Secret);
+public sealed record ConfigSetting(string Key, string Type, string Description, object? Default, bool Secret)
+{
+    /// <summary><c>placeholder: true</c>: the default only stands in for the site's own value (a domain such as
+    /// example.net); a site of real machines that leaves it is warned.</summary>
+    public bool Placeholder { get; init; }
+}
 
 /// <summary>Pulumi.yaml: the project's name, where stack files live and the settings a stack may set.</summary>
 public sealed record ProjectFile(string Name, string Description, string StackConfigDir, ImmutableSortedDictionary<string, ConfigSetting> Settings)
@@ -31,7 +36,10 @@ public sealed record ProjectFile(string Name, string Description, string StackCo
                 if (type is not ("string" or "integer" or "boolean" or "array" or "object"))
                     throw y.Error(m, $"setting '{key}': type must be string, integer, boolean, array or object");
                 var def = y.Get(m, "default") is { } d ? YamlFile.ToData(d) : null;
-                settings[key] = new ConfigSetting(key, type, y.Str(m, "description") ?? "", def, y.Str(m, "secret") == "true");
+                settings[key] = new ConfigSetting(key, type, y.Str(m, "description") ?? "", def, y.Str(m, "secret") == "true")
+                {
+                    Placeholder = y.Str(m, "placeholder") == "true",
+                };
             }
         var stackDir = y.Str(y.Root, "stackConfigDir") ?? ".";
         if (Deploy.Core.Paths.ContainedPath.Resolve(projectDir, stackDir) is null)

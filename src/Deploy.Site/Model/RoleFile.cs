@@ -15,6 +15,9 @@ public sealed record RoleNf(string Nf, int Line, string? InstancesVar)
 /// <summary><c>roles/&lt;role&gt;.yaml</c>: the network functions a host of this role runs, and role vars.</summary>
 public sealed record RoleFile(string Name, string File, string Description, ImmutableArray<RoleNf> Nfs, ImmutableSortedDictionary<string, object?> Vars)
 {
+    /// <summary>Where each role var was set (for warnings about vars no NF declares).</summary>
+    public ImmutableArray<VarSite> VarSites { get; init; } = [];
+
     public static RoleFile Load(string projectDir, RoleRef reference)
     {
         if (!SiteNames.IsValid(reference.Role))
@@ -36,7 +39,7 @@ public sealed record RoleFile(string Name, string File, string Description, Immu
         var vars = y.Map(y.Root, "vars") is { } v
             ? y.Entries(v).ToImmutableSortedDictionary(e => e.Key, e => y.Data(e.Value), StringComparer.Ordinal)
             : ImmutableSortedDictionary<string, object?>.Empty;
-        return new RoleFile(reference.Role, y.DisplayPath, y.Str(y.Root, "description") ?? "", nfs, vars);
+        return new RoleFile(reference.Role, y.DisplayPath, y.Str(y.Root, "description") ?? "", nfs, vars) { VarSites = Inventory.VarSitesOf(y, y.Root) };
     }
 
     private static IEnumerable<string> Known(string projectDir) =>
