@@ -13,7 +13,14 @@ public static class PlanPrinter
     /// <summary>One line of a preview: a resource step or a lab host of the lab phase, with the changes it makes and
     /// the triggers other steps add (shown as changes: <c>restart: /etc/kamailio/kamailio.cfg changed</c>).</summary>
     public sealed record Entry(string Host, string Urn, string Type, string Name, StepOp Op, IReadOnlyList<(PropertyChange Change, bool Trigger)> Changes,
-        bool Restart, string? Path, string? Diff);
+        bool Restart, string? Path, string? Diff)
+    {
+        /// <summary>On the host before nf-deploy: adopted, not owned (see <see cref="PlanStep.Adopt"/>).</summary>
+        public bool Adopt { get; init; }
+
+        /// <summary>A delete that hands an adopted resource back as it was.</summary>
+        public bool Release { get; init; }
+    }
 
     /// <summary>The plan's entries in the order they are applied: each lab host before its resources.</summary>
     public static IEnumerable<Entry> Entries(Plan plan)
@@ -36,7 +43,11 @@ public static class PlanPrinter
             .Concat(s.Changes.Select(c => (c, false)))
             .Concat(s.Triggers.Where(t => t.Starts).Select(t => (new PropertyChange(t.Name, null, t.Reason), true)))
             .ToList();
-        return new Entry(s.Host, s.Urn, s.Type, s.Name, s.Op, changes, s.Restarts, (s.Desired as FileSpec)?.Path, s.ContentDiff);
+        return new Entry(s.Host, s.Urn, s.Type, s.Name, s.Op, changes, s.Restarts, (s.Desired as FileSpec)?.Path, s.ContentDiff)
+        {
+            Adopt = s.Adopt,
+            Release = s.Release,
+        };
     }
 
     public static string Text(Plan plan, bool showSames)
@@ -44,12 +55,16 @@ public static class PlanPrinter
         var sb = new StringBuilder();
         foreach (var host in Entries(plan).GroupBy(s => s.Host))
         {
-            var visible = host.Where(s => showSames || s.Op != StepOp.Same).ToList();
+            var visible = host.Where(s => showSames || s.Op != StepOp.Same || s.Adopt).ToList();
             if (visible.Count == 0) continue;
             sb.Append(host.Key).Append('\n');
             foreach (var s in visible)
             {
-                sb.Append("    ").Append(s.Op.Symbol()).Append(' ').Append(s.Type.PadRight(24)).Append(' ').Append(s.Name);
+                // an adoption that changes nothing on the host is marked as Pulumi marks an import
+                var symbol = s.Adopt && s.Op == StepOp.Same ? "=" : s.Op.Symbol();
+                sb.Append("    ").Append(symbol).Append(' ').Append(s.Type.PadRight(24)).Append(' ').Append(s.Name);
+                if (s.Adopt) sb.Append("  (adopt: on the host before nf-deploy)");
+                if (s.Release) sb.Append("  (adopted: handed back as it was)");
                 var changes = s.Changes.Where(c => c.Trigger || c.Change.Name != "content" || s.Diff is null).ToList();
                 if (changes.Count > 0)
                     sb.Append("  [").Append(string.Join("; ", changes.Select(Describe))).Append(']');
@@ -64,6 +79,8 @@ public static class PlanPrinter
         var counts = plan.Counts;
         foreach (var op in new[] { StepOp.Create, StepOp.Update, StepOp.Replace, StepOp.Delete })
             if (counts.TryGetValue(op, out var n)) sb.Append($"    {op.Symbol()} {n} to {Verb(op)}\n");
+        var adopted = plan.Steps.Count(s => s.Adopt);
+        if (adopted > 0) sb.Append($"    = {adopted} to adopt\n");
         var restarts = plan.Steps.Count(s => s.Restarts);
         if (restarts > 0) sb.Append($"    ({restarts} service restart{(restarts == 1 ? "" : "s")})\n");
         sb.Append($"    {counts.GetValueOrDefault(StepOp.Same)} unchanged\n");
@@ -88,6 +105,8 @@ public static class PlanPrinter
                     ["name"] = c.Change.Name, ["before"] = c.Change.Before, ["after"] = c.Change.After,
                 })]),
             };
+            if (s.Adopt) o["adopt"] = true;
+            if (s.Release) o["release"] = true;
             if (s.Path is not null) o["path"] = s.Path;
             if (s.Diff is not null) o["diff"] = s.Diff;
             steps.Add(o);

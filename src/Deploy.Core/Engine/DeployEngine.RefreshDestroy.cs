@@ -67,15 +67,18 @@ public sealed partial class DeployEngine
             {
                 await using var t = await deps.Connector.ConnectAsync(target.Connection, token);
                 var run = new HostRun(t, state.Hosts[name].Facts);
-                foreach (var rec in state.Resources.Where(r => r.Host == name).Reverse())
-                {
-                    deps.Log.Host(name, $"- {rec.Type} {rec.Name}");
-                    await Provider(rec.Type).DeleteAsync(rec.Identity, run, token);
-                }
+                // what nf-deploy made is deleted in reverse order; then what it adopted is handed back in apply order
+                // (a package left, its hand-written files restored, then its service as it was, on those files)
+                var records = state.Resources.Where(r => r.Host == name).ToList();
+                foreach (var rec in records.Where(r => !Adopted(r)).Reverse())
+                    await DeleteOrReleaseAsync(rec, rec.Type, rec.Name, rec.Identity, run, token);
+                foreach (var rec in records.Where(Adopted))
+                    await DeleteOrReleaseAsync(rec, rec.Type, rec.Name, rec.Identity, run, token);
             }
             catch (DeployException e) { problems.Add(new HostProblem(name, e.Message)); }
         });
         await lab.DestroyAsync(site, state, ct);
+        bool Adopted(ResourceRecord r) => r.Adopted is not null && Provider(r.Type) is IAdoptable;
         if (problems.IsEmpty) await deps.State.DeleteAsync(site.Stack, ct);
         return [.. problems];
     }

@@ -165,6 +165,7 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                 if (y.Map(gm, "vars") is not { } gvars) continue;
                 foreach (var (k, kn, v) in y.Entries(gvars))
                 {
+                    HostnameVars.Check(y, k, v);
                     var value = y.Data(v);
                     if (fromGroup.TryGetValue(k, out var prev) && !hostVars.ContainsKey(k) && Json(prev.Value) != Json(value))
                         throw y.Error(kn, $"host '{h}' is in groups '{prev.Group}' (line {YamlFile.Line(prev.Node)}) and '{g}', which set '{k}' differently " +
@@ -227,10 +228,17 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
             throw y.Error(node, $"'{name}' is not a valid host name (letters, digits and '-', at most 63)");
     }
 
-    private static Dictionary<string, object?> Vars(YamlFile y, YamlMappingNode node) =>
-        y.Map(node, "vars") is { } v
-            ? y.Entries(v).ToDictionary(e => e.Key, e => y.Data(e.Value), StringComparer.Ordinal)
-            : new Dictionary<string, object?>(StringComparer.Ordinal);
+    private static Dictionary<string, object?> Vars(YamlFile y, YamlMappingNode node)
+    {
+        var vars = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (y.Map(node, "vars") is not { } v) return vars;
+        foreach (var (key, _, value) in y.Entries(v))
+        {
+            HostnameVars.Check(y, key, value);
+            vars[key] = y.Data(value);
+        }
+        return vars;
+    }
 
     private static string Json(object? v) => JsonSerializer.Serialize(v);
 
