@@ -31,7 +31,8 @@ public sealed class AdoptionSpecs : IDisposable
         return rig;
     }
 
-    /// <summary>A host configured by hand: its kamailio.cfg and the running kamailio service are there, nf-deploy's state is empty.</summary>
+    /// <summary>A host configured by hand: its kamailio.cfg and the running kamailio service are there; nf-deploy's state
+    /// is empty.</summary>
     private EngineRig HandConfigured() => Rig(new FakeHost("sip1", "10.0.0.21").WithFile(Cfg, Hand, mode: "0600").WithService(Svc));
 
     private static string Urn(ProxySite site, string type, string name) => $"urn:pulumi:{site.Stack}::nf-deploy::{type}::sip1:{name}";
@@ -155,8 +156,8 @@ public sealed class AdoptionSpecs : IDisposable
         var back = CheckpointJson.Parse(CheckpointJson.Serialize(state), "s", "export");
 
         back.Resources.Single().Adopted.Should().Equal(adopted);
-        CheckpointJson.Parse(CheckpointJson.Serialize(StackState.Empty("s") with { Resources = [state.Resources[0] with { Adopted = null }] }), "s", "export")
-            .Resources.Single().Adopted.Should().BeNull();
+        var owned = StackState.Empty("s") with { Resources = [state.Resources[0] with { Adopted = null }] };
+        CheckpointJson.Parse(CheckpointJson.Serialize(owned), "s", "export").Resources.Single().Adopted.Should().BeNull();
     }
 
     public void Dispose()

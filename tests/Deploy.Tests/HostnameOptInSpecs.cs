@@ -1,4 +1,6 @@
+using System.Collections.Immutable;
 using AwesomeAssertions;
+using Deploy.Core.Engine;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
 using Deploy.Resources;
@@ -14,7 +16,7 @@ public sealed class HostnameOptInSpecs
 {
     private const string Kamailio1 = "  kamailio-1: { address: 10.211.0.11, lab: true }";
 
-    private static HostnameSpec? Hostname(System.Collections.Immutable.ImmutableDictionary<string, Deploy.Core.Engine.HostDesired> desired, string host) =>
+    private static HostnameSpec? Hostname(ImmutableDictionary<string, HostDesired> desired, string host) =>
         desired[host].Resources.OfType<HostnameSpec>().SingleOrDefault();
 
     [Fact]
@@ -32,7 +34,7 @@ public sealed class HostnameOptInSpecs
     public async Task A_host_whose_inventory_does_not_opt_in_keeps_its_own_name()
     {
         using var site = SiteFixture.FromRepo();
-        site.Edit("inventory/lab.yaml", Kamailio1, "  kamailio-1: { address: 10.211.0.11, lab: true, vars: { manage_hostname: false } }");
+        site.Edit("inventory/lab.yaml", Kamailio1, Kamailio1.Replace("lab: true }", "lab: true, vars: { manage_hostname: false } }"));
         site.Edit("inventory/lab.yaml", "vars:\n  manage_hostname: true\n", "");
 
         var desired = await site.RenderAsync();

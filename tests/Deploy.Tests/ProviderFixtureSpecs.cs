@@ -59,7 +59,8 @@ public sealed class ProviderFixtureSpecs
     /// <summary>A fixture's <c>adopt</c>: whether the live state shows the resource there before nf-deploy, and the scripts
     /// that keep its original (<c>keep</c>) and hand it back (<c>release</c>, from <c>original</c> or the live state);
     /// a script left out of the fixture must not be sent.</summary>
-    private static async Task AdoptionAsync(IResourceProvider provider, ResourceSpec spec, LiveState? live, JsonNode adopt, HostFacts facts, string? story)
+    private static async Task AdoptionAsync(IResourceProvider provider, ResourceSpec spec, LiveState? live, JsonNode adopt, HostFacts facts,
+        string? story)
     {
         var adoptable = provider.Should().BeAssignableTo<IAdoptable>(story).Which;
         live.Should().NotBeNull("an adoption starts from what the host has");

@@ -109,7 +109,10 @@ public sealed partial class DeployEngine
                 var urn = spec.Urn(stack);
                 // brownfield: what is on the host before nf-deploy first applies it is adopted, not owned
                 var adopt = live is not null && s.State.Find(urn) is null && provider is IAdoptable adoptable && adoptable.Existed(live);
-                hostSteps.Add(new PlanStep(host.Name, urn, spec.Type, spec.Name, diff.Op, diff.Changes, spec, spec.Identity) { Adopt = adopt });
+                hostSteps.Add(new PlanStep(host.Name, urn, spec.Type, spec.Name, diff.Op, diff.Changes, spec, spec.Identity)
+                {
+                    Adopt = adopt,
+                });
             }
             var pending = s.State.PendingRestarts.Where(p => p.Host == host.Name).Select(p => p.Resource).ToHashSet();
             steps.AddRange(TriggerPlanner.Propagate(hostSteps, facts, pending));
