@@ -40,8 +40,9 @@ public sealed class AdoptionSpecs
             lab: { network: nfd-adopt, subnet: 10.217.7.0/24, gateway: {{Gateway}}, init: systemd }
             ssh: { user: root, key: .nf-deploy/lab/id_ed25519 }
             hosts:
-              sip1: { address: {{Ip}}, lab: true }
+              sip1: { address: {{Ip}}, lab: true, roles: [machine] }
             """);
+        site.Write("roles/machine.yaml", "nfs: []\n"); // a host without roles is not the site's
         // the site under test: that machine as an existing host, named by its FQDN
         var stack = site.Read($"stacks/Pulumi.{Machine}.yaml");
         site.Write($"stacks/Pulumi.{Stack}.yaml", stack.Replace($"nf-deploy:inventory: {Machine}", $"nf-deploy:inventory: {Stack}"));
