@@ -111,8 +111,8 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         if (expectNoChanges && plan.HasChanges)
         {
             stderr.WriteLine("error: no changes were expected but changes were proposed:");
-            foreach (var s in PlanPrinter.Entries(plan).Where(e => e.Op != StepOp.Same))
-                stderr.WriteLine($"    {s.Host}: {PlanPrinter.Op(s.Op)} {s.Type} {s.Name}");
+            foreach (var s in PlanPrinter.Entries(plan).Where(e => e.Op != StepOp.Same || e.Adopt))
+                stderr.WriteLine($"    {s.Host}: {(s.Adopt ? "adopt " : "")}{PlanPrinter.Op(s.Op)} {s.Type} {s.Name}");
             return ExitCodes.Changes;
         }
         return ExitCodes.Ok;

@@ -21,6 +21,12 @@ public static partial class PlanPrinter
 
         /// <summary>The step starts its service for the first time (a fresh install), rather than restarting it.</summary>
         public bool FirstStart { get; init; }
+
+        /// <summary>On the host before nf-deploy: adopted, not owned (see <see cref="PlanStep.Adopt"/>).</summary>
+        public bool Adopt { get; init; }
+
+        /// <summary>A delete that hands an adopted resource back as it was.</summary>
+        public bool Release { get; init; }
     }
 
     /// <summary>The plan's entries in the order they are applied: each lab host before its resources.</summary>
@@ -51,6 +57,8 @@ public static partial class PlanPrinter
         {
             Section = s.Desired?.DeclaredBy ?? "no longer declared",
             FirstStart = FirstStart(s),
+            Adopt = s.Adopt,
+            Release = s.Release,
         };
     }
 
@@ -65,7 +73,7 @@ public static partial class PlanPrinter
     /// never generalized into something redaction would no longer find).</param>
     public static IEnumerable<PlanLine> Lines(Plan plan, bool showSames, Func<string, string>? redact = null)
     {
-        var visible = Entries(plan).Where(e => showSames || e.Op != StepOp.Same)
+        var visible = Entries(plan).Where(e => showSames || e.Op != StepOp.Same || e.Adopt)
             .Select(e => redact is null ? e : Redacted(e, redact)).ToList();
         foreach (var line in PlanLayout.Lines(visible, plan.Hosts)) yield return line;
         foreach (var p in plan.Problems) yield return new PlanLine($"{p.Host}: error: {p.Message}", LineKind.Error);
@@ -74,6 +82,8 @@ public static partial class PlanPrinter
         var counts = plan.Counts;
         foreach (var op in new[] { StepOp.Create, StepOp.Update, StepOp.Replace, StepOp.Delete })
             if (counts.TryGetValue(op, out var n)) yield return new PlanLine($"    {op.Symbol()} {n} to {Verb(op)}", LineKind.Summary);
+        var adopted = plan.Steps.Count(s => s.Adopt);
+        if (adopted > 0) yield return new PlanLine($"    = {adopted} to adopt", LineKind.Summary);
         var restarts = plan.Steps.Count(s => s.Triggers.Has(TriggerKind.Restart));
         var starts = plan.Steps.Count(FirstStart);
         var services = new[] { Count(restarts, "service restart"), Count(starts, "first start") }.Where(c => c.Length > 0).ToList();
@@ -118,7 +128,10 @@ public static partial class PlanPrinter
     /// <summary>A step's line: operation, type, name and its changes (a file's content shows as its diff instead).</summary>
     internal static string Describe(Entry s)
     {
-        var line = $"{s.Op.Symbol()} {s.Type.PadRight(24)} {s.Name}";
+        // an adoption that changes nothing on the host is marked as Pulumi marks an import
+        var symbol = s.Adopt && s.Op == StepOp.Same ? "=" : s.Op.Symbol();
+        var line = $"{symbol} {s.Type.PadRight(24)} {s.Name}" +
+            (s.Adopt ? "  (adopt: on the host before nf-deploy)" : "") + (s.Release ? "  (adopted: handed back as it was)" : "");
         var changes = s.Changes.Where(c => c.Trigger || c.Change.Name != "content" || s.Diff is null).ToList();
         return changes.Count > 0 ? line + "  [" + string.Join("; ", changes.Select(Describe)) + "]" : line;
     }
@@ -142,6 +155,8 @@ public static partial class PlanPrinter
                     ["name"] = c.Change.Name, ["before"] = c.Change.Before, ["after"] = c.Change.After,
                 })]),
             };
+            if (s.Adopt) o["adopt"] = true;
+            if (s.Release) o["release"] = true;
             if (s.Path is not null) o["path"] = s.Path;
             if (s.Diff is not null) o["diff"] = s.Diff;
             o["group"] = groups.GetValueOrDefault(s.Host, s.Host);

@@ -119,6 +119,16 @@ public sealed class EngineRig : IDisposable
         return (session.Plan!, SentSince(before));
     }
 
+    /// <summary>Destroy, as <c>./deploy destroy</c> does: the state's resources deleted (or, adopted, handed back).</summary>
+    public async Task<(ImmutableArray<HostProblem> Problems, ImmutableDictionary<string, ImmutableArray<SentScript>> Sent)> DestroyAsync(
+        ISiteProgram site, CancellationToken ct)
+    {
+        var before = Marks();
+        await using var @lock = await Store.LockAsync(site.Stack, "destroy", ct);
+        var problems = await Engine().DestroyAsync(site, await Store.LoadAsync(site.Stack, ct), ct);
+        return (problems, SentSince(before));
+    }
+
     private Dictionary<string, int> Marks() => Hosts.ToDictionary(h => h.Name, h => h.Sent.Length);
 
     private ImmutableDictionary<string, ImmutableArray<SentScript>> SentSince(Dictionary<string, int> marks) =>

@@ -25,6 +25,21 @@ public sealed partial class FakeHost
             return Service(svc, script);
         if (script.StartsWith("set -e\n", StringComparison.Ordinal) && script.Contains(".nfd-rb", StringComparison.Ordinal))
             return Rollback(script);
+        if (script.Contains("cp -p -- \"$p\" \"$k.nfd-tmp\"", StringComparison.Ordinal))
+            return Keep(script);
+        if (script.Contains("cp -p -- \"$k\" \"$p.nfd-restore\"", StringComparison.Ordinal))
+            return Restore(script);
+        if (Regex.Match(script, "^set -e\nrm -f '([^']*)'$") is { Success: true } rm)
+        {
+            _files.Remove(rm.Groups[1].Value);
+            return (ScriptKind.Delete, rm.Groups[1].Value, Ok(""));
+        }
+        if (script.Contains("systemctl disable --now", StringComparison.Ordinal))
+        {
+            var name = Quoted(script, "s=");
+            if (_services.TryGetValue(name, out var gone)) _services[name] = gone with { Pid = 0, Active = false, Enabled = false };
+            return (ScriptKind.Delete, name, Ok(""));
+        }
         throw new InvalidOperationException($"fake host {Name} does not know this script (teach FakeHost):\n{script}");
     }
 
@@ -156,6 +171,24 @@ public sealed partial class FakeHost
         }
         return (ScriptKind.Rollback, string.Join(",", restored), Ok(""));
     }
+
+    /// <summary>FileProvider's keep of an adopted file's original: copied once under the adopted root.</summary>
+    private (ScriptKind, string, ExecResult) Keep(string script)
+    {
+        var (path, kept) = (Quoted(script, "p="), Kept(script));
+        if (_files.TryGetValue(path, out var original) && !_files.ContainsKey(kept)) _files[kept] = original;
+        return (ScriptKind.Keep, path, Ok(""));
+    }
+
+    /// <summary>FileProvider's release of an adopted file: the kept original moved back over it.</summary>
+    private (ScriptKind, string, ExecResult) Restore(string script)
+    {
+        var (path, kept) = (Quoted(script, "p="), Kept(script));
+        if (_files.Remove(kept, out var original)) _files[path] = original;
+        return (ScriptKind.Restore, path, Ok(""));
+    }
+
+    private static string Kept(string script) => Regex.Match(script, "; k='([^']*)'").Groups[1].Value;
 
     private static string Quoted(string script, string assignment)
     {

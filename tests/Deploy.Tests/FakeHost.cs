@@ -8,7 +8,7 @@ using Deploy.Core.Transport;
 namespace Deploy.Tests;
 
 /// <summary>What a fake host recognised a script as.</summary>
-public enum ScriptKind { Read, Write, Service, Rollback, ContentFetch, Health }
+public enum ScriptKind { Read, Write, Service, Rollback, ContentFetch, Health, Keep, Restore, Delete }
 
 /// <summary>One script a fake host was sent, on which connection (each run connects anew), and what it was.</summary>
 /// <param name="Target">The file's path, the service's name, or the host for reads.</param>

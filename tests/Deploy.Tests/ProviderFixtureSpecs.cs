@@ -37,6 +37,8 @@ public sealed class ProviderFixtureSpecs
         diff.Op.ToString().ToLowerInvariant().Should().Be((string)expected["op"]!, (string?)fixture["story"]);
         diff.Changes.Select(c => c.Name).Should().Equal(expected["changes"]!.AsArray().Select(c => (string)c!), (string?)fixture["story"]);
 
+        if (fixture["adopt"] is { } adopt) await AdoptionAsync(provider, spec, live, adopt, facts, (string?)fixture["story"]);
+
         var apply = fixture["apply"];
         var applied = apply is null ? diff : new ResourceDiff(Op((string)apply["op"]!), diff.Changes)
         {
@@ -52,6 +54,35 @@ public sealed class ProviderFixtureSpecs
             script.Should().Contain((string)part!, (string?)fixture["story"]);
         foreach (var part in fixture["script"]?["lacks"]?.AsArray() ?? [])
             script.Should().NotContain((string)part!, (string?)fixture["story"]);
+    }
+
+    /// <summary>A fixture's <c>adopt</c>: whether the live state shows the resource there before nf-deploy, and the scripts
+    /// that keep its original (<c>keep</c>) and hand it back (<c>release</c>, from <c>original</c> or the live state);
+    /// a script left out of the fixture must not be sent.</summary>
+    private static async Task AdoptionAsync(IResourceProvider provider, ResourceSpec spec, LiveState? live, JsonNode adopt, HostFacts facts,
+        string? story)
+    {
+        var adoptable = provider.Should().BeAssignableTo<IAdoptable>(story).Which;
+        live.Should().NotBeNull("an adoption starts from what the host has");
+        adoptable.Existed(live!).Should().Be((bool)adopt["existed"]!, story);
+        var keep = new RecordingHost(new Dictionary<string, string>());
+        await adoptable.KeepOriginalAsync(spec, new HostRun(keep, facts), TestContext.Current.CancellationToken);
+        Expect(keep.Scripts, adopt["keep"], story);
+        var original = Strings(adopt["original"]) is { Count: > 0 } given
+            ? given.ToImmutableSortedDictionary(StringComparer.Ordinal) : live!.Props;
+        var release = new RecordingHost(new Dictionary<string, string>());
+        await adoptable.ReleaseAsync(spec.Identity, original, new HostRun(release, facts), TestContext.Current.CancellationToken);
+        Expect(release.Scripts, adopt["release"], story);
+    }
+
+    private static void Expect(IReadOnlyCollection<string> scripts, JsonNode? expected, string? story)
+    {
+        if (expected is null) { scripts.Should().BeEmpty(story); return; }
+        var script = scripts.Should().ContainSingle(story).Which;
+        foreach (var part in expected["contains"]?.AsArray() ?? [])
+            script.Should().Contain((string)part!, story);
+        foreach (var part in expected["lacks"]?.AsArray() ?? [])
+            script.Should().NotContain((string)part!, story);
     }
 
     private static ResourceSpec Spec(JsonNode n)

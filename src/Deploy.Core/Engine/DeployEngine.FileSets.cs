@@ -31,6 +31,6 @@ public sealed partial class DeployEngine
             await UpdatePendingAsync(s, add: [], remove: due);
             throw;
         }
-        return set.Select((m, i) => new ResourceRecord(m.Urn, m.Type, host, m.Name, m.Desired!.Identity, lives[i].Props));
+        return set.Select((m, i) => Record(s, m, lives[i]));
     }
 }

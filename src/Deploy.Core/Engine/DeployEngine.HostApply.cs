@@ -33,6 +33,12 @@ public sealed partial class DeployEngine
                 deps.Log.Progress(new HostProgress(host, RunPhase.Apply, $"{step.Op.Symbol()} {step.Type} {step.Name}", changed, total));
             try
             {
+                // brownfield: what a destroy puts back is kept before the first change (a hand-written file's original)
+                if (step.Adopt && provider is IAdoptable adoptable)
+                {
+                    deps.Log.Host(host, $"= adopt {step.Type} {step.Name}");
+                    await adoptable.KeepOriginalAsync(step.Desired!, run, ct);
+                }
                 // resources that change together (files validated with each other) are applied together, at the set's last step
                 if (sets.TryGetValue(step.Urn, out var set) && provider is IApplyTogether together)
                 {
@@ -43,8 +49,7 @@ public sealed partial class DeployEngine
                 }
                 if (step.Op == StepOp.Delete)
                 {
-                    deps.Log.Host(host, $"- {step.Type} {step.Name}");
-                    await provider.DeleteAsync(step.Identity, run, ct);
+                    await DeleteOrReleaseAsync(s.State.Find(step.Urn), step.Type, step.Name, step.Identity, run, ct);
                     deleted.Add(step.Urn);
                     changed++;
                     continue;
@@ -79,8 +84,7 @@ public sealed partial class DeployEngine
                     if (step.Restarts && s.State.PendingRestarts.Contains(new PendingRestart(host, step.Name)))
                         await UpdatePendingAsync(s, add: [], remove: [new PendingRestart(host, step.Name)]);
                 }
-                if (live is not null)
-                    records.Add(new ResourceRecord(step.Urn, step.Type, host, step.Name, spec.Identity, live.Props));
+                if (live is not null) records.Add(Record(s, step, live));
             }
             catch (DeployException e) when (e is not StateWriteException)
             {
@@ -143,6 +147,29 @@ public sealed partial class DeployEngine
             }
         }
         return new HostApply(new HostOutcome(host, changed, error, health) { Restarts = restarts, Starts = starts }, ordered);
+    }
+
+    /// <summary>The state's record of an applied step: adopted when this step adopted it (with what the host had before),
+    /// else as its previous record says (an adopted resource stays adopted).</summary>
+    private static ResourceRecord Record(PlanSession s, PlanStep step, LiveState live) =>
+        new(step.Urn, step.Type, step.Host, step.Name, step.Desired!.Identity, live.Props)
+        {
+            Adopted = step.Adopt ? s.Live.GetValueOrDefault(step.Desired.Key)?.Props ?? live.Props : s.State.Find(step.Urn)?.Adopted,
+        };
+
+    /// <summary>A resource the site no longer wants: deleted when nf-deploy made it, handed back when it was adopted.</summary>
+    private async Task DeleteOrReleaseAsync(ResourceRecord? record, string type, string name,
+        ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct)
+    {
+        var provider = Provider(type);
+        if (record?.Adopted is { } original && provider is IAdoptable adoptable)
+        {
+            deps.Log.Host(run.Transport.HostName, $"- {type} {name} (adopted: handed back as it was before nf-deploy)");
+            await adoptable.ReleaseAsync(identity, original, run, ct);
+            return;
+        }
+        deps.Log.Host(run.Transport.HostName, $"- {type} {name}");
+        await provider.DeleteAsync(identity, run, ct);
     }
 
     /// <summary>The restarts a change of a resource that notifies <paramref name="notify"/> makes due (not pending yet).</summary>

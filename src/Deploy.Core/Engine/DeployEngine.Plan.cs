@@ -113,7 +113,10 @@ public sealed partial class DeployEngine
             // Resources applied before and no longer wanted: delete, in reverse apply order.
             var wanted = desired.Select(r => r.Urn(stack)).ToHashSet();
             foreach (var rec in s.State.Resources.Where(r => r.Host == host.Name && !wanted.Contains(r.Urn)).Reverse())
-                hostSteps.Add(new PlanStep(host.Name, rec.Urn, rec.Type, rec.Name, StepOp.Delete, [], null, rec.Identity));
+                hostSteps.Add(new PlanStep(host.Name, rec.Urn, rec.Type, rec.Name, StepOp.Delete, [], null, rec.Identity)
+                {
+                    Release = rec.Adopted is not null && Provider(rec.Type) is IAdoptable,
+                });
 
             foreach (var spec in desired)
             {
@@ -123,7 +126,13 @@ public sealed partial class DeployEngine
                     live = provider.Parse(spec, kv, facts);
                 var diff = provider.Diff(spec, live);
                 s.Live[spec.Key] = live;
-                hostSteps.Add(new PlanStep(host.Name, spec.Urn(stack), spec.Type, spec.Name, diff.Op, diff.Changes, spec, spec.Identity));
+                var urn = spec.Urn(stack);
+                // brownfield: what is on the host before nf-deploy first applies it is adopted, not owned
+                var adopt = live is not null && s.State.Find(urn) is null && provider is IAdoptable adoptable && adoptable.Existed(live);
+                hostSteps.Add(new PlanStep(host.Name, urn, spec.Type, spec.Name, diff.Op, diff.Changes, spec, spec.Identity)
+                {
+                    Adopt = adopt,
+                });
             }
             var pending = s.State.PendingRestarts.Where(p => p.Host == host.Name).Select(p => p.Resource).ToHashSet();
             if (s.Targets.Whole(host.Name))

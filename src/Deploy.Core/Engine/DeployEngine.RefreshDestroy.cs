@@ -75,14 +75,16 @@ public sealed partial class DeployEngine
                 deps.Log.Progress(new HostProgress(name, RunPhase.Connect, $"{endpoint.Address}:{endpoint.Port}"));
                 await using var t = await deps.Connector.ConnectAsync(target.Connection, token);
                 var run = new HostRun(t, state.Hosts[name].Facts);
-                var records = state.Resources.Where(r => r.Host == name).Reverse().ToList();
-                foreach (var (rec, done) in records.Select((r, i) => (r, i)))
+                // what nf-deploy made is deleted in reverse order; then what it adopted is handed back in apply order
+                // (a package left, its hand-written files restored, then its service as it was, on those files)
+                var records = state.Resources.Where(r => r.Host == name).ToList();
+                var order = records.Where(r => !Adopted(r)).Reverse().Concat(records.Where(Adopted)).ToList();
+                foreach (var (rec, done) in order.Select((r, i) => (r, i)))
                 {
-                    deps.Log.Host(name, $"- {rec.Type} {rec.Name}");
-                    deps.Log.Progress(new HostProgress(name, RunPhase.Delete, $"- {rec.Type} {rec.Name}", done, records.Count));
-                    await Provider(rec.Type).DeleteAsync(rec.Identity, run, token);
+                    deps.Log.Progress(new HostProgress(name, RunPhase.Delete, $"- {rec.Type} {rec.Name}", done, order.Count));
+                    await DeleteOrReleaseAsync(rec, rec.Type, rec.Name, rec.Identity, run, token);
                 }
-                deps.Log.Progress(new HostProgress(name, RunPhase.Done, $"{records.Count} deleted", records.Count, records.Count));
+                deps.Log.Progress(new HostProgress(name, RunPhase.Done, $"{order.Count} deleted", order.Count, order.Count));
             }
             catch (DeployException e)
             {
@@ -93,6 +95,7 @@ public sealed partial class DeployEngine
             }
         });
         await lab.DestroyAsync(site, state, ct);
+        bool Adopted(ResourceRecord r) => r.Adopted is not null && Provider(r.Type) is IAdoptable;
         if (problems.IsEmpty) await deps.State.DeleteAsync(site.Stack, ct);
         return [.. problems];
     }

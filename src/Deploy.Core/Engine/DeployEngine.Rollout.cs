@@ -115,7 +115,8 @@ public sealed partial class DeployEngine
         var rb = b.Resources.Where(r => r.Host == host).ToList();
         return a.Hosts.TryGetValue(host, out var ha) && b.Hosts.TryGetValue(host, out var hb) && ha.Lab == hb.Lab && ha.Facts.SameAs(hb.Facts)
             && ra.Count == rb.Count
-            && ra.Zip(rb).All(p => p.First.Urn == p.Second.Urn && p.First.Outputs.SequenceEqual(p.Second.Outputs) && p.First.Identity.SequenceEqual(p.Second.Identity));
+            && ra.Zip(rb).All(p => p.First.Urn == p.Second.Urn && p.First.Outputs.SequenceEqual(p.Second.Outputs) && p.First.Identity.SequenceEqual(p.Second.Identity)
+                && (p.First.Adopted is null) == (p.Second.Adopted is null));
     }
 
     /// <summary>The state with a host's records replaced by this run's. Records of resources the run had no step for (a

@@ -28,6 +28,13 @@ public sealed record PlanStep(
 
     /// <summary>True when the step (re)starts its resource's process.</summary>
     public bool Restarts => Triggers.Any(t => t.Starts);
+
+    /// <summary>The resource was on the host before nf-deploy first applies it (a package installed by hand, a
+    /// hand-written file): the step adopts it (a preview says "adopt"; for a file, its diff is from the hand-written one).</summary>
+    public bool Adopt { get; init; }
+
+    /// <summary>A delete of an adopted resource: it is handed back as it was (left, or its original restored).</summary>
+    public bool Release { get; init; }
 }
 
 /// <summary>A host that could not be planned (unreachable, changed host key...). Other hosts proceed.</summary>
@@ -48,7 +55,8 @@ public sealed record Plan(string Stack, ImmutableArray<PlanStep> Steps, Immutabl
     /// <summary>How <c>up</c> rolls the hosts out: batches of the groups whose running services restart.</summary>
     public ImmutableArray<RolloutWave> Rollout { get; init; } = [];
 
-    public bool HasChanges => Steps.Any(s => s.Op != StepOp.Same) || Lab.Any(c => c.Op != StepOp.Same);
+    /// <summary>An adoption is a change too (of the state, as Pulumi's import), even when the host already matches.</summary>
+    public bool HasChanges => Steps.Any(s => s.Op != StepOp.Same || s.Adopt) || Lab.Any(c => c.Op != StepOp.Same);
 
     public IEnumerable<PlanStep> Changes => Steps.Where(s => s.Op != StepOp.Same);
 

@@ -43,3 +43,24 @@ public interface IApplyTogether
     /// <summary>Applies a set (all or nothing); returns each member's live state, in order.</summary>
     Task<ImmutableArray<LiveState>> ApplySetAsync(IReadOnlyList<(ResourceSpec Spec, ResourceDiff Diff)> set, HostRun run, CancellationToken ct);
 }
+
+/// <summary>
+/// A provider whose resources may be on a host before nf-deploy first applies them (a brownfield host: a package
+/// installed by hand, a hand-written config). Such a resource is adopted, not owned: the engine records what the host
+/// had (<see cref="State.ResourceRecord.Adopted"/>), and destroy — or the resource leaving the site — hands it back
+/// with <see cref="ReleaseAsync"/> instead of deleting it.
+/// </summary>
+public interface IAdoptable
+{
+    /// <summary>Pure: whether the live state read before the first apply shows the resource already there.</summary>
+    bool Existed(LiveState live);
+
+    /// <summary>Runs before the first apply of an adopted resource (in <c>up</c>, never in preview): keeps on the host
+    /// what <see cref="ReleaseAsync"/> puts back (a file's original, in a root of nf-deploy's only root can read).</summary>
+    Task KeepOriginalAsync(ResourceSpec desired, HostRun run, CancellationToken ct);
+
+    /// <summary>Instead of a delete: leaves the resource (a package stays installed) or puts the original back (a file,
+    /// a service's boot and running state). <paramref name="original"/> is the live state recorded at adoption.</summary>
+    Task ReleaseAsync(ImmutableSortedDictionary<string, string> identity, ImmutableSortedDictionary<string, string> original,
+        HostRun run, CancellationToken ct);
+}

@@ -14,6 +14,13 @@ public static partial class Shapes
         ServiceRe().IsMatch(s) && !s.Contains("..", StringComparison.Ordinal) ? null
             : $"service name '{Show(s)}' must be letters, digits and '-', '_', '.', '@', ':' (at most 128, starting with a letter or digit)";
 
+    /// <summary>A host name as RFC 1123 has it: dot-separated labels of letters, digits and '-' (1–63 each, not starting
+    /// or ending with '-'), at most 253 in all. A fully qualified name (sip1.example.net) is one.</summary>
+    public static string? HostName(string s) =>
+        s.Length is > 0 and <= 253 && s.Split('.').All(HostLabelRe().IsMatch) ? null
+            : $"host name '{Show(s)}' is not an RFC 1123 name (dot-separated labels of letters, digits and '-', 1 to 63 each, " +
+              "not starting or ending with '-'; at most 253 in all)";
+
     /// <summary>A Debian package name (policy §5.6.1), optionally <c>:arch</c>.</summary>
     public static string? PackageName(string s) =>
         PackageRe().IsMatch(s) ? null
@@ -142,6 +149,9 @@ public static partial class Shapes
 
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}\z")]
     private static partial Regex ServiceRe();
+
+    [GeneratedRegex(@"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\z")]
+    private static partial Regex HostLabelRe();
 
     [GeneratedRegex(@"^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?\z")]
     private static partial Regex PackageRe();

@@ -21,7 +21,8 @@ public static class CheckpointJson
     public static string Serialize(StackState state) => JsonSerializer.Serialize(new Export(3, new Deployment(
         new Manifest(state.Updated, "nf-deploy"),
         [.. state.Resources.Select(r => new ResourceJson(r.Urn, true, r.Type, r.Host, r.Name,
-            new Dictionary<string, string>(r.Identity), new Dictionary<string, string>(r.Outputs)))],
+            new Dictionary<string, string>(r.Identity), new Dictionary<string, string>(r.Outputs),
+            r.Adopted is null ? null : new Dictionary<string, string>(r.Adopted)))],
         new Dictionary<string, HostRecord>(state.Hosts),
         [.. state.PendingRestarts.Select(p => p.ToString())])), Options);
 
@@ -44,7 +45,8 @@ public static class CheckpointJson
         return new StackState(stack, d.Manifest.Time,
             [.. resources.Select(r => new ResourceRecord(r.Urn, r.Type, r.Host, r.Name,
                 (r.Identity ?? []).ToImmutableSortedDictionary(StringComparer.Ordinal),
-                (r.Outputs ?? []).ToImmutableSortedDictionary(StringComparer.Ordinal)))],
+                (r.Outputs ?? []).ToImmutableSortedDictionary(StringComparer.Ordinal))
+            { Adopted = r.Adopted?.ToImmutableSortedDictionary(StringComparer.Ordinal) })],
             (d.Hosts ?? []).ToImmutableSortedDictionary(h => h.Key, h => h.Value, StringComparer.Ordinal),
             [.. (d.PendingRestarts ?? []).Select(p => Pending(p, source))]);
     }
@@ -62,5 +64,5 @@ public static class CheckpointJson
     private sealed record Manifest(DateTimeOffset Time, string Version);
 
     private sealed record ResourceJson(string Urn, bool Custom, string Type, string Host, string Name,
-        Dictionary<string, string>? Identity, Dictionary<string, string>? Outputs);
+        Dictionary<string, string>? Identity, Dictionary<string, string>? Outputs, Dictionary<string, string>? Adopted = null);
 }

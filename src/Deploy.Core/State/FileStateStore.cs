@@ -55,7 +55,8 @@ public sealed class FileStateStore(string projectDir) : IStateStore
                 stack,
                 latest.Manifest.Time,
                 [.. latest.Resources.Select(r => new ResourceRecord(r.Urn, r.Type, r.Host, r.Name,
-                    r.Identity.ToImmutableSortedDictionary(StringComparer.Ordinal), r.Outputs.ToImmutableSortedDictionary(StringComparer.Ordinal)))],
+                    r.Identity.ToImmutableSortedDictionary(StringComparer.Ordinal), r.Outputs.ToImmutableSortedDictionary(StringComparer.Ordinal))
+                { Adopted = r.Adopted?.ToImmutableSortedDictionary(StringComparer.Ordinal) })],
                 latest.Hosts.ToImmutableSortedDictionary(h => h.Key, h => h.Value, StringComparer.Ordinal),
                 [.. latest.PendingRestarts.Select(PendingRestart.Parse)]);
         }
@@ -72,7 +73,8 @@ public sealed class FileStateStore(string projectDir) : IStateStore
         var doc = new CheckpointFile(3, new CheckpointBody(state.Stack, new Deployment(
             new Manifest(state.Updated, "nf-deploy"),
             [.. state.Resources.Select(r => new ResourceJson(r.Urn, true, r.Type, r.Host, r.Name,
-                new Dictionary<string, string>(r.Identity), new Dictionary<string, string>(r.Outputs)))],
+                new Dictionary<string, string>(r.Identity), new Dictionary<string, string>(r.Outputs),
+                r.Adopted is null ? null : new Dictionary<string, string>(r.Adopted)))],
             new Dictionary<string, HostRecord>(state.Hosts),
             [.. state.PendingRestarts.Select(p => p.ToString())])));
         using var writer = FileMutex.Acquire(projectDir, $"state-{state.Stack}", ct);
@@ -199,5 +201,5 @@ public sealed class FileStateStore(string projectDir) : IStateStore
     private sealed record Manifest(DateTimeOffset Time, string Version);
 
     private sealed record ResourceJson(string Urn, bool Custom, string Type, string Host, string Name,
-        Dictionary<string, string> Identity, Dictionary<string, string> Outputs);
+        Dictionary<string, string> Identity, Dictionary<string, string> Outputs, Dictionary<string, string>? Adopted = null);
 }

@@ -10,7 +10,13 @@ public sealed record ResourceRecord(
     string Host,
     string Name,
     ImmutableSortedDictionary<string, string> Identity,
-    ImmutableSortedDictionary<string, string> Outputs);
+    ImmutableSortedDictionary<string, string> Outputs)
+{
+    /// <summary>Set when the resource was on the host before nf-deploy first applied it (a brownfield host): what the
+    /// host had then. Such a resource is adopted, not owned: destroy hands it back (<see cref="Resources.IAdoptable"/>)
+    /// rather than deleting it. Null (every checkpoint written before adoption existed): owned.</summary>
+    public ImmutableSortedDictionary<string, string>? Adopted { get; init; }
+}
 
 /// <summary>A host as last seen: its facts (for offline rendering) and whether it is a lab host.</summary>
 public sealed record HostRecord(string Name, bool Lab, HostFacts Facts);

@@ -4,8 +4,18 @@ using Deploy.Core.Resources;
 
 namespace Deploy.Resources;
 
-public sealed class DirectoryProvider : ResourceProvider<DirectorySpec>
+/// <summary>Directories, with owner and mode (and, declared <c>purge</c>, removed with their content). One that was on
+/// the host before nf-deploy (a brownfield host) is adopted: destroy leaves it and what it holds.</summary>
+public sealed class DirectoryProvider : ResourceProvider<DirectorySpec>, IAdoptable
 {
+    public bool Existed(LiveState live) => live["exists"] != "other";
+
+    public Task KeepOriginalAsync(ResourceSpec desired, HostRun run, CancellationToken ct) => Task.CompletedTask;
+
+    /// <summary>Never removed, not even a <c>purge</c> one: its content was there before nf-deploy.</summary>
+    public Task ReleaseAsync(ImmutableSortedDictionary<string, string> identity, ImmutableSortedDictionary<string, string> original,
+        HostRun run, CancellationToken ct) => Task.CompletedTask;
+
     public override string Type => ResourceTypes.Directory;
 
     public override string Probe(ImmutableSortedDictionary<string, string> identity) => $"""

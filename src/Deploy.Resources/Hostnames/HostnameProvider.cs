@@ -4,7 +4,8 @@ using Deploy.Core.Resources;
 
 namespace Deploy.Resources;
 
-/// <summary>The host's name (the seed's "Set Hostname to inventory_hostname"), live and in /etc/hostname.</summary>
+/// <summary>The host's name (the seed's "Set Hostname to inventory_hostname"), live and in /etc/hostname: only for hosts
+/// whose inventory opts in (<c>manage_hostname: true</c>), as the inventory name or an FQDN given as <c>hostname:</c>.</summary>
 public sealed class HostnameProvider : ResourceProvider<HostnameSpec>
 {
     public override string Type => ResourceTypes.Hostname;
@@ -29,7 +30,7 @@ public sealed class HostnameProvider : ResourceProvider<HostnameSpec>
 
     public override async Task<LiveState> ApplyAsync(HostnameSpec desired, ResourceDiff diff, HostRun run, CancellationToken ct)
     {
-        var h = Sh.Quote(desired.Hostname);
+        var h = Sh.Quote(Shapes.Ensure(desired.Hostname, Shapes.HostName(desired.Hostname)));
         var script = $"""
             echo {h} > /etc/hostname
             read -r now < /proc/sys/kernel/hostname

@@ -5,8 +5,9 @@ using Deploy.Core.Resources;
 namespace Deploy.Resources;
 
 /// <summary>Debian packages through apt. The index is refreshed when a key or repository changed in this run, or
-/// when the host has no index yet. apt's lock is waited for (bounded), as another apt may be running.</summary>
-public sealed class PackageProvider : ResourceProvider<PackageSpec>
+/// when the host has no index yet. apt's lock is waited for (bounded), as another apt may be running. A package
+/// installed before nf-deploy (a brownfield host) is adopted: destroy leaves it installed.</summary>
+public sealed class PackageProvider : ResourceProvider<PackageSpec>, IAdoptable
 {
     private const string Apt = "apt-get -q -y -o DPkg::Lock::Timeout=180";
 
@@ -59,6 +60,16 @@ public sealed class PackageProvider : ResourceProvider<PackageSpec>
     public override Task DeleteAsync(ImmutableSortedDictionary<string, string> identity, HostRun run, CancellationToken ct) =>
         Script.RunAsync(run, "package " + identity["package"],
             $"export DEBIAN_FRONTEND=noninteractive\n{Apt} purge -- {Sh.Quote(Name(identity["package"]))}", ct);
+
+    /// <summary>Installed: that is all a package's live state says.</summary>
+    public bool Existed(LiveState live) => true;
+
+    /// <summary>Nothing to keep: the package stays as it is.</summary>
+    public Task KeepOriginalAsync(ResourceSpec desired, HostRun run, CancellationToken ct) => Task.CompletedTask;
+
+    /// <summary>Installed before nf-deploy, installed after it: never purged.</summary>
+    public Task ReleaseAsync(ImmutableSortedDictionary<string, string> identity, ImmutableSortedDictionary<string, string> original,
+        HostRun run, CancellationToken ct) => Task.CompletedTask;
 
     /// <summary>A Debian package name, or a refusal (it would reach apt as an option otherwise).</summary>
     private static string Name(string package) => Shapes.Ensure(package, Shapes.PackageName(package));

@@ -10,9 +10,11 @@ namespace Deploy.Resources;
 /// the unit comes from the package or from an NF's unit file (<c>daemon-reload</c> first when one changed), the boot
 /// setting is <c>systemctl is-enabled</c> read live, a restart is proven by a new start of the main process, and a start
 /// that fails is reported with the unit's last journal lines. Under sysv, Debian's init.d script and its rc2.d links;
-/// a restart is checked to have really replaced the process when the service has a pid file.
+/// a restart is checked to have really replaced the process when the service has a pid file. A service that was there
+/// before nf-deploy (a brownfield host) is adopted: destroy puts back its boot setting and running state as they were,
+/// restarting it when it ran, so that it runs on its restored files.
 /// </summary>
-public sealed class ServiceProvider : ResourceProvider<ServiceSpec>, IVolatileProperties
+public sealed class ServiceProvider : ResourceProvider<ServiceSpec>, IVolatileProperties, IAdoptable
 {
     public override string Type => ResourceTypes.Service;
 
@@ -159,6 +161,40 @@ public sealed class ServiceProvider : ResourceProvider<ServiceSpec>, IVolatilePr
               update-rc.d -f "$s" remove >/dev/null 2>&1 || true
             fi
             """, ct);
+    }
+
+    public bool Existed(LiveState live) => true;
+
+    public Task KeepOriginalAsync(ResourceSpec desired, HostRun run, CancellationToken ct) => Task.CompletedTask;
+
+    public Task ReleaseAsync(ImmutableSortedDictionary<string, string> identity, ImmutableSortedDictionary<string, string> original,
+        HostRun run, CancellationToken ct)
+    {
+        var (spec, diff) = AsItWas(identity, original);
+        return Script.RunAsync(run, "service " + spec.Service, ApplyScript(spec, diff), ct);
+    }
+
+    /// <summary>The service as the host had it when it was adopted, and the step that brings it back: its boot setting,
+    /// then a restart when it ran (on the files restored before it) or a stop.</summary>
+    public static (ServiceSpec Spec, ResourceDiff Diff) AsItWas(ImmutableSortedDictionary<string, string> identity,
+        ImmutableSortedDictionary<string, string> original)
+    {
+        var running = original.GetValueOrDefault("active") == "1";
+        var spec = new ServiceSpec(identity["service"])
+        {
+            Host = "",
+            Name = identity["service"],
+            PidFile = identity.GetValueOrDefault("pidfile"),
+            Running = running,
+            Enabled = original.GetValueOrDefault("enabled") == "1",
+            Masked = original.GetValueOrDefault("masked") == "1",
+        };
+        PropertyChange boot = spec.Masked || spec.Enabled ? new("masked", null, spec.Masked ? "yes" : "no") : new("enabled", null, "no");
+        var diff = new ResourceDiff(StepOp.Update, running ? [boot] : [boot, new PropertyChange("running", null, "no")])
+        {
+            Triggers = running ? [new StepTrigger(TriggerKind.Restart, "adopted: handed back on its original files")] : [],
+        };
+        return (spec, diff);
     }
 
     private static string Name(string service) => Shapes.Ensure(service, Shapes.ServiceName(service));

@@ -14,7 +14,9 @@ public sealed partial class SiteProgram
 {
     private HostDesired RenderHost(InventoryHost h, Dictionary<string, ScriptObject> hostObjs, ScriptObject configObj)
     {
-        var resources = new List<ResourceSpec> { new HostnameSpec(h.Name) { Host = h.Name, Name = "hostname" } };
+        // the host's name only where the inventory opts in (manage_hostname): a brownfield host keeps its own
+        var resources = new List<ResourceSpec>();
+        if (HostnameVars.Wanted(h) is { } hostname) resources.Add(new HostnameSpec(hostname) { Host = h.Name, Name = "hostname" });
         var health = ImmutableArray.CreateBuilder<HealthCheckSpec>();
         var ports = new List<(string Proto, string Address, int Port, string Nf, string File, int Line)>();
         string Bound(string proto, string address, int port) => proto == "unix" ? $"unix socket {address}" : $"{proto} {address}:{port}";

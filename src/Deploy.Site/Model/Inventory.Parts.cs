@@ -23,10 +23,17 @@ public sealed partial record Inventory
             throw y.Error(node, $"'{name}' is not a valid host name (letters, digits and '-', at most 63)");
     }
 
-    private static Dictionary<string, object?> Vars(YamlFile y, YamlMappingNode node) =>
-        y.Map(node, "vars") is { } v
-            ? y.Entries(v).ToDictionary(e => e.Key, e => y.Data(e.Value), StringComparer.Ordinal)
-            : new Dictionary<string, object?>(StringComparer.Ordinal);
+    private static Dictionary<string, object?> Vars(YamlFile y, YamlMappingNode node)
+    {
+        var vars = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (y.Map(node, "vars") is not { } v) return vars;
+        foreach (var (key, _, value) in y.Entries(v))
+        {
+            HostnameVars.Check(y, key, value);
+            vars[key] = y.Data(value);
+        }
+        return vars;
+    }
 
     private static string Json(object? v) => JsonSerializer.Serialize(v);
 

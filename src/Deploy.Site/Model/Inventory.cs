@@ -217,6 +217,7 @@ public sealed partial record Inventory(string File, LabSettings? Lab, ImmutableA
                 if (y.Map(gm, "vars") is not { } gvars) continue;
                 foreach (var (k, kn, v) in y.Entries(gvars))
                 {
+                    HostnameVars.Check(y, k, v);
                     var value = y.Data(v);
                     if (fromGroup.TryGetValue(k, out var prev) && !hostVars.ContainsKey(k) && Json(prev.Value) != Json(value))
                         throw y.Error(kn, $"host '{h}' is in groups '{prev.Group}' (line {YamlFile.Line(prev.Node)}) and '{g}', which set '{k}' differently " +
