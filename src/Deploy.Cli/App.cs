@@ -33,6 +33,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
 {
     private readonly IStateBackend _state = StateBackends.Open(ws);
     private ImmutableArray<string> _secrets = [];
+    private readonly RunMetrics _metrics = new();
 
     /// <summary>A person can answer a prompt: a terminal on stdin and no --non-interactive.</summary>
     public bool Interactive { get; init; }
@@ -44,10 +45,18 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using var http = new HttpClient();
-        var site = await SiteLoader.LoadAsync(ws.ProjectDir, stack, new HttpKeyFetcher(ws.KeyCacheDir, http, offline), EnsureLabKeyAsync, ct, ws.Passphrase, s => _secrets = s);
+        var site = await SiteLoader.LoadAsync(ws.ProjectDir, stack, new HttpKeyFetcher(ws.KeyCacheDir, http, offline), EnsureLabKeyAsync, ct, ws.Passphrase, s => _secrets = s, metrics: _metrics);
         _secrets = site.Config.SecretValues;
         if (verbose) stderr.WriteLine($"loaded the site in {clock.ElapsedMilliseconds} ms");
         return site;
+    }
+
+    /// <summary>What the run cost so far; -v prints it on stderr.</summary>
+    private RunReport Cost(SiteProgram site)
+    {
+        var report = _metrics.Report(site.Hosts.Length);
+        if (verbose) RunTimings.Print(stderr, report);
+        return report;
     }
 
     /// <summary>Lab hosts are reached with a key pair this program makes once per project.</summary>
@@ -71,7 +80,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
             OnResume = n => log.Warn(n.Host, $"{n.Error.Message}; reconnecting to run the step again (attempt {n.Attempt}) in {n.Delay.TotalSeconds:0.0}s"),
         });
         return new DeployEngine(new EngineDeps(connector, lab, knownHosts, ResourceProviders.All(), new HealthChecker(), _state, log,
-            new EngineOptions { Parallelism = parallelism }));
+            new EngineOptions { Parallelism = parallelism, Metrics = _metrics }));
     }
 
     private DockerLabProvider? Lab(SiteProgram site, StackState state) =>
@@ -86,7 +95,8 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile));
         await using var session = await engine.PlanAsync(site, state, ct);
         var plan = session.Plan!;
-        stdout.Write(Redact(json ? PlanPrinter.Json(plan) + "\n" : $"Previewing update ({stack}):\n\n" + PlanPrinter.Text(plan, showSames)));
+        var cost = Cost(site);
+        stdout.Write(Redact(json ? RunTimings.With(PlanPrinter.Json(plan), cost) + "\n" : $"Previewing update ({stack}):\n\n" + PlanPrinter.Text(plan, showSames)));
         if (!plan.Problems.IsEmpty) return ExitCodes.Failed;
         if (expectNoChanges && plan.HasChanges)
         {
@@ -121,7 +131,8 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         // the site CA and the deployer's own certificate (its health probes' TLS identity), when new or re-issued
         await site.CommitControllerAsync(ct);
         var report = await engine.ApplyAsync(session, ct);
-        if (json) stdout.Write(Redact(CallReport.WithHealth(PlanPrinter.Json(report.Plan), report.Hosts.SelectMany(h => h.Health)) + "\n"));
+        var cost = Cost(site);
+        if (json) stdout.Write(Redact(RunTimings.With(CallReport.WithHealth(PlanPrinter.Json(report.Plan), report.Hosts.SelectMany(h => h.Health)), cost) + "\n"));
         // with --json, stdout holds the JSON document alone: the per-host summary goes to stderr
         var text = json ? stderr : stdout;
         text.WriteLine();

@@ -75,8 +75,11 @@ public sealed class EngineRig : IDisposable
 
     public FakeHost this[string name] => Hosts.Single(h => h.Name == name);
 
+    /// <summary>What the next runs cost (phases, connections, round trips); replace it to measure one run alone.</summary>
+    public RunMetrics Metrics { get; set; } = new();
+
     private DeployEngine Engine() => new(new EngineDeps(new FakeConnector(Hosts), null, null, ResourceProviders.All(), new HealthChecker(),
-        Store, new NullRunLog(), new EngineOptions { Parallelism = 4, HealthTimeout = TimeSpan.Zero }));
+        Store, new NullRunLog(), new EngineOptions { Parallelism = 4, HealthTimeout = TimeSpan.Zero, Metrics = Metrics }));
 
     /// <summary>Plan and apply, as <c>./deploy up</c> does (App.UpAsync): the state loaded under the stack's lock.</summary>
     public async Task<EngineRun> UpAsync(ISiteProgram site, CancellationToken ct)

@@ -65,7 +65,7 @@ public sealed partial class DeployEngine
             }
             try
             {
-                await using var t = await deps.Connector.ConnectAsync(target.Connection, token);
+                await using var t = await connector.ConnectAsync(target.Connection, token);
                 var run = new HostRun(t, state.Hosts[name].Facts);
                 foreach (var rec in state.Resources.Where(r => r.Host == name).Reverse())
                 {

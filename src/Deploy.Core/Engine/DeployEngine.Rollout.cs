@@ -16,7 +16,9 @@ public sealed partial class DeployEngine
         var shown = session.Plan!;
 
         // the lab's phase: containers of hosts gone from the inventory removed, missing ones created
+        var labTiming = Metrics.Time(deps.Lab is null ? null : "lab");
         var (provisioned, created) = await lab.ProvisionAsync(session.Site, session.State, shown.Lab, deps.State, Options(ct), ct);
+        labTiming.Dispose();
         session.State = provisioned;
         if (created)
         {
@@ -72,7 +74,9 @@ public sealed partial class DeployEngine
 
         async Task<bool> ApplyAndRecordAsync(HostTarget host, CancellationToken token)
         {
-            var outcome = await ApplyHostAsync(session, host.Name, plan.Steps.Where(st => st.Host == host.Name).ToArray(), token);
+            HostApply outcome;
+            using (Metrics.Time("apply"))
+                outcome = await ApplyHostAsync(session, host.Name, plan.Steps.Where(st => st.Host == host.Name).ToArray(), token);
             outcomes.Add(outcome.Outcome);
             // What was applied is recorded even when the run is being cancelled (a local write of a few ms).
             await stateGate.WaitAsync(CancellationToken.None);

@@ -27,6 +27,9 @@ public sealed record EngineOptions
 
     /// <summary>How long a health check may take to pass after a rollout.</summary>
     public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Where the run's time goes (phases, SSH connections and round trips), for -v and --json.</summary>
+    public RunMetrics Metrics { get; init; } = new();
 }
 
 /// <summary>What the engine works with: transports, lab, providers, health checks, state and a log.</summary>
@@ -47,6 +50,9 @@ public sealed record EngineDeps(
 public sealed partial class DeployEngine(EngineDeps deps)
 {
     private readonly LabPhase lab = new(deps.Lab, deps.HostKeys, deps.Log);
+    private readonly IHostConnector connector = deps.Options.Metrics.Counting(deps.Connector);
+
+    private RunMetrics Metrics => deps.Options.Metrics;
 
     private IResourceProvider Provider(string type) =>
         deps.Providers.TryGetValue(type, out var p) ? p : throw new DeployException($"no provider for resource type {type}");
@@ -62,8 +68,11 @@ public sealed partial class DeployEngine(EngineDeps deps)
             var clock = System.Diagnostics.Stopwatch.StartNew();
             await ReadHostsAsync(session, ct);
             deps.Log.Info($"read {session.Reads.Count} hosts in {clock.ElapsedMilliseconds} ms");
-            session.Plan = BuildPlan(session);
-            await AttachContentDiffsAsync(session, ct);
+            using (Metrics.Time("plan"))
+            {
+                session.Plan = BuildPlan(session);
+                await AttachContentDiffsAsync(session, ct);
+            }
             deps.Log.Info($"planned in {clock.ElapsedMilliseconds} ms");
             return session;
         }
