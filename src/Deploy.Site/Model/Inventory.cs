@@ -186,9 +186,12 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
             string Ssh(string key, string fallback) =>
                 (ssh is not null ? y.Str(ssh, key) : null) ?? (sshDefaults is not null ? y.Str(sshDefaults, key) : null) ?? fallback;
             var address = isGenerated ? gen.Address : y.Str(node, "address") ?? throw y.Error(node, $"host '{h}': 'address' is required");
-            if (addresses.TryGetValue(address, out var other))
-                throw y.Error(isGenerated ? null : y.Get(node, "address"), $"hosts '{other}' and '{h}' have the same address {address}");
-            addresses[address] = h;
+            if (!int.TryParse(Ssh("port", "22"), out var port)) throw y.Error(ssh ?? sshDefaults, "ssh port must be a number");
+            // one address may front several hosts on distinct SSH ports (port forwarding; bench/sim's many sshd)
+            if (addresses.TryGetValue($"{address} {port}", out var other))
+                throw y.Error(isGenerated ? null : y.Get(node, "address"), $"hosts '{other}' and '{h}' have the same address {address}" +
+                    (port == 22 ? "" : $" and ssh port {port}"));
+            addresses[$"{address} {port}"] = h;
             var hostLab = isGenerated ? (null, null) : LabHostSettings.Read(y, node, $"host '{h}'");
             var isLab = isGenerated ? gen.Lab : hostLab.Lab == true;
             // init: the host's, else its first group's that says, else the lab section's
@@ -197,7 +200,6 @@ public sealed record Inventory(string File, LabSettings? Lab, ImmutableArray<Inv
                 ?? lab?.Init ?? Deploy.Core.Lab.LabInit.Sysv;
             var labOptions = isGenerated ? gen.LabOptions : isLab ? LabHostOptions.Parse(y, node) ?? LabHostOptions.None : null;
             if (isLab && lab is null) throw y.Error(node, $"host '{h}' is a lab host but the inventory has no 'lab:' section (network, subnet, gateway)");
-            if (!int.TryParse(Ssh("port", "22"), out var port)) throw y.Error(ssh ?? sshDefaults, "ssh port must be a number");
             JumpSettings? jump = null;
             var jumpName = (ssh is not null ? y.Str(ssh, "jump") : null) ?? (sshDefaults is not null ? y.Str(sshDefaults, "jump") : null);
             if (jumpName is not null)
