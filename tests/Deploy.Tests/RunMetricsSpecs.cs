@@ -46,14 +46,34 @@ public sealed class RunMetricsSpecs : IDisposable
     }
 
     [Fact]
+    public void A_phase_that_hosts_go_through_at_once_counts_its_wall_time_once_and_the_gaps_between_its_runs_not_at_all()
+    {
+        var metrics = new RunMetrics();
+        metrics.Add("read", Ms(0), Ms(100));
+        metrics.Add("read", Ms(50), Ms(150));
+        metrics.Add("render", Ms(0), Ms(10));
+        metrics.Add("render", Ms(1000), Ms(1010));
+
+        var phases = metrics.Report(2).Phases.ToDictionary(p => p.Name);
+
+        (phases["read"].Wall, phases["read"].Sum, phases["read"].Count).Should().Be((TimeSpan.FromMilliseconds(150), TimeSpan.FromMilliseconds(200), 2));
+        (phases["render"].Wall, phases["render"].Sum).Should().Be((TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(20)));
+    }
+
+    /// <summary>A stopwatch timestamp, in milliseconds from 0.</summary>
+    private static long Ms(long ms) => ms * System.Diagnostics.Stopwatch.Frequency / 1000;
+
+    [Fact]
     public async Task Preview_verbose_lists_each_phase_and_json_has_the_timings_fields()
     {
         using var site = SiteFixture.FromRepo();
         site.Write("roles/bare.yaml", "description: no network function\nnfs: []\n")
-            .Write("inventory/solo.yaml", "ssh: { user: root, key: keys/id, port: 1 }\nhosts:\n  solo-1:\n    address: 127.0.0.1\n    roles: [bare]\n")
+            .Write("inventory/solo.yaml",
+                "ssh: { user: root, key: keys/id, port: 1 }\nhosts:\n  solo-1:\n    address: 127.0.0.1\n    roles: [bare]\n")
             .Write("stacks/Pulumi.solo.yaml", "config:\n  nf-deploy:inventory: solo\n");
         Directory.CreateDirectory(Path.Combine(site.Dir, "keys"));
-        using (var keygen = System.Diagnostics.Process.Start("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", Path.Combine(site.Dir, "keys/id")]))
+        var keyFile = Path.Combine(site.Dir, "keys/id");
+        using (var keygen = System.Diagnostics.Process.Start("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", keyFile]))
             await keygen.WaitForExitAsync(Ct);
 
         var verbose = await DeployProcess.RunAsync(site.Dir, null, "preview", "--stack", "solo", "-v"); // nothing listens on 127.0.0.1:1
@@ -66,7 +86,8 @@ public sealed class RunMetricsSpecs : IDisposable
         var timings = doc.RootElement.GetProperty("timings");
         timings.GetProperty("phases").GetProperty("connect").GetProperty("count").GetInt32().Should().Be(1);
         timings.GetProperty("phases").GetProperty("site.files").GetProperty("ms").GetInt64().Should().BeGreaterThanOrEqualTo(0);
-        foreach (var field in new[] { "hosts", "sshConnections", "roundTrips", "cpuMs", "startupCpuMs", "cpuPerHostMs", "peakRssMb", "wallMs" })
+        var fields = new[] { "hosts", "sshConnections", "roundTrips", "cpuMs", "startupCpuMs", "cpuPerHostMs", "peakRssMb", "wallMs" };
+        foreach (var field in fields)
             timings.TryGetProperty(field, out _).Should().BeTrue($"--json has timings.{field}");
         timings.GetProperty("hosts").GetInt32().Should().Be(1);
     }

@@ -8,16 +8,20 @@ namespace Deploy.Core.Engine;
 /// <summary>
 /// Where a run's time goes: the wall time of each phase (site load and its parts, connect, read, render, plan, lab,
 /// apply, health), the SSH connections and round trips, and the controller's CPU. Phases that run per host in parallel
-/// keep both their wall time (first start to last end) and the sum over hosts. Safe from many threads.
+/// keep both their wall time (the time during which at least one host was in it) and the sum over hosts. Safe from
+/// many threads.
 /// </summary>
 public sealed class RunMetrics
 {
     /// <summary>The phases in the order a run goes through them (the report lists those that ran, in this order).</summary>
     public static readonly ImmutableArray<string> Order =
-        ["site", "site.files", "site.templates", "site.secrets", "site.keys", "connect", "read", "render", "plan", "lab", "apply", "health"];
+    [
+        "site", "site.files", "site.templates", "site.secrets", "site.keys",
+        "connect", "read", "render", "plan", "lab", "apply", "health",
+    ];
 
     private readonly long _origin = Stopwatch.GetTimestamp();
-    private readonly ConcurrentDictionary<string, Tally> _phases = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConcurrentBag<(long Start, long End)>> _phases = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _trips = new(StringComparer.Ordinal);
     private int _connections;
 
@@ -29,8 +33,7 @@ public sealed class RunMetrics
 
     /// <summary>Adds a phase measured elsewhere (on another thread: the passphrase's key derivation).</summary>
     public void Add(string phase, long start, long end) =>
-        _phases.AddOrUpdate(phase, _ => new Tally(start, end, end - start, 1),
-            (_, t) => new Tally(Math.Min(t.First, start), Math.Max(t.Last, end), t.Sum + end - start, t.Count + 1));
+        _phases.GetOrAdd(phase, _ => new ConcurrentBag<(long, long)>()).Add((start, end));
 
     /// <summary>A transport that counts this run's connections and round trips.</summary>
     public IHostConnector Counting(IHostConnector inner) => new CountingConnector(inner, this);
@@ -41,14 +44,25 @@ public sealed class RunMetrics
         using var self = Process.GetCurrentProcess();
         var phases = Order.Where(_phases.ContainsKey).Select(name =>
         {
-            var t = _phases[name];
-            return new PhaseTime(name, Stopwatch.GetElapsedTime(t.First, t.Last), Stopwatch.GetElapsedTime(0, t.Sum), t.Count);
+            var spans = _phases[name].OrderBy(x => x.Start).ToList();
+            var sum = spans.Sum(x => x.End - x.Start);
+            return new PhaseTime(name, Stopwatch.GetElapsedTime(0, Covered(spans)), Stopwatch.GetElapsedTime(0, sum), spans.Count);
         });
         return new RunReport([.. phases], hosts, _connections, _trips.Values.Sum(), _trips.IsEmpty ? 0 : _trips.Values.Max(),
             self.TotalProcessorTime, StartupCpu, self.PeakWorkingSet64, Stopwatch.GetElapsedTime(_origin));
     }
 
-    private sealed record Tally(long First, long Last, long Sum, int Count);
+    /// <summary>The time covered by at least one of the spans (sorted by start): a phase's wall time, gaps left out.</summary>
+    private static long Covered(List<(long Start, long End)> spans)
+    {
+        long total = 0, from = long.MinValue, to = long.MinValue;
+        foreach (var (start, end) in spans)
+        {
+            if (start > to) { total += to - from; (from, to) = (start, end); }
+            else to = Math.Max(to, end);
+        }
+        return total + to - from;
+    }
 
     /// <summary>An open phase; disposing it records its time.</summary>
     public readonly struct Span(RunMetrics metrics, string? phase, long start) : IDisposable
@@ -100,7 +114,8 @@ public sealed record RunReport(ImmutableArray<PhaseTime> Phases, int Hosts, int 
         foreach (var p in Phases)
             yield return $"phase {p.Name,-15} {Ms(p.Wall),6} ms" + (p.Count > 1 ? $"  ({p.Count} times, {Ms(p.Sum)} ms in all)" : "");
         yield return $"ssh: {Connections} connections, {RoundTrips} round trips (at most {MostRoundTrips} on one host) for {Hosts} hosts";
-        yield return $"controller: {Ms(Cpu)} ms CPU ({Ms(StartupCpu)} ms before the run, {CpuPerHost.TotalMilliseconds:0.0} ms per host after), " +
+        yield return $"controller: {Ms(Cpu)} ms CPU ({Ms(StartupCpu)} ms before the run, " +
+            $"{CpuPerHost.TotalMilliseconds:0.0} ms per host after), " +
             $"peak RSS {PeakRssBytes / (1024 * 1024)} MB, {Ms(Wall)} ms wall";
     }
 
