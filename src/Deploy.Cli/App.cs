@@ -35,6 +35,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
 {
     private readonly IStateBackend _state = StateBackends.Open(ws);
     private ImmutableArray<string> _secrets = [];
+    private readonly RunMetrics _metrics = new();
 
     /// <summary>A person can answer a prompt: a terminal on stdin and no --non-interactive.</summary>
     public bool Interactive { get; init; }
@@ -55,12 +56,20 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using var http = new HttpClient();
-        var site = await SiteLoader.LoadAsync(ws.ProjectDir, stack, new HttpKeyFetcher(ws.KeyCacheDir, http, offline), EnsureLabKeyAsync, ct, ws.Passphrase, s => _secrets = s);
+        var site = await SiteLoader.LoadAsync(ws.ProjectDir, stack, new HttpKeyFetcher(ws.KeyCacheDir, http, offline), EnsureLabKeyAsync, ct, ws.Passphrase, s => _secrets = s, metrics: _metrics);
         _secrets = site.Config.SecretValues;
         // likely mistakes (an unknown var, a placeholder setting) are said before anything else, and never fail the verb
         foreach (var warning in site.Warnings) stderr.WriteLine(Redact($"warning: {warning}"));
         if (verbose) stderr.WriteLine($"loaded the site in {clock.ElapsedMilliseconds} ms");
         return site;
+    }
+
+    /// <summary>What the run cost so far; -v prints it on stderr.</summary>
+    private RunReport Cost(SiteProgram site)
+    {
+        var report = _metrics.Report(site.Hosts.Length);
+        if (verbose) RunTimings.Print(stderr, report);
+        return report;
     }
 
     /// <summary>Lab hosts are reached with a key pair this program makes once per project.</summary>
@@ -86,7 +95,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         });
         if (log.Logs is { } logs) connector = logs.Watch(connector);
         return new DeployEngine(new EngineDeps(connector, lab, knownHosts, ResourceProviders.All(), new HealthChecker(), _state, log,
-            new EngineOptions { Parallelism = parallelism, DiffNewContent = diffNewContent }));
+            new EngineOptions { Parallelism = parallelism, DiffNewContent = diffNewContent, Metrics = _metrics }));
     }
 
     private static DockerLabProvider? Lab(SiteProgram site, StackState state, RunOutput output) =>
@@ -105,7 +114,8 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         await using var session = await engine.PlanAsync(site, state, targets, ct);
         var plan = session.Plan!;
         output.Pause();
-        if (json) stdout.Write(Redact(PlanPrinter.Json(plan) + "\n"));
+        var cost = Cost(site);
+        if (json) stdout.Write(Redact(RunTimings.With(PlanPrinter.Json(plan), cost) + "\n"));
         else WritePlan($"Previewing update ({stack}):", plan, showSames);
         if (!plan.Problems.IsEmpty) return ExitCodes.Failed;
         if (expectNoChanges && plan.HasChanges)
@@ -147,7 +157,9 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         await site.CommitControllerAsync(ct);
         var report = await engine.ApplyAsync(session, ct);
         output.Pause();
-        if (json) stdout.Write(Redact(CallReport.WithHealth(PlanPrinter.Json(report.Plan), report.Hosts.SelectMany(h => h.Health)) + "\n"));
+        var cost = Cost(site);
+        if (json)
+            stdout.Write(Redact(RunTimings.With(CallReport.WithHealth(PlanPrinter.Json(report.Plan), report.Hosts.SelectMany(h => h.Health)), cost) + "\n"));
         // with --json, stdout holds the JSON document alone: the per-host summary goes to stderr
         var text = json ? stderr : stdout;
         text.WriteLine();

@@ -78,9 +78,12 @@ public sealed class EngineRig : IDisposable
     /// <summary>Where the engine's messages go (none by default).</summary>
     public IRunLog Log { get; set; } = new NullRunLog();
 
+    /// <summary>What the next runs cost (phases, connections, round trips); replace it to measure one run alone.</summary>
+    public RunMetrics Metrics { get; set; } = new();
+
     private DeployEngine Engine(bool diffNewContent = false) => new(new EngineDeps(new FakeConnector(Hosts), null, null,
         ResourceProviders.All(), new HealthChecker(), Store, Log,
-        new EngineOptions { Parallelism = 4, HealthTimeout = TimeSpan.Zero, DiffNewContent = diffNewContent }));
+        new EngineOptions { Parallelism = 4, HealthTimeout = TimeSpan.Zero, DiffNewContent = diffNewContent, Metrics = Metrics }));
 
     /// <summary>Plan and apply, as <c>./deploy up</c> does (App.UpAsync): the state loaded under the stack's lock.</summary>
     public Task<EngineRun> UpAsync(ISiteProgram site, CancellationToken ct) => UpAsync(site, RunTargets.All, ct);

@@ -182,6 +182,7 @@ public sealed partial class DeployEngine
     private async Task<ImmutableArray<(HealthCheckSpec Check, HealthResult Result)>> CheckHealthAsync(PlanSession s, string host, HostRun run, CancellationToken ct, bool siteWide = false)
     {
         var checks = s.Desired[host].Health.Where(c => c.SiteWide == siteWide);
+        using var timing = Metrics.Time("health");
         // a site-wide check may reach the other hosts too (a call test reads every node's registrations)
         var transport = siteWide ? new SiteTransport(run.Transport, s.Transports) : run.Transport;
         var results = await Task.WhenAll(checks.Select(async c => (c, await deps.Health.CheckAsync(c, transport, deps.Options.HealthTimeout, ct))));

@@ -17,12 +17,12 @@ public sealed partial class DeployEngine
     private async Task ReadHostsAsync(PlanSession s, CancellationToken ct)
     {
         var site = s.Site;
-        s.Missing = await lab.MissingAsync(site, ct);
+        using (Metrics.Time(deps.Lab is null ? null : "lab")) s.Missing = await lab.MissingAsync(site, ct);
 
         // Render with the best facts known before contacting anyone, to know what to probe in the same round trip.
         var known = site.Hosts.ToDictionary(h => h.Name, h => h.FactsOrAssumed(s.State.Hosts.GetValueOrDefault(h.Name)?.Facts));
         ImmutableArray<HostDesired>? preliminary = null;
-        try { preliminary = site.Materialize(known, ct); }
+        try { using (Metrics.Time("render")) preliminary = site.Materialize(known, ct); }
         catch (SiteErrors) { /* facts only a live host can give: probe after the facts are in */ }
         var preDesired = preliminary?.ToDictionary(d => d.Host);
 
@@ -36,7 +36,8 @@ public sealed partial class DeployEngine
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 var endpoint = host.Connection.Endpoint;
                 deps.Log.Progress(new HostProgress(host.Name, RunPhase.Connect, $"{endpoint.Address}:{endpoint.Port}"));
-                var transport = await deps.Connector.ConnectAsync(host.Connection, token);
+                IHostTransport transport;
+                using (Metrics.Time("connect")) transport = await connector.ConnectAsync(host.Connection, token);
                 var connected = clock.ElapsedMilliseconds;
                 s.Transports[host.Name] = transport;
                 var specs = preDesired?.GetValueOrDefault(host.Name)?.Resources ?? [];
@@ -69,7 +70,8 @@ public sealed partial class DeployEngine
         var facts = site.Hosts.ToDictionary(h => h.Name, h => s.Reads.TryGetValue(h.Name, out var r) ? r.Facts : known[h.Name]);
         // Nothing changed on any host since the last run (the usual no-op): the first rendering stands.
         var unchanged = preliminary is not null && site.Hosts.All(h => facts[h.Name].SameAs(known[h.Name]));
-        s.Desired = (unchanged ? preliminary!.Value : site.Materialize(facts, ct)).ToImmutableDictionary(d => d.Host);
+        using (Metrics.Time("render"))
+            s.Desired = (unchanged ? preliminary!.Value : site.Materialize(facts, ct)).ToImmutableDictionary(d => d.Host);
 
         // Resources whose identity depended on live facts were not probed yet: one more round trip for those hosts.
         await System.Threading.Tasks.Parallel.ForEachAsync(s.Reads.Keys.ToArray(), Options(ct), async (host, token) =>
@@ -93,6 +95,7 @@ public sealed partial class DeployEngine
 
     private async Task<HostRead> ReadAsync(string host, IHostTransport transport, IEnumerable<ResourceSpec> specs, CancellationToken ct)
     {
+        using var timing = Metrics.Time("read");
         var script = HostReader.Build(specs, Provider);
         var result = await transport.RunAsync(script.Text, ct);
         return script.Parse(host, result.Stdout);

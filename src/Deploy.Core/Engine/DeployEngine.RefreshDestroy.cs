@@ -73,7 +73,7 @@ public sealed partial class DeployEngine
             {
                 var endpoint = target.Connection.Endpoint;
                 deps.Log.Progress(new HostProgress(name, RunPhase.Connect, $"{endpoint.Address}:{endpoint.Port}"));
-                await using var t = await deps.Connector.ConnectAsync(target.Connection, token);
+                await using var t = await connector.ConnectAsync(target.Connection, token);
                 var run = new HostRun(t, state.Hosts[name].Facts);
                 // what nf-deploy made is deleted in reverse order; then what it adopted is handed back in apply order
                 // (a package left, its hand-written files restored, then its service as it was, on those files)

@@ -16,7 +16,9 @@ public sealed partial class DeployEngine
         var shown = session.Plan!;
 
         // the lab's phase: containers of hosts gone from the inventory removed, missing ones created
+        var labTiming = Metrics.Time(deps.Lab is null ? null : "lab");
         var (provisioned, created) = await lab.ProvisionAsync(session.Site, session.State, shown.Lab, deps.State, Options(ct), ct);
+        labTiming.Dispose();
         session.State = provisioned;
         if (created)
         {
@@ -86,7 +88,9 @@ public sealed partial class DeployEngine
         async Task<bool> ApplyAndRecordAsync(HostTarget host, CancellationToken token)
         {
             var steps = plan.Steps.Where(st => st.Host == host.Name).ToArray();
-            var outcome = await ApplyHostAsync(session, host.Name, steps, token);
+            HostApply outcome;
+            using (Metrics.Time("apply"))
+                outcome = await ApplyHostAsync(session, host.Name, steps, token);
             outcomes.Add(outcome.Outcome);
             // What was applied is recorded even when the run is being cancelled (a local write of a few ms).
             await stateGate.WaitAsync(CancellationToken.None);

@@ -32,6 +32,9 @@ public sealed record EngineOptions
 
     /// <summary>Plans carry the content of new files as a diff from empty (preview --diff), not only changed files'.</summary>
     public bool DiffNewContent { get; init; }
+
+    /// <summary>Where the run's time goes (phases, SSH connections and round trips), for -v and --json.</summary>
+    public RunMetrics Metrics { get; init; } = new();
 }
 
 /// <summary>What the engine works with: transports, lab, providers, health checks, state and a log.</summary>
@@ -52,6 +55,9 @@ public sealed record EngineDeps(
 public sealed partial class DeployEngine(EngineDeps deps)
 {
     private readonly LabPhase lab = new(deps.Lab, deps.HostKeys, deps.Log);
+    private readonly IHostConnector connector = deps.Options.Metrics.Counting(deps.Connector);
+
+    private RunMetrics Metrics => deps.Options.Metrics;
 
     private IResourceProvider Provider(string type) =>
         deps.Providers.TryGetValue(type, out var p) ? p : throw new DeployException($"no provider for resource type {type}");
@@ -71,8 +77,11 @@ public sealed partial class DeployEngine(EngineDeps deps)
             var clock = System.Diagnostics.Stopwatch.StartNew();
             await ReadHostsAsync(session, ct);
             deps.Log.Info($"read {session.Reads.Count} hosts in {clock.ElapsedMilliseconds} ms");
-            session.Plan = BuildPlan(session);
-            await AttachContentDiffsAsync(session, ct);
+            using (Metrics.Time("plan"))
+            {
+                session.Plan = BuildPlan(session);
+                await AttachContentDiffsAsync(session, ct);
+            }
             deps.Log.Info($"planned in {clock.ElapsedMilliseconds} ms");
             return session;
         }

@@ -57,14 +57,20 @@ public static class SiteLoader
     /// install on them (making the pair when missing). Called only when the site has lab hosts.</param>
     public static async Task<SiteProgram> LoadAsync(string projectDir, string stack, IKeyFetcher keys, Func<string, CancellationToken, Task<string>>? labKey, CancellationToken ct,
         Func<string?>? passphrase = null, Action<System.Collections.Immutable.ImmutableArray<string>>? onSecrets = null,
-        TimeProvider? time = null)
+        TimeProvider? time = null, Deploy.Core.Engine.RunMetrics? metrics = null)
     {
+        metrics ??= new Deploy.Core.Engine.RunMetrics();
+        using var siteTiming = metrics.Time("site");
+        var filesTiming = metrics.Time("site.files");
         var project = ProjectFile.Load(projectDir);
         var raw = StackConfig.Load(projectDir, project, stack);
         // The passphrase's key derivation (PBKDF2, a million rounds, as Pulumi) runs while the rest of the site is read:
         // inventory, roles and NFs need no secret.
         var phrase = raw.HasSecrets ? (passphrase ?? Secrets.PassphraseCrypter.PassphraseFromEnvironment)() : null;
-        var decrypting = raw.HasSecrets ? Task.Run(() => raw.Decrypted(phrase), ct) : Task.FromResult(raw);
+        var decrypting = raw.HasSecrets ? Task.Run(() =>
+        {
+            using (metrics.Time("site.secrets")) return raw.Decrypted(phrase);
+        }, ct) : Task.FromResult(raw);
         var config = raw;
         var templates = new TemplateEngine(projectDir);
         var inventoryName = config.Values.GetValueOrDefault("inventory") as string is { Length: > 0 } inv ? inv : stack;
@@ -72,7 +78,10 @@ public static class SiteLoader
             throw new SiteException(config.DisplayPath, config.KeyLines.GetValueOrDefault("inventory"), $"'{SiteNames.Printable(inventoryName)}' is not a valid inventory name ({SiteNames.Shape})");
         var inventory = Inventory.Load(projectDir, inventoryName, config, templates, ct);
 
-        var errors = new List<SiteException>(templates.CheckSyntax());
+        filesTiming.Dispose();
+        List<SiteException> errors;
+        using (metrics.Time("site.templates")) errors = [.. templates.CheckSyntax()];
+        filesTiming = metrics.Time("site.files");
         var roles = new Dictionary<string, RoleFile>(StringComparer.Ordinal);
         var nfs = new Dictionary<string, NfManifest>(StringComparer.Ordinal);
         var placements = ImmutableDictionary.CreateBuilder<string, ImmutableArray<NfPlacement>>();
@@ -112,6 +121,7 @@ public static class SiteLoader
                 foreach (var n in f.Notify.Select(n => n.Text).Where(n => !n.Contains("{{", StringComparison.Ordinal) && !services.Contains(n)))
                     errors.Add(new SiteException(nf.File, f.Line, $"file notifies service '{n}', which no NF of the site declares under services:"));
         if (errors.Count > 0) throw new SiteErrors(errors.DistinctBy(e => e.Message).ToList());
+        filesTiming.Dispose();
         var warnings = SiteWarnings.Of(project, config, inventory, nfs.Values, roles.Values,
             inventory.VarSites.Concat(roles.Values.SelectMany(r => r.VarSites)).Concat(instanceSites));
 
@@ -120,6 +130,7 @@ public static class SiteLoader
         config = await decrypting;
         // from here on, any output (an error fetching a key whose URL holds a token included) masks the secrets
         onSecrets?.Invoke(config.SecretValues);
+        using var keysTiming = metrics.Time("site.keys");
         var configScope = new Scriban.Runtime.ScriptObject { ["config"] = TemplateEngine.ToScript(config.Values) };
         foreach (var nf in nfs.Values)
             foreach (var k in nf.Keys)

@@ -239,9 +239,12 @@ public sealed partial record Inventory(string File, LabSettings? Lab, ImmutableA
             var ssh = SshSettings.Parse(y, y.Map(node, "ssh"), $"host '{h}'").Over(AnsibleSettings(ah)).Over(sshDefaults);
             var address = isGenerated ? gen.Address
                 : y.Str(node, "address") ?? ah?.Address ?? throw y.Error(node, $"host '{h}': 'address' is required");
-            if (addresses.TryGetValue(address, out var other))
-                throw y.Error(isGenerated ? null : y.Get(node, "address"), $"hosts '{other}' and '{h}' have the same address {address}");
-            addresses[address] = h;
+            var port = ssh.Port ?? 22;
+            // one address may front several hosts on distinct SSH ports (port forwarding; bench/sim's many sshd)
+            if (addresses.TryGetValue($"{address} {port}", out var other))
+                throw y.Error(isGenerated ? null : y.Get(node, "address"), $"hosts '{other}' and '{h}' have the same address {address}" +
+                    (port == 22 ? "" : $" and ssh port {port}"));
+            addresses[$"{address} {port}"] = h;
             var hostLab = isGenerated ? (null, null) : LabHostSettings.Read(y, node, $"host '{h}'");
             var isLab = isGenerated ? gen.Lab : hostLab.Lab == true;
             // init: the host's, else its first group's that says, else the lab section's
