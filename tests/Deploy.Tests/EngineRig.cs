@@ -75,7 +75,10 @@ public sealed class EngineRig : IDisposable
 
     public FakeHost this[string name] => Hosts.Single(h => h.Name == name);
 
-    private DeployEngine Engine() => new(new EngineDeps(new FakeConnector(Hosts), null, null, ResourceProviders.All(), new HealthChecker(),
+    /// <summary>What the engine connects through, given the fake hosts' connector (the connector itself by default).</summary>
+    public Func<IHostConnector, IHostConnector> Through { get; init; } = direct => direct;
+
+    private DeployEngine Engine() => new(new EngineDeps(Through(new FakeConnector(Hosts)), null, null, ResourceProviders.All(), new HealthChecker(),
         Store, new NullRunLog(), new EngineOptions { Parallelism = 4, HealthTimeout = TimeSpan.Zero }));
 
     /// <summary>Plan and apply, as <c>./deploy up</c> does (App.UpAsync): the state loaded under the stack's lock.</summary>
