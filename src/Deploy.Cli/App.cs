@@ -93,6 +93,7 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
             OnRetry = n => log.Host(n.Host, $"connect to {n.Endpoint} failed ({n.Error.Message}); retry {n.Attempt} in {n.Delay.TotalSeconds:0.0}s"),
             OnResume = n => log.Warn(n.Host, $"{n.Error.Message}; reconnecting to run the step again (attempt {n.Attempt}) in {n.Delay.TotalSeconds:0.0}s"),
         });
+        connector = SshPersist.Wrap(connector, knownHosts.Path, message => stderr.WriteLine("warning: " + message));
         if (log.Logs is { } logs) connector = logs.Watch(connector);
         return new DeployEngine(new EngineDeps(connector, lab, knownHosts, ResourceProviders.All(), new HealthChecker(), _state, log,
             new EngineOptions { Parallelism = parallelism, DiffNewContent = diffNewContent, Metrics = _metrics }));

@@ -106,9 +106,17 @@ var testJsonOpt = new Option<bool>("--json", "-j") { Description = "Print the re
 var test = new Command("test", "Run the site's call tests (SIPp registrations and calls through the live site), without a rollout") { stackOpt, testJsonOpt };
 test.SetAction((r, ct) => Run(r, app => app.TestAsync(r.GetValue(stackOpt)!, r.GetValue(testJsonOpt), ct)));
 
+// the SSH broker of NF_DEPLOY_SSH_PERSIST (started by the other verbs, not by hand)
+var brokerSocketOpt = new Option<string>("--socket") { Required = true };
+var brokerIdleOpt = new Option<int>("--idle") { DefaultValueFactory = _ => 300 };
+var sshBroker = new Command("ssh-broker", "Hold SSH connections between runs (NF_DEPLOY_SSH_PERSIST)") { brokerSocketOpt, brokerIdleOpt };
+sshBroker.Hidden = true;
+sshBroker.SetAction((r, ct) => SshPersist.ServeAsync(r.GetValue(brokerSocketOpt)!, r.GetValue(brokerIdleOpt), ct));
+
 var root = new RootCommand("nf-deploy: deploy telecom network functions (Kamailio, Open5GS, freeDiameter) over SSH, the Pulumi way")
 {
-    preview, up, refresh, restart, destroy, render, config, stackCmd, cancel, health, test, whoami, cwdOpt, parallelOpt, verboseOpt, nonInteractiveOpt,
+    preview, up, refresh, restart, destroy, render, config, stackCmd, cancel, health, test, whoami, sshBroker, cwdOpt, parallelOpt, verboseOpt,
+    nonInteractiveOpt,
 };
 // Ctrl-C and SIGTERM cancel the run through its token: the current step finishes or is abandoned (files on the
 // hosts are replaced atomically), the state is saved and the lock released. A second signal ends the process at once.

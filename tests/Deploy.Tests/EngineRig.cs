@@ -81,7 +81,10 @@ public sealed class EngineRig : IDisposable
     /// <summary>What the next runs cost (phases, connections, round trips); replace it to measure one run alone.</summary>
     public RunMetrics Metrics { get; set; } = new();
 
-    private DeployEngine Engine(bool diffNewContent = false) => new(new EngineDeps(new FakeConnector(Hosts), null, null,
+    /// <summary>What the engine connects through, given the fake hosts' connector (the connector itself by default).</summary>
+    public Func<IHostConnector, IHostConnector> Through { get; init; } = direct => direct;
+
+    private DeployEngine Engine(bool diffNewContent = false) => new(new EngineDeps(Through(new FakeConnector(Hosts)), null, null,
         ResourceProviders.All(), new HealthChecker(), Store, Log,
         new EngineOptions { Parallelism = 4, HealthTimeout = TimeSpan.Zero, DiffNewContent = diffNewContent, Metrics = Metrics }));
 

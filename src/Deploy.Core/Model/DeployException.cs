@@ -52,12 +52,20 @@ public sealed class BastionUnreachableException(string host, string bastion, str
 }
 
 /// <summary>The host presented an SSH host key different from the one pinned on first contact.</summary>
-public sealed class HostKeyMismatchException(string host, string address, string expected, string actual, string knownHostsFile)
-    : DeployException(
-        $"host {host} ({address}): SSH host key changed: pinned {expected}, presented {actual}. " +
-        $"Refusing to connect. If the host was legitimately rebuilt, remove its line from {knownHostsFile}.")
+public sealed class HostKeyMismatchException : DeployException
 {
-    public string Host { get; } = host;
+    public HostKeyMismatchException(string host, string address, string expected, string actual, string knownHostsFile)
+        : this(host, $"host {host} ({address}): SSH host key changed: pinned {expected}, presented {actual}. " +
+            $"Refusing to connect. If the host was legitimately rebuilt, remove its line from {knownHostsFile}.")
+    {
+    }
+
+    private HostKeyMismatchException(string host, string message) : base(message) => Host = host;
+
+    public string Host { get; }
+
+    /// <summary>The refusal as another process (the SSH broker that keeps connections) reported it.</summary>
+    public static HostKeyMismatchException Refused(string host, string message) => new(host, message);
 }
 
 /// <summary>A resource failed on a host at run time.</summary>
