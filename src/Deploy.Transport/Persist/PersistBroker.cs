@@ -18,8 +18,9 @@ namespace Deploy.Transport.Persist;
 public sealed class PersistBroker(Func<string, IHostConnector> connectorFor, string socketPath, TimeSpan idle)
 {
     private readonly ConcurrentDictionary<string, IHostConnector> _connectors = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Held> _held = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _opening = new(1, 1);
+    private readonly Dictionary<string, Held> _held = new(StringComparer.Ordinal);
+    private readonly HashSet<Held> _lent = [];
+    private readonly Lock _gate = new();
     private int _clients;
     private long _lastActivity = Environment.TickCount64;
     private int _opened;
@@ -55,9 +56,15 @@ public sealed class PersistBroker(Func<string, IHostConnector> connectorFor, str
             await stop.CancelAsync().ConfigureAwait(false);
             await watch.ConfigureAwait(false);
             try { File.Delete(socketPath); } catch (IOException) { }
-            foreach (var held in _held.Values)
+            Held[] all;
+            lock (_gate)
+            {
+                all = [.. _held.Values.Union(_lent)];
+                _held.Clear();
+                _lent.Clear();
+            }
+            foreach (var held in all)
                 await held.Transport.DisposeAsync().ConfigureAwait(false);
-            _held.Clear();
         }
         return true;
     }
@@ -159,6 +166,7 @@ public sealed class PersistBroker(Func<string, IHostConnector> connectorFor, str
         finally
         {
             foreach (var run in runs.Values) await run.CancelAsync().ConfigureAwait(false);
+            if (host is not null) await ReleaseAsync(host).ConfigureAwait(false);
             Interlocked.Exchange(ref _lastActivity, Environment.TickCount64);
             Interlocked.Decrement(ref _clients);
         }
@@ -187,36 +195,57 @@ public sealed class PersistBroker(Func<string, IHostConnector> connectorFor, str
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException) { }
     }
 
-    /// <summary>The held connection for this host and these pins, or a new one verified from scratch.</summary>
+    /// <summary>The held connection for this host and these pins, or a new one verified from scratch; lent to the
+    /// caller until <see cref="ReleaseAsync"/>.</summary>
     private async Task<(Held Host, bool Reused)> HoldAsync(HostConnection connection, string knownHostsFile, CancellationToken ct)
     {
         var store = new KnownHosts(knownHostsFile);
         var before = await KeyOfAsync(connection, store, ct).ConfigureAwait(false);
-        if (_held.TryGetValue(before, out var held)) return (held, true);
+        lock (_gate)
+            if (_held.TryGetValue(before, out var held))
+                return (Lend(held), true);
         var connector = _connectors.GetOrAdd(knownHostsFile, connectorFor);
         var transport = await connector.ConnectAsync(connection, ct).ConfigureAwait(false);
         Interlocked.Increment(ref _opened);
         // the pins as they are now (a first contact has just pinned the key): what the next run will look up
         var after = await KeyOfAsync(connection, store, ct).ConfigureAwait(false);
         var fresh = new Held(after, transport);
-        await _opening.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            if (_held.TryGetValue(after, out var raced))
-            {
-                await transport.DisposeAsync().ConfigureAwait(false);
-                return (raced, true);
-            }
-            _held[after] = fresh;
-            return (fresh, false);
-        }
-        finally { _opening.Release(); }
+        lock (_gate)
+            if (!_held.TryAdd(after, fresh))
+                fresh.Dropped = true; // another client opened it meanwhile: this one serves this client only
+        return (Lend(fresh), false);
     }
 
-    private void Drop(Held host)
+    private Held Lend(Held held)
     {
-        if (((ICollection<KeyValuePair<string, Held>>)_held).Remove(new(host.Key, host)))
-            _ = host.Transport.DisposeAsync().AsTask();
+        lock (_gate)
+        {
+            held.Users++;
+            _lent.Add(held);
+        }
+        return held;
+    }
+
+    /// <summary>A client is done with the connection: closed if it was dropped meanwhile, else kept for the next one.</summary>
+    private async Task ReleaseAsync(Held held)
+    {
+        lock (_gate)
+        {
+            if (--held.Users > 0) return;
+            _lent.Remove(held);
+            if (!held.Dropped) return;
+        }
+        await held.Transport.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>A connection that failed is not lent again; it is closed when its last client is done with it.</summary>
+    private void Drop(Held held)
+    {
+        lock (_gate)
+        {
+            held.Dropped = true;
+            if (_held.TryGetValue(held.Key, out var current) && ReferenceEquals(current, held)) _held.Remove(held.Key);
+        }
     }
 
     private static async Task<string> KeyOfAsync(HostConnection connection, KnownHosts store, CancellationToken ct)
@@ -227,5 +256,16 @@ public sealed class PersistBroker(Func<string, IHostConnector> connectorFor, str
         return JsonSerializer.Serialize(connection) + "|" + store.Path + "|" + pins;
     }
 
-    private sealed record Held(string Key, IHostTransport Transport);
+    private sealed class Held(string key, IHostTransport transport)
+    {
+        public string Key { get; } = key;
+
+        public IHostTransport Transport { get; } = transport;
+
+        /// <summary>Clients it is lent to (under the broker's lock).</summary>
+        public int Users { get; set; }
+
+        /// <summary>Failed, or opened twice by a race: closed once no client uses it.</summary>
+        public bool Dropped { get; set; }
+    }
 }
