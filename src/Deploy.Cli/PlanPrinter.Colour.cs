@@ -6,10 +6,10 @@ namespace Deploy.Cli;
 // TERM=dumb; otherwise the plain text, byte for byte.
 public static partial class PlanPrinter
 {
-    /// <summary>Colour is wanted: the output is a terminal, NO_COLOR is unset or empty, TERM is not dumb.</summary>
+    /// <summary>Colour is wanted: the output is a terminal, NO_COLOR and CI are unset or empty, TERM is not dumb.</summary>
     public static bool ColourWanted(bool outputRedirected) =>
         !outputRedirected && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"))
-        && Environment.GetEnvironmentVariable("TERM") != "dumb";
+        && Environment.GetEnvironmentVariable("TERM") != "dumb" && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI"));
 
     /// <summary>Writes the lines, each passed through <paramref name="redact"/> first; in colour when asked.</summary>
     public static void Write(TextWriter output, IEnumerable<PlanLine> lines, bool colour, Func<string, string> redact,

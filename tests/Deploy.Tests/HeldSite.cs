@@ -25,7 +25,7 @@ public sealed class HeldSite : IDisposable
             catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException) { }
         });
         Site.Write("Pulumi.yaml", File.ReadAllText(Path.Combine(SiteFixture.RepoRoot, "Pulumi.yaml")))
-            .Write($"stacks/Pulumi.{Stack}.yaml", "config:\n  nf-deploy:inventory: held\n")
+            .Write($"stacks/Pulumi.{Stack}.yaml", "config:\n  nf-deploy:inventory: held\n  nf-deploy:sipDomain: sip.held.test\n  nf-deploy:realm: epc.held.test\n")
             .Write("inventory/held.yaml", $"ssh: {{ user: root, key: key, port: {port} }}\nhosts:\n  h1: {{ address: 127.0.0.1 }}\ngroups:\n  g: {{ hosts: [h1], roles: [marker] }}\n")
             .Write("roles/marker.yaml", "description: one directory\nnfs: [marker]\n")
             .Write("nf/marker/nf.yaml", "description: one directory\ndirectories:\n  - { path: /tmp/nfd-held-marker }\n")

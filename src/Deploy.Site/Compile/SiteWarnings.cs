@@ -10,8 +10,10 @@ namespace Deploy.Site.Compile;
 /// </summary>
 public static class SiteWarnings
 {
-    /// <summary>Vars nf-deploy itself reads, whatever the NFs: rolling batches, file backups, a host's own certificate.</summary>
-    public static ImmutableArray<string> EngineVars { get; } = ["backup_keep", "rollout_batch", "rollout_max_fail", "tls_cert_file", "tls_key_file"];
+    /// <summary>Vars nf-deploy itself reads, whatever the NFs: rolling batches, file backups, a host's own certificate, its
+    /// name.</summary>
+    public static ImmutableArray<string> EngineVars { get; } =
+        ["backup_keep", "rollout_batch", "rollout_max_fail", "tls_cert_file", "tls_key_file", HostnameVars.Manage, HostnameVars.Name];
 
     private static readonly F23.StringSimilarity.OptimalStringAlignment Distance = new();
 
