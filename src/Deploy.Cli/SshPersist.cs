@@ -36,8 +36,9 @@ public static class SshPersist
     public static TimeSpan? ParseIdle(string text)
     {
         text = text.Trim();
-        var unit = text.Length > 0 && char.IsLetter(text[^1]) ? text[^1] : 's';
-        var number = char.IsLetter(unit) && text.Length > 0 && char.IsLetter(text[^1]) ? text[..^1] : text;
+        var hasUnit = text.Length > 0 && char.IsLetter(text[^1]);
+        var unit = hasUnit ? text[^1] : 's';
+        var number = hasUnit ? text[..^1] : text;
         if (!int.TryParse(number, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value)
             || value <= 0)
             return null;

@@ -69,6 +69,20 @@ public sealed class PersistPlanSpecs : IAsyncDisposable
         (await brokered.PreviewAsync(ProxySite.Of(brokered.Hosts, V2), Ct)).Plan.HasChanges.Should().BeFalse();
     }
 
+    [Theory]
+    [InlineData("300", 300)]
+    [InlineData("90s", 90)]
+    [InlineData("5m", 300)]
+    [InlineData(" 1h ", 3600)]
+    [InlineData("24h", 86400)]
+    [InlineData("25h", -1)]
+    [InlineData("5x", -1)]
+    [InlineData("m", -1)]
+    [InlineData("-5", -1)]
+    [InlineData("0", -1)]
+    public void The_idle_time_is_seconds_or_a_number_with_s_m_or_h_up_to_a_day(string text, int seconds) =>
+        SshPersist.ParseIdle(text).Should().Be(seconds < 0 ? null : TimeSpan.FromSeconds(seconds));
+
     private static FakeHost[] Hosts() =>
         [.. new[] { "sip-1", "sip-2", "sip-3" }.Select((name, i) => new FakeHost(name, $"10.0.0.{i + 1}").WithService(ProxySite.ServiceName))];
 
