@@ -26,7 +26,16 @@ fi
 command -v kamailio >/dev/null 2>&1 || { echo "kamailio-trial: kamailio is not installed" >&2; exit 2; }
 dir=$(mktemp -d /tmp/kamailio-trial.XXXXXX)
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$pid" ] && wait "$pid" 2>/dev/null; rm -rf "$dir"; }
+# Stopping the trial is bounded: its copy says exit_timeout=3 (Kamailio's main process otherwise waits up to 60 s for a
+# child that does not end on SIGTERM, a child still in its start-up on a loaded host), and after 5 s it is killed.
+cleanup() {
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null
+    i=0; while [ $i -lt 50 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; i=$((i+1)); done
+    kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  fi
+  rm -rf "$dir"
+}
 trap cleanup EXIT
 owner=
 id kamailio >/dev/null 2>&1 && owner=kamailio
@@ -52,6 +61,8 @@ done
 
 sed $subst "$cfg" | awk -v ports="$ports" -v dir="$dir" '
   BEGIN { np = split(ports, port, " "); k = 0 }
+  NR == 1 && /^#!(KAMAILIO|OPENSER|SER|ALL|MAXCOMPAT)/ { print; print "exit_timeout=3"; next }
+  NR == 1 { print "exit_timeout=3" }
   /^[ \t]*listen[ \t]*=/ {
     v = $0; sub(/^[ \t]*listen[ \t]*=[ \t]*/, "", v); split(v, w, /[ \t]/); proto = ""
     if (w[1] ~ /^(udp|tcp|tls|sctp):/) proto = substr(w[1], 1, index(w[1], ":"))
