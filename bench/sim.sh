@@ -7,7 +7,8 @@
 # nf-deploy / floor, and the engine's own figures (--json timings: CPU per host, peak RSS, connections, round trips).
 # Each sshd runs in a UTS namespace of its own (the container has CAP_SYS_ADMIN), so each host has its own hostname.
 # It asserts nothing: compare with bench/results.md.
-#   bench/sim.sh [HOSTS] [REPS]        (default: 500 3; PARALLEL, default 64: nf-deploy's -p and the floor's)
+#   bench/sim.sh [HOSTS] [REPS]        (default: 500 3; PARALLEL, default 64: nf-deploy's -p and the floor's;
+#                                      KEEP=1 keeps the hosts and the work folder: each run's --json and stderr)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 hosts=${1:-500}
@@ -22,6 +23,11 @@ bench_project "$work"
 ssh-keygen -q -t ed25519 -N "" -C nfd-sim -f "$work/id_ed25519"
 chmod 0644 "$work/id_ed25519.pub"
 cleanup() {
+  if [ "${KEEP:-0}" = 1 ]; then
+    echo "bench: kept $work and the hosts (NF_DEPLOY_PROJECT=$work ./deploy up --stack sim; remove them with:" \
+      "docker rm -f \$(docker ps -aq --filter label=nfd-bench=sim); docker network rm $network)" >&2
+    return
+  fi
   docker ps -aq --filter label=nfd-bench=sim | xargs -r docker rm -f >/dev/null
   docker network rm "$network" >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -62,7 +68,7 @@ run() { # name verb...: nf-deploy with --json; samples and its timings kept
   local rc=0
   /usr/bin/time -f "%e %U %S %M" -o "$work/$1.t" "$repo/deploy" "${@:2}" --stack sim -p "$parallel" --json >"$work/$1.json" 2>>"$work/$1.log" || rc=$?
   if [ "$rc" != 0 ] && [ "$rc" != "${OK_EXIT:-0}" ]; then echo "bench: $* failed ($rc)" >&2; tail -20 "$work/$1.log" >&2; exit 1; fi
-  awk '{ printf "%s %.2f %d\n", $1, $2 + $3, $4 / 1024 }' "$work/$1.t" >>"$work/$1"
+  tail -n1 "$work/$1.t" | awk '{ printf "%s %.2f %d\n", $1, $2 + $3, $4 / 1024 }' >>"$work/$1" # (time adds a line for an exit code)
   python3 -c 'import json, sys; t = json.load(open(sys.argv[1]))["timings"]; print(t["cpuPerHostMs"], t["peakRssMb"], t["sshConnections"], t["roundTrips"],
     " ".join(k + "=" + str(v["ms"]) for k, v in t["phases"].items()))' "$work/$1.json" >>"$work/$1.timings"
 }
