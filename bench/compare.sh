@@ -17,7 +17,7 @@ command -v ansible-playbook >/dev/null || { echo "bench: ansible-playbook not fo
 work=$(mktemp -d /tmp/nfd-compare.XXXXXX)
 bench_project "$work"
 install -D -m 0644 /var/lib/nf-deploy/mirror/kamailiodebkey.gpg "$work/.nf-deploy/lab/mirror-key.asc"
-sed -e 's/nf-deploy:inventory: lab/nf-deploy:inventory: bench/' -e 's/10\.211\.0/10.215.0/g' "$repo/stacks/Pulumi.lab.yaml" >"$work/stacks/Pulumi.bench.yaml"
+sed -e 's/nf-deploy:inventory: lab/nf-deploy:inventory: bench/' -e 's/10\.211\.0/10.222.0/g' "$repo/stacks/Pulumi.lab.yaml" >"$work/stacks/Pulumi.bench.yaml"
 key="$work/.nf-deploy/lab/id_ed25519"
 known="$work/ssh_known_hosts"
 export ANSIBLE_CONFIG="$repo/bench/ansible/ansible.cfg"
@@ -33,19 +33,19 @@ echo "bench: $(date -u '+%F %T UTC'), $(machine), sizes $sizes, $reps repetition
 
 inventory() { # hosts role
   cat >"$work/inventory/bench.yaml" <<YAML
-lab: { network: nfd-bench, subnet: 10.215.0.0/24, gateway: 10.215.0.1 }
+lab: { network: nfd-bench, subnet: 10.222.0.0/24, gateway: 10.222.0.1 }
 ssh: { user: root, key: .nf-deploy/lab/id_ed25519 }
 groups:
   kamailio:
     count: $1
     name: "kamailio-{{ i }}"
-    address: "10.215.0.{{ 10 + i }}"
+    address: "10.222.0.{{ 10 + i }}"
     lab: true
     roles: [$2]
     vars: { listen_interface: eth0, dmq_hosts_entry: true }
 YAML
   { echo "[kamailio]"
-    for ((i = 1; i <= $1; i++)); do echo "kamailio-$i ansible_host=10.215.0.$((10 + i))"; done
+    for ((i = 1; i <= $1; i++)); do echo "kamailio-$i ansible_host=10.222.0.$((10 + i))"; done
     echo "[kamailio:vars]"
     echo "ansible_user=root"
     echo "ansible_ssh_private_key_file=$key"
@@ -56,7 +56,7 @@ YAML
 on_all() { # hosts script: runs a script on every host at once (setup and drift, never timed)
   local n=$1; shift
   seq 1 "$n" | xargs -P "$n" -I{} sh -c 'ssh -n -q -i "$1" -o BatchMode=yes -o StrictHostKeyChecking=accept-new \
-    -o UserKnownHostsFile="$2" root@10.215.0.$((10 + $3)) "$4"' _ "$key" "$known" {} "$*"
+    -o UserKnownHostsFile="$2" root@10.222.0.$((10 + $3)) "$4"' _ "$key" "$known" {} "$*"
 }
 
 # fresh lab hosts with python3 (Ansible's need; nf-deploy's hosts get it too, so both start alike)
@@ -79,7 +79,7 @@ for hosts in $sizes; do
   fresh "$hosts"
   inventory "$hosts" "$role"
   deploy up --stack bench --yes -p "$hosts" >>"$work/setup.log" 2>&1
-  endpoints=(); for ((i = 1; i <= hosts; i++)); do endpoints+=("10.215.0.$((10 + i))"); done
+  endpoints=(); for ((i = 1; i <= hosts; i++)); do endpoints+=("10.222.0.$((10 + i))"); done
 
   converge() { cp "$work/template.orig" "$template"; deploy up --stack bench --yes -p "$hosts" >>"$work/setup.log" 2>&1; }
   rendered() { rm -rf "$work/rendered"; deploy render --stack bench --out "$work/rendered" >/dev/null; }

@@ -37,13 +37,13 @@ docker image inspect "$image" >/dev/null || { echo "bench: no image $image (scri
 deploy --help >/dev/null # builds ./deploy once, outside any timing
 
 # the network: internal (no route out), as the lab's (src/Deploy.Lab/LabNetwork.cs)
-docker network create --internal --subnet 10.216.0.0/24 --gateway 10.216.0.1 --label nfd-bench=sim "$network" >/dev/null
+docker network create --internal --subnet 10.221.0.0/24 --gateway 10.221.0.1 --label nfd-bench=sim "$network" >/dev/null
 endpoints=()
 {
   echo "ssh: { user: root, key: id_ed25519 }"
   echo "hosts:"
   for ((c = 0; c < containers; c++)); do
-    address=10.216.0.$((10 + c))
+    address=10.221.0.$((10 + c))
     # each sshd in a UTS namespace of its own, named as its host (nf-deploy keeps every host's hostname)
     docker run -d --name "nfd-sim-$c" --hostname "nfd-sim-$c" --network "$network" --ip "$address" --label nfd-bench=sim \
       --cap-add SYS_ADMIN -v "$work/id_ed25519.pub:/root/.ssh/authorized_keys:ro" "$image" /bin/sh -c \

@@ -23,10 +23,12 @@ public sealed partial class App
 
     private void SiteChecksSkipped(ApplyReport report)
     {
-        if (report.SiteChecksSkipped > 0)
-            stderr.WriteLine($"note: {report.SiteChecksSkipped} site-wide check{(report.SiteChecksSkipped == 1 ? " was" : "s were")} " +
-                "skipped (call tests, peers across the cluster): a targeted run does not reach every host; " +
-                "./deploy health and ./deploy test run them");
+        if (report.SiteChecksSkipped == 0) return;
+        var why = report.SiteChecksSkippedBecause == SiteChecksSkip.NothingChanged
+            ? "nothing changed (a call test places real calls)"
+            : "a targeted run does not reach every host";
+        stderr.WriteLine($"note: {report.SiteChecksSkipped} site-wide check{(report.SiteChecksSkipped == 1 ? " was" : "s were")} " +
+            $"not run (call tests, peers across the cluster): {why}; ./deploy health and ./deploy test run them");
     }
 
     /// <summary>

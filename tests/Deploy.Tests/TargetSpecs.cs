@@ -187,9 +187,27 @@ public sealed class TargetSpecs : IDisposable
         var whole = await rig.UpAsync(site, Ct);
 
         targeted.Report!.SiteChecksSkipped.Should().Be(1);
+        targeted.Report.SiteChecksSkippedBecause.Should().Be(SiteChecksSkip.Targeted);
         targeted.Sent["h1"].Count(s => s.Kind == ScriptKind.Health).Should().Be(1, "the host's own check runs, the site-wide one does not");
         whole.Report!.SiteChecksSkipped.Should().Be(0);
         whole.Sent["h1"].Count(s => s.Kind == ScriptKind.Health).Should().Be(2);
+    }
+
+    [Fact]
+    public async Task An_up_that_changes_nothing_places_no_test_calls_and_says_why()
+    {
+        var rig = Proxies(2);
+        var site = new WithSiteCheck(ProxySite.Of(rig.Hosts, V1));
+
+        var first = await rig.UpAsync(site, Ct);
+        var noop = await rig.UpAsync(site, Ct);
+
+        first.Report!.SiteChecksSkipped.Should().Be(0, "the first up changed the hosts: its site-wide check runs");
+        first.Sent["h1"].Count(s => s.Kind == ScriptKind.Health).Should().Be(2);
+        noop.Report!.Plan.HasChanges.Should().BeFalse();
+        noop.Report.SiteChecksSkipped.Should().Be(1);
+        noop.Report.SiteChecksSkippedBecause.Should().Be(SiteChecksSkip.NothingChanged);
+        noop.Sent["h1"].Count(s => s.Kind == ScriptKind.Health).Should().Be(1, "the host's own check still runs, the site-wide one does not");
     }
 
     /// <summary>The site with its config files gone from every host: up deletes them.</summary>

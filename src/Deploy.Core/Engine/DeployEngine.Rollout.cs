@@ -61,15 +61,21 @@ public sealed partial class DeployEngine
             }
         });
 
-        // site-wide checks (peers open...) once every host is rolled out: reported, never rolled back. A targeted run
-        // does not reach every host, so it cannot run them: it says so instead.
+        // site-wide checks (peers open, call tests) once every host is rolled out: reported, never rolled back. A targeted
+        // run does not reach every host, so it cannot run them, and a run that changed nothing has nothing new to prove
+        // (a call test places real calls on the site): either says so instead.
         var final = new ConcurrentBag<HostOutcome>();
-        var skipped = session.Targets.Everything ? 0
+        var skip = !session.Targets.Everything ? SiteChecksSkip.Targeted
+            : !session.RestartOnly && !plan.HasChanges && outcomes.All(o => o.Changed == 0) ? SiteChecksSkip.NothingChanged
+            : SiteChecksSkip.None;
+        var skipped = skip == SiteChecksSkip.None ? 0
             : outcomes.Sum(o => session.Desired.GetValueOrDefault(o.Host)?.Health.Count(c => c.SiteWide) ?? 0);
-        if (skipped > 0) deps.Log.Info($"{skipped} site-wide checks skipped: the run is targeted ({session.Targets.Describe()})");
+        if (skipped > 0)
+            deps.Log.Info(skip == SiteChecksSkip.Targeted ? $"{skipped} site-wide checks skipped: the run is targeted ({session.Targets.Describe()})"
+                : $"{skipped} site-wide checks not run: nothing changed");
         await System.Threading.Tasks.Parallel.ForEachAsync(outcomes, Options(ct), async (o, token) =>
         {
-            if (o.Error is not null || !session.Targets.Everything || !session.Transports.TryGetValue(o.Host, out var t))
+            if (o.Error is not null || skip != SiteChecksSkip.None || !session.Transports.TryGetValue(o.Host, out var t))
             {
                 final.Add(o);
                 return;
@@ -77,7 +83,7 @@ public sealed partial class DeployEngine
             var site = await CheckHealthAsync(session, o.Host, new HostRun(t, session.Reads[o.Host].Facts), token, siteWide: true);
             final.Add(o with { Health = o.Health.AddRange(site) });
         });
-        return new ApplyReport(plan, [.. final.OrderBy(o => o.Host)]) { SiteChecksSkipped = skipped };
+        return new ApplyReport(plan, [.. final.OrderBy(o => o.Host)]) { SiteChecksSkipped = skipped, SiteChecksSkippedBecause = skip };
 
         void Untouched(string host, string why)
         {

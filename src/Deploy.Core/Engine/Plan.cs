@@ -80,8 +80,23 @@ public sealed record ApplyReport(Plan Plan, ImmutableArray<HostOutcome> Hosts)
 {
     public bool Ok => Plan.Problems.IsEmpty && Hosts.All(h => h.Ok);
 
-    /// <summary>Site-wide checks (call tests, peers across the cluster) not run: a targeted run does not reach every host.</summary>
+    /// <summary>Site-wide checks (call tests, peers across the cluster) not run, for the reason in
+    /// <see cref="SiteChecksSkippedBecause"/>.</summary>
     public int SiteChecksSkipped { get; init; }
+
+    public SiteChecksSkip SiteChecksSkippedBecause { get; init; }
+}
+
+/// <summary>Why an <c>up</c> did not run the site-wide checks; <c>./deploy test</c> and <c>./deploy health</c> run them.</summary>
+public enum SiteChecksSkip
+{
+    None,
+
+    /// <summary>A targeted run does not reach every host.</summary>
+    Targeted,
+
+    /// <summary>The run changed nothing: the site is as the last run left it, and a call test places real calls.</summary>
+    NothingChanged,
 }
 
 /// <summary>A difference between the last applied state and what a host has now.</summary>
