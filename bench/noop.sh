@@ -11,17 +11,17 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work=$(mktemp -d /tmp/nfd-bench.XXXXXX)
 cp -r "$repo/Pulumi.yaml" "$repo/roles" "$repo/nf" "$repo/templates" "$repo/stacks" "$work/"
 mkdir -p "$work/inventory"
-sed -e 's/nf-deploy:inventory: lab/nf-deploy:inventory: bench/' -e 's/10\.211\.0/10.215.0/g' "$repo/stacks/Pulumi.lab.yaml" >"$work/stacks/Pulumi.bench.yaml"
+sed -e 's/nf-deploy:inventory: lab/nf-deploy:inventory: bench/' -e 's/10\.211\.0/10.222.0/g' "$repo/stacks/Pulumi.lab.yaml" >"$work/stacks/Pulumi.bench.yaml"
 # the lab mirror's signing key as a key file of the project, as scripts/lab-up puts it
 install -D -m 0644 /var/lib/nf-deploy/mirror/kamailiodebkey.gpg "$work/.nf-deploy/lab/mirror-key.asc"
 cat >"$work/inventory/bench.yaml" <<YAML
-lab: { network: nfd-bench, subnet: 10.215.0.0/24, gateway: 10.215.0.1 }
+lab: { network: nfd-bench, subnet: 10.222.0.0/24, gateway: 10.222.0.1 }
 ssh: { user: root, key: .nf-deploy/lab/id_ed25519 }
 groups:
   kamailio:
     count: $hosts
     name: "kamailio-{{ i }}"
-    address: "10.215.0.{{ 10 + i }}"
+    address: "10.222.0.{{ 10 + i }}"
     lab: true
     roles: [sip-proxy]
     vars: { listen_interface: eth0, dmq_hosts_entry: true }

@@ -3,7 +3,8 @@
 # image (CONTAINERS, default 5), on a Docker network created with Internal=true; each host of the inventory is an
 # address and an ssh port. It runs bench/light's NF (files only), so it measures the engine's scheduling, memory and
 # CPU per host where 500 containers would not fit: cold (first up), then REPS times in turn: no-op up, the floor
-# (`ssh host true` to every host, PARALLEL at once), one template line, drift check (preview). It prints medians,
+# (`ssh host true` to every host, PARALLEL at once), one template line, drift check (preview); then previews through
+# kept connections (NF_DEPLOY_SSH_PERSIST: the first starts the broker, the others reuse it). It prints medians,
 # nf-deploy / floor, and the engine's own figures (--json timings: CPU per host, peak RSS, connections, round trips).
 # Each sshd runs in a UTS namespace of its own (the container has CAP_SYS_ADMIN), so each host has its own hostname.
 # It asserts nothing: compare with bench/results.md.
@@ -84,12 +85,17 @@ for ((rep = 1; rep <= reps; rep++)); do
   run revert up --yes
 done
 
+# Repeat runs through kept connections (NF_DEPLOY_SSH_PERSIST, opt-in): the first preview starts the user's broker
+# and connects, the next ones reuse its connections. The broker exits after its idle minute.
+OK_EXIT=0 NF_DEPLOY_SSH_PERSIST=1m run persist-first preview --expect-no-changes
+for ((rep = 1; rep <= reps; rep++)); do NF_DEPLOY_SSH_PERSIST=1m run persist preview --expect-no-changes; done
+
 floor=$(median "$work/floor" 1)
 {
   echo
   echo "| run | nf-deploy s (median) | / floor ($floor s) | CPU s | peak RSS MB | CPU per host ms, RSS MB, connections, round trips, phases (last run) |"
   echo "|---|---|---|---|---|---|"
-  for name in cold noop template drift-check revert; do
+  for name in cold noop template drift-check revert persist-first persist; do
     d=$(median "$work/$name" 1)
     echo "| $name | $d | $(ratio "$d" "$floor") | $(median "$work/$name" 2) | $(median "$work/$name" 3) | $(tail -n1 "$work/$name.timings") |"
   done
