@@ -22,7 +22,10 @@ key="$work/.nf-deploy/lab/id_ed25519"
 known="$work/ssh_known_hosts"
 export ANSIBLE_CONFIG="$repo/bench/ansible/ansible.cfg"
 cleanup() {
-  if [ "${KEEP:-0}" != 1 ]; then deploy destroy --stack bench --yes >/dev/null 2>&1 || true; rm -rf "$work"; fi
+  local rc=$?
+  if [ "${KEEP:-0}" != 1 ]; then deploy destroy --stack bench --yes >/dev/null 2>&1 || true; fi
+  # the samples of a bench that stopped on a failure are kept, to read
+  if [ "$rc" != 0 ]; then echo "bench: samples kept in $work" >&2; elif [ "${KEEP:-0}" != 1 ]; then rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
