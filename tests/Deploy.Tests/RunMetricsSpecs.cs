@@ -39,8 +39,10 @@ public sealed class RunMetricsSpecs : IDisposable
         (await _rig.UpAsync(site, Ct)).Report!.Ok.Should().BeTrue();
         var report = _rig.Metrics.Report(_rig.Hosts.Length);
 
-        report.Phases.Select(p => p.Name).Should().Equal("connect", "read", "render", "plan", "apply", "health");
+        report.Phases.Select(p => p.Name).Should().Equal("connect", "read", "render", "plan", "apply", "health", "state");
         report.Phases.Single(p => p.Name == "connect").Count.Should().Be(5);
+        report.Phases.Single(p => p.Name == "state").Count.Should().BeInRange(1, 15,
+            "each host writes at most three times (its restart due, made, its outcome), fewer when hosts share a write");
         report.Phases.Single(p => p.Name == "apply").Count.Should().Be(5);
         report.Lines().Should().Contain(l => l.StartsWith("ssh: 5 connections, ", StringComparison.Ordinal));
     }

@@ -11,19 +11,18 @@ public sealed partial class DeployEngine
     /// cancellable: once a step started, what it means for the next run must reach the state file.</summary>
     private async Task UpdatePendingAsync(PlanSession s, IReadOnlyList<PendingRestart> add, IReadOnlyList<PendingRestart> remove)
     {
-        await s.StateGate.WaitAsync(CancellationToken.None);
         try
         {
-            var pending = s.State.PendingRestarts.Except(remove).Union(add).ToImmutableArray();
-            if (pending.SequenceEqual(s.State.PendingRestarts)) return;
-            s.State = s.State with { PendingRestarts = pending };
-            try { await deps.State.SaveAsync(s.State with { Updated = DateTimeOffset.UtcNow }, CancellationToken.None); }
-            catch (Exception e) when (e is DeployException or IOException or UnauthorizedAccessException && e is not StateWriteException)
+            await s.Journal.ChangeAsync(state =>
             {
-                // not this host's fault: the run stops (see the catch in ApplyHostAsync), nothing is rolled back for it
-                throw new StateWriteException(e is DeployException ? e.Message : $"the state of stack {s.Site.Stack} could not be written; the run stops: {e.Message}", e);
-            }
+                var pending = state.PendingRestarts.Except(remove).Union(add).ToImmutableArray();
+                return pending.SequenceEqual(state.PendingRestarts) ? null : state with { PendingRestarts = pending };
+            });
         }
-        finally { s.StateGate.Release(); }
+        catch (Exception e) when (e is DeployException or IOException or UnauthorizedAccessException && e is not StateWriteException)
+        {
+            // not this host's fault: the run stops (see the catch in ApplyHostAsync), nothing is rolled back for it
+            throw new StateWriteException(e is DeployException ? e.Message : $"the state of stack {s.Site.Stack} could not be written; the run stops: {e.Message}", e);
+        }
     }
 }

@@ -215,10 +215,15 @@ public sealed partial class DeployEngine
 }
 
 /// <summary>A plan together with the open connections and reads it was made from.</summary>
-public sealed class PlanSession(ISiteProgram site, StackState state) : IAsyncDisposable
+public sealed class PlanSession(ISiteProgram site, StackState state, IStateStore store, RunMetrics? metrics = null) : IAsyncDisposable
 {
     public ISiteProgram Site { get; } = site;
-    public StackState State { get; internal set; } = state;
+
+    /// <summary>The run's state: what it was planned from, then each host's outcome as it finishes.</summary>
+    public StackState State { get => Journal.State; internal set => Journal.Reset(value); }
+
+    /// <summary>Records changes to <see cref="State"/> as they happen (group commit: hosts finishing together share a write).</summary>
+    internal StateJournal Journal { get; } = new(store, state, metrics);
     public Plan? Plan { get; internal set; }
 
     /// <summary>The hosts and resources the run acts on (<c>--target</c>); the others are neither read nor changed.</summary>
@@ -233,9 +238,6 @@ public sealed class PlanSession(ISiteProgram site, StackState state) : IAsyncDis
     /// <summary>Lab hosts that are not there yet: not read, created by up.</summary>
     internal ImmutableHashSet<string> Missing { get; set; } = [];
     internal ImmutableDictionary<string, HostDesired> Desired { get; set; } = ImmutableDictionary<string, HostDesired>.Empty;
-
-    /// <summary>Serializes changes to <see cref="State"/> and its writes.</summary>
-    internal SemaphoreSlim StateGate { get; } = new(1, 1);
 
     public async ValueTask DisposeAsync()
     {

@@ -30,7 +30,6 @@ public sealed partial class DeployEngine
 
         var plan = session.Plan!;
         var outcomes = new ConcurrentBag<HostOutcome>();
-        var stateGate = session.StateGate;
         var hostsWithSteps = session.Site.Hosts.Where(h => session.Reads.ContainsKey(h.Name) && !session.Problems.ContainsKey(h.Name))
             .Where(h => !session.RestartOnly || plan.Steps.Any(st => st.Host == h.Name)).ToArray();
 
@@ -98,19 +97,13 @@ public sealed partial class DeployEngine
             using (Metrics.Time("apply"))
                 outcome = await ApplyHostAsync(session, host.Name, steps, token);
             outcomes.Add(outcome.Outcome);
-            // What was applied is recorded even when the run is being cancelled (a local write of a few ms).
-            await stateGate.WaitAsync(CancellationToken.None);
-            try
+            // What was applied is recorded even when the run is being cancelled (a local write), shared with the hosts that
+            // finish meanwhile; a host where nothing moved costs no state write (a no-op run writes nothing).
+            await session.Journal.ChangeAsync(state =>
             {
-                var merged = MergeHost(session.State, host, session.Reads[host.Name].Facts, steps, outcome.Records);
-                // a host where nothing moved costs no state write (a no-op run writes nothing)
-                if (!SameHost(session.State, merged, host.Name))
-                {
-                    session.State = merged;
-                    await deps.State.SaveAsync(session.State with { Updated = DateTimeOffset.UtcNow }, CancellationToken.None);
-                }
-            }
-            finally { stateGate.Release(); }
+                var merged = MergeHost(state, host, session.Reads[host.Name].Facts, steps, outcome.Records);
+                return SameHost(state, merged, host.Name) ? null : merged;
+            });
             var done = outcome.Outcome;
             deps.Log.Progress(done.Ok
                 ? new HostProgress(host.Name, RunPhase.Done, $"{done.Changed} changed", done.Changed, done.Changed)

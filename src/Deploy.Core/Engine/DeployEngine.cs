@@ -71,7 +71,7 @@ public sealed partial class DeployEngine(EngineDeps deps)
     /// <summary>Plans for the targeted hosts and resources only: the other hosts are not contacted (<c>--target</c>).</summary>
     public async Task<PlanSession> PlanAsync(ISiteProgram site, StackState state, RunTargets targets, CancellationToken ct)
     {
-        var session = new PlanSession(site, state) { Targets = targets };
+        var session = new PlanSession(site, state, deps.State, Metrics) { Targets = targets };
         try
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();

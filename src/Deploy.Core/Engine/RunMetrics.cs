@@ -7,7 +7,7 @@ namespace Deploy.Core.Engine;
 
 /// <summary>
 /// Where a run's time goes: the wall time of each phase (site load and its parts, connect, read, render, plan, lab,
-/// apply, health), the SSH connections and round trips, and the controller's CPU. Phases that run per host in parallel
+/// apply, health, the state file's writes), the SSH connections and round trips, and the controller's CPU. Phases that run per host in parallel
 /// keep both their wall time (the time during which at least one host was in it) and the sum over hosts. Safe from
 /// many threads.
 /// </summary>
@@ -17,7 +17,7 @@ public sealed class RunMetrics
     public static readonly ImmutableArray<string> Order =
     [
         "site", "site.files", "site.templates", "site.secrets", "site.keys",
-        "connect", "read", "render", "plan", "lab", "apply", "health",
+        "connect", "read", "render", "plan", "lab", "apply", "health", "state",
     ];
 
     private readonly long _origin = Stopwatch.GetTimestamp();
