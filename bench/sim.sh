@@ -71,7 +71,7 @@ run() { # name verb...: nf-deploy with --json; samples and its timings kept
   if [ "$rc" != 0 ] && [ "$rc" != "${OK_EXIT:-0}" ]; then echo "bench: $* failed ($rc)" >&2; tail -20 "$work/$1.log" >&2; exit 1; fi
   tail -n1 "$work/$1.t" | awk '{ printf "%s %.2f %d\n", $1, $2 + $3, $4 / 1024 }' >>"$work/$1" # (time adds a line for an exit code)
   python3 -c 'import json, sys; t = json.load(open(sys.argv[1]))["timings"]; print(t["cpuPerHostMs"], t["peakRssMb"], t["sshConnections"], t["roundTrips"],
-    " ".join(k + "=" + str(v["ms"]) for k, v in t["phases"].items()))' "$work/$1.json" >>"$work/$1.timings"
+    " ".join(k + "=" + str(v["ms"]) + (" (%d writes)" % v["count"] if k == "state" else "") for k, v in t["phases"].items()))' "$work/$1.json" >>"$work/$1.timings"
 }
 run cold up --yes
 template="$work/templates/bench-light/peers.sbn"; cp "$template" "$work/template.orig"

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Deploy.Cli.Output;
 using Deploy.Core.Engine;
+using Deploy.Core.Lab;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
 using Deploy.Core.State;
@@ -56,7 +57,8 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using var http = new HttpClient();
-        var site = await SiteLoader.LoadAsync(ws.ProjectDir, stack, new HttpKeyFetcher(ws.KeyCacheDir, http, offline), EnsureLabKeyAsync, ct, ws.Passphrase, s => _secrets = s, metrics: _metrics);
+        var site = await SiteLoader.LoadAsync(ws.ProjectDir, stack, new HttpKeyFetcher(ws.KeyCacheDir, http, offline), EnsureLabKeyAsync, ct, ws.Passphrase, s => _secrets = s,
+            metrics: _metrics, onInventory: offline ? null : inventory => PrefetchLab(stack, inventory, ct));
         _secrets = site.Config.SecretValues;
         // likely mistakes (an unknown var, a placeholder setting) are said before anything else, and never fail the verb
         foreach (var warning in site.Warnings) stderr.WriteLine(Redact($"warning: {warning}"));
@@ -95,9 +97,28 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         });
         connector = SshPersist.Wrap(connector, knownHosts.Path, message => stderr.WriteLine("warning: " + message));
         if (log.Logs is { } logs) connector = logs.Watch(connector);
-        return new DeployEngine(new EngineDeps(connector, lab, knownHosts, ResourceProviders.All(), new HealthChecker(), _state, log,
+        return new DeployEngine(new EngineDeps(connector, Prefetched(lab), knownHosts, ResourceProviders.All(), new HealthChecker(), _state, log,
             new EngineOptions { Parallelism = parallelism, DiffNewContent = diffNewContent, Metrics = _metrics }));
     }
+
+    /// <summary>Which lab hosts run, asked of Docker while the rest of the site loads (<see cref="PrefetchedLab"/>).</summary>
+    private (string Stack, Task<ImmutableArray<LabHostState>> Read)? _labRead;
+
+    private void PrefetchLab(string stack, Deploy.Site.Model.Inventory inventory, CancellationToken ct)
+    {
+        if (!inventory.Hosts.Any(h => h.Lab)) return;
+        var read = Task.Run(async () =>
+        {
+            using var docker = new DockerLabProvider();
+            return await docker.ReadAsync(stack, ct);
+        }, ct);
+        // observed by the engine's first read of the lab; a verb that stops before it (a site error) leaves it unobserved
+        _ = read.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+        _labRead = (stack, read);
+    }
+
+    private ILabProvider? Prefetched(DockerLabProvider? lab) =>
+        lab is not null && _labRead is var (stack, read) ? new PrefetchedLab(lab, stack, read) : lab;
 
     private static DockerLabProvider? Lab(SiteProgram site, StackState state, RunOutput output) =>
         site.Lab is not null || state.Hosts.Values.Any(h => h.Lab) ? new DockerLabProvider(output.Line) : null;

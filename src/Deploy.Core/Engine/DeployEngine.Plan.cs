@@ -19,12 +19,20 @@ public sealed partial class DeployEngine
         var site = s.Site;
         using (Metrics.Time(deps.Lab is null ? null : "lab")) s.Missing = await lab.MissingAsync(site, ct);
 
-        // Render with the best facts known before contacting anyone, to know what to probe in the same round trip.
+        // Render with the best facts known before contacting anyone, to know what to probe in the same round trip. It runs
+        // while the hosts are connected to (their handshakes wait on the network): each host's read waits for it.
         var known = site.Hosts.ToDictionary(h => h.Name, h => h.FactsOrAssumed(s.State.Hosts.GetValueOrDefault(h.Name)?.Facts));
-        ImmutableArray<HostDesired>? preliminary = null;
-        try { using (Metrics.Time("render")) preliminary = site.Materialize(known, ct); }
-        catch (SiteErrors) { /* facts only a live host can give: probe after the facts are in */ }
-        var preDesired = preliminary?.ToDictionary(d => d.Host);
+        var rendering = Task.Run(() =>
+        {
+            try
+            {
+                using (Metrics.Time("render")) return (Value: (ImmutableArray<HostDesired>?)site.Materialize(known, ct), Error: (Exception?)null);
+            }
+            catch (SiteErrors) { return (null, null); /* facts only a live host can give: probe after the facts are in */ }
+            catch (Exception e) { return (null, e); }
+        }, ct);
+        var preliminaryByHost = rendering.ContinueWith(t => (t.Result.Value?.ToDictionary(d => d.Host), t.Result.Error), ct,
+            TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
 
         var behindDownBastions = new ConcurrentBag<BastionUnreachableException>();
         await System.Threading.Tasks.Parallel.ForEachAsync(site.Hosts, Options(ct), async (host, token) =>
@@ -40,6 +48,8 @@ public sealed partial class DeployEngine
                 using (Metrics.Time("connect")) transport = await connector.ConnectAsync(host.Connection, token);
                 var connected = clock.ElapsedMilliseconds;
                 s.Transports[host.Name] = transport;
+                var (preDesired, renderFailed) = await preliminaryByHost.WaitAsync(token);
+                if (renderFailed is not null) return; // nothing is read: the run stops on that error, below
                 var specs = preDesired?.GetValueOrDefault(host.Name)?.Resources ?? [];
                 var reading = $"facts and {specs.Length} resources";
                 deps.Log.Progress(new HostProgress(host.Name, RunPhase.Read, reading, 0, specs.Length));
@@ -66,6 +76,10 @@ public sealed partial class DeployEngine
             deps.Log.Warn(down.Key, $"bastion {down.Key} unreachable: {hosts.Count} host{(hosts.Count == 1 ? "" : "s")} not read " +
                 $"({string.Join(", ", hosts)}): {down.First().Reason}");
         }
+
+        // an error of the rendering itself (not a fact it lacked) is the run's, as if it had rendered before connecting
+        var (preliminary, renderError) = await rendering;
+        if (renderError is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(renderError);
 
         var facts = site.Hosts.ToDictionary(h => h.Name, h => s.Reads.TryGetValue(h.Name, out var r) ? r.Facts : known[h.Name]);
         // Nothing changed on any host since the last run (the usual no-op): the first rendering stands.

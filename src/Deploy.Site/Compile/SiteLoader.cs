@@ -55,9 +55,11 @@ public static class SiteLoader
     /// <param name="onSecrets">Told the secret settings' values as soon as they are decrypted, before they are used.</param>
     /// <param name="labKey">Given the private key path lab hosts are reached with, returns the public key line to
     /// install on them (making the pair when missing). Called only when the site has lab hosts.</param>
+    /// <param name="onInventory">Told the inventory as soon as it is read (before the rest of the site is checked): what
+    /// the caller may look up meanwhile without contacting a host (which lab hosts run).</param>
     public static async Task<SiteProgram> LoadAsync(string projectDir, string stack, IKeyFetcher keys, Func<string, CancellationToken, Task<string>>? labKey, CancellationToken ct,
         Func<string?>? passphrase = null, Action<System.Collections.Immutable.ImmutableArray<string>>? onSecrets = null,
-        TimeProvider? time = null, Deploy.Core.Engine.RunMetrics? metrics = null)
+        TimeProvider? time = null, Deploy.Core.Engine.RunMetrics? metrics = null, Action<Inventory>? onInventory = null)
     {
         metrics ??= new Deploy.Core.Engine.RunMetrics();
         using var siteTiming = metrics.Time("site");
@@ -77,6 +79,7 @@ public static class SiteLoader
         if (!SiteNames.IsValid(inventoryName))
             throw new SiteException(config.DisplayPath, config.KeyLines.GetValueOrDefault("inventory"), $"'{SiteNames.Printable(inventoryName)}' is not a valid inventory name ({SiteNames.Shape})");
         var inventory = Inventory.Load(projectDir, inventoryName, config, templates, ct);
+        onInventory?.Invoke(inventory);
 
         filesTiming.Dispose();
         List<SiteException> errors;
