@@ -22,6 +22,9 @@ public sealed record LabChange(string Host, StepOp Op)
 /// </summary>
 public sealed class LabPhase(ILabProvider? provider, IHostKeyStore? hostKeys, IRunLog log)
 {
+    /// <summary>How many lab hosts are created at once per core of this machine.</summary>
+    public const int CreationsPerCore = 4;
+
     /// <summary>The site's lab hosts that are not running.</summary>
     public async Task<ImmutableHashSet<string>> MissingAsync(ISiteProgram site, CancellationToken ct)
     {
@@ -66,7 +69,14 @@ public sealed class LabPhase(ILabProvider? provider, IHostKeyStore? hostKeys, IR
         }
         var missing = changes.Where(c => c.Op == StepOp.Create).Select(c => c.Host).ToHashSet();
         var toCreate = site.Hosts.Where(h => missing.Contains(h.Name) && h.Lab is not null).ToArray();
-        await Parallel.ForEachAsync(toCreate, parallel, async (host, token) =>
+        // a container's first start makes its host keys and starts sshd: CPU of this machine, not of a remote host, so
+        // at most a few per core at once (50 at once on two cores left sshd silent past its start-up timeout)
+        var creating = new ParallelOptions
+        {
+            MaxDegreeOfParallelism = Math.Min(parallel.MaxDegreeOfParallelism is > 0 and var p ? p : int.MaxValue, CreationsPerCore * Environment.ProcessorCount),
+            CancellationToken = parallel.CancellationToken,
+        };
+        await Parallel.ForEachAsync(toCreate, creating, async (host, token) =>
         {
             log.Host(host.Name, $"creating lab host at {host.Lab!.Address}");
             hostKeys?.Forget(host.Lab.Address, 22);
