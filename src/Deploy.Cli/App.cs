@@ -117,8 +117,14 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         _labRead = (stack, read);
     }
 
-    private ILabProvider? Prefetched(DockerLabProvider? lab) =>
-        lab is not null && _labRead is var (stack, read) ? new PrefetchedLab(lab, stack, read) : lab;
+    /// <summary>The lab, whose first read is the one made while the site loaded; taken once, so that a second engine of
+    /// the same verb asks Docker again.</summary>
+    private ILabProvider? Prefetched(DockerLabProvider? lab)
+    {
+        if (lab is null || _labRead is not var (stack, read)) return lab;
+        _labRead = null;
+        return new PrefetchedLab(lab, stack, read);
+    }
 
     private static DockerLabProvider? Lab(SiteProgram site, StackState state, RunOutput output) =>
         site.Lab is not null || state.Hosts.Values.Any(h => h.Lab) ? new DockerLabProvider(output.Line) : null;
