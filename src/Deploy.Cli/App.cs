@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using Deploy.Cli.Output;
 using Deploy.Core.Engine;
-using Deploy.Core.Lab;
 using Deploy.Core.Model;
 using Deploy.Core.Resources;
 using Deploy.Core.State;
@@ -100,34 +99,6 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         return new DeployEngine(new EngineDeps(connector, Prefetched(lab), knownHosts, ResourceProviders.All(), new HealthChecker(), _state, log,
             new EngineOptions { Parallelism = parallelism, DiffNewContent = diffNewContent, Metrics = _metrics }));
     }
-
-    /// <summary>Which lab hosts run, asked of Docker while the rest of the site loads (<see cref="PrefetchedLab"/>).</summary>
-    private (string Stack, Task<ImmutableArray<LabHostState>> Read)? _labRead;
-
-    private void PrefetchLab(string stack, Deploy.Site.Model.Inventory inventory, CancellationToken ct)
-    {
-        if (!inventory.Hosts.Any(h => h.Lab)) return;
-        var read = Task.Run(async () =>
-        {
-            using var docker = new DockerLabProvider();
-            return await docker.ReadAsync(stack, ct);
-        }, ct);
-        // observed by the engine's first read of the lab; a verb that stops before it (a site error) leaves it unobserved
-        _ = read.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
-        _labRead = (stack, read);
-    }
-
-    /// <summary>The lab, whose first read is the one made while the site loaded; taken once, so that a second engine of
-    /// the same verb asks Docker again.</summary>
-    private ILabProvider? Prefetched(DockerLabProvider? lab)
-    {
-        if (lab is null || _labRead is not var (stack, read)) return lab;
-        _labRead = null;
-        return new PrefetchedLab(lab, stack, read);
-    }
-
-    private static DockerLabProvider? Lab(SiteProgram site, StackState state, RunOutput output) =>
-        site.Lab is not null || state.Hosts.Values.Any(h => h.Lab) ? new DockerLabProvider(output.Line) : null;
 
     public async Task<int> PreviewAsync(string stack, bool json, bool expectNoChanges, bool showSames, CancellationToken ct,
         IReadOnlyCollection<string>? replace = null, IReadOnlyCollection<string>? target = null, bool diff = false)
