@@ -125,6 +125,19 @@ public sealed partial class PostgresBackend
             }
             catch (Exception e) when (e is NpgsqlException or InvalidOperationException or IOException)
             {
+                await RemoveRowFromNewSessionAsync();
+            }
+            await conn.DisposeAsync();
+        }
+
+        /// <summary>The session was lost, most often because the database restarted, and the run may end while it is
+        /// still coming back: tries again for up to <see cref="RowRemovalPatience"/>. If the database stays away the
+        /// row stays, and the next run reports it as stale (<c>./deploy cancel</c>).</summary>
+        private async Task RemoveRowFromNewSessionAsync()
+        {
+            var deadline = DateTime.UtcNow + RowRemovalPatience;
+            while (true)
+            {
                 try
                 {
                     await using var other = await backend._sessions.OpenConnectionAsync(CancellationToken.None);
@@ -133,13 +146,17 @@ public sealed partial class PostgresBackend
                     d.Parameters.AddWithValue("host", Environment.MachineName);
                     d.Parameters.AddWithValue("since", since);
                     await d.ExecuteNonQueryAsync(CancellationToken.None);
+                    return;
                 }
-                catch (Exception e2) when (e2 is NpgsqlException or InvalidOperationException or IOException or System.Net.Sockets.SocketException or TimeoutException)
+                catch (Exception e) when (e is NpgsqlException or InvalidOperationException or IOException or System.Net.Sockets.SocketException or TimeoutException)
                 {
-                    // the database is unreachable: the row stays, and the next run reports it as stale (./deploy cancel)
+                    if (DateTime.UtcNow >= deadline) return;
+                    await Task.Delay(TimeSpan.FromMilliseconds(250), CancellationToken.None);
                 }
             }
-            await conn.DisposeAsync();
         }
     }
+
+    /// <summary>How long a run whose lock session was lost keeps trying to remove its lock row before it exits.</summary>
+    internal static readonly TimeSpan RowRemovalPatience = TimeSpan.FromSeconds(20);
 }

@@ -119,7 +119,8 @@ public sealed class PostgresBackendLabSpecs(PostgresLab lab)
         finally
         {
             Site.Write("templates/kamailio/kamailio.cfg.sbn", template);
-            (await lab.DeployAsync("up", "--stack", Site.Stack, "--yes")).Exit.Should().Be(0);
+            var restore = await lab.DeployAsync("up", "--stack", Site.Stack, "--yes");
+            restore.Exit.Should().Be(0, restore.Out + restore.Err);
         }
     }
 

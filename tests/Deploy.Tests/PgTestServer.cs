@@ -35,11 +35,21 @@ public static class PgTestServer
     }
 
     /// <summary>pg_ctl restart: every session ends (the server comes back at once).</summary>
-    public static void Restart()
+    public static void Restart() => PgCtl("-m", "fast", "-w", "restart");
+
+    /// <summary>pg_ctl stop: the server stays down until <see cref="StartAgain"/>.</summary>
+    public static void Stop() => PgCtl("-m", "fast", "-w", "stop");
+
+    /// <summary>pg_ctl start, on the address, port and socket folder the server had.</summary>
+    public static void StartAgain() =>
+        PgCtl("-w", "-o", $"-c listen_addresses=127.0.0.1 -p {Parsed.Port} -k {Server.Value.Dir} -c fsync=off", "start");
+
+    private static void PgCtl(params string[] args)
     {
         var bin = Directory.GetDirectories("/usr/lib/postgresql").Order().Last() + "/bin/pg_ctl";
-        var (exit, output) = Run("runuser", "-u", "postgres", "--", bin, "-D", Path.Combine(Server.Value.Dir, "data"), "-l", Path.Combine(Server.Value.Dir, "server.log"), "-m", "fast", "-w", "restart");
-        if (exit != 0) throw new InvalidOperationException("pg_ctl restart failed:\n" + output);
+        var dir = Server.Value.Dir;
+        var (exit, output) = Run("runuser", ["-u", "postgres", "--", bin, "-D", Path.Combine(dir, "data"), "-l", Path.Combine(dir, "server.log"), .. args]);
+        if (exit != 0) throw new InvalidOperationException($"pg_ctl {args[^1]} failed:\n" + output);
     }
 
     private static (int, string) Script(string verb, string dir) => Run(Path.Combine(RepoRoot(), "scripts", "pg-test-server"), verb, dir);

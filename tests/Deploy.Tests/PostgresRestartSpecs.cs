@@ -36,4 +36,28 @@ public sealed class PostgresRestartSpecs
         await using (await next.LockAsync(stack, "up", Ct))
             (await next.LoadAsync(stack, Ct)).PendingRestarts.Should().Equal([new PendingRestart("h1", "kamailio")], "the last checkpoint written before the restart is kept whole");
     }
+
+    [Fact]
+    public async Task A_run_that_ends_while_its_database_is_still_down_frees_the_stack_once_the_database_is_back()
+    {
+        var stack = "r" + Guid.NewGuid().ToString("N")[..10];
+        await using var run = new PostgresBackend(PgTestServer.Parsed, "nf-deploy");
+        var held = await run.LockAsync(stack, "up", Ct);
+        await run.SaveAsync(StackState.Empty(stack) with { Updated = DateTimeOffset.UtcNow }, Ct);
+
+        PgTestServer.Stop();
+        Task released;
+        try
+        {
+            released = held.DisposeAsync().AsTask(); // its session is gone and no new one can be opened yet
+            await Task.Delay(TimeSpan.FromSeconds(2), Ct);
+            released.IsCompleted.Should().BeFalse("the run waits for the database to come back before it exits");
+        }
+        finally { PgTestServer.StartAgain(); }
+        await released.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        await using var next = new PostgresBackend(PgTestServer.Parsed, "nf-deploy");
+        await using (await next.LockAsync(stack, "up", Ct))
+            (await next.LoadAsync(stack, Ct)).Stack.Should().Be(stack, "the next run takes the lock: no stale row was left");
+    }
 }
