@@ -2,7 +2,9 @@
 # Benchmark: a no-op run of the Kamailio DMQ slice over N lab hosts (default 10).
 # Reference on this 2-core machine: tuned Ansible (forks = hosts, pipelining, ControlPersist) needs about 55 s for
 # this no-op over 10 lab hosts and 134 s over 20. nf-deploy's target: under 2 s.
-# Prints the median and worst wall time, and peak memory, of `preview` and `up` once the site has converged.
+# Prints the median and worst wall time, and peak memory, of `preview` and `up` once the site has converged, then of
+# repeat previews through kept connections (NF_DEPLOY_SSH_PERSIST: the broker keeps the connections and the
+# passphrase's derived key), and the site load of one preview without and with the kept key.
 #   bench/noop.sh [HOSTS] [RUNS]        (set KEEP=1 to leave the bench lab up afterwards)
 set -euo pipefail
 hosts=${1:-10}
@@ -49,8 +51,19 @@ measure() { # verb...
   local sorted; sorted=$(printf '%s\n' "${times[@]}" | sort -n)
   local median; median=$(echo "$sorted" | sed -n "$(( (runs + 1) / 2 ))p")
   local worst; worst=$(echo "$sorted" | tail -n1)
-  printf 'bench: %-36s hosts=%-3s median %5.2f s  worst %5.2f s  peak RSS %4d MB\n' "$*" "$hosts" "$median" "$worst" "$((mem / 1024))"
+  printf 'bench: %-42s hosts=%-3s median %5.2f s  worst %5.2f s  peak RSS %4d MB\n' "$*${LABEL:-}" "$hosts" "$median" "$worst" "$((mem / 1024))"
 }
 measure preview --stack bench --expect-no-changes
 measure up --stack bench --yes
 grep -q "0 changed" "$work/out" || { echo "bench: the no-op up changed something:"; cat "$work/out"; exit 1; }
+
+# Repeat previews through kept connections (NF_DEPLOY_SSH_PERSIST, opt-in): the first starts the user's broker, which
+# then holds the hosts' connections and the passphrase's derived key; the next ones reuse both.
+export NF_DEPLOY_SSH_PERSIST=2m
+"$repo/deploy" preview --stack bench --expect-no-changes >/dev/null 2>&1
+LABEL=" kept" measure preview --stack bench --expect-no-changes
+unset NF_DEPLOY_SSH_PERSIST
+site_load() { "$repo/deploy" preview --stack bench --expect-no-changes -v 2>&1 | sed -n 's/^loaded the site in \([0-9]*\) ms$/\1/p'; }
+direct=$(site_load)
+kept=$(NF_DEPLOY_SSH_PERSIST=2m site_load)
+echo "bench: site load (-v) of one preview: ${direct} ms direct, ${kept} ms with the key kept by the broker"

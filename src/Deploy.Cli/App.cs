@@ -57,7 +57,8 @@ public sealed partial class App(Workspace ws, TextWriter stdout, TextWriter stde
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using var http = new HttpClient();
         var site = await SiteLoader.LoadAsync(ws.ProjectDir, stack, new HttpKeyFetcher(ws.KeyCacheDir, http, offline), EnsureLabKeyAsync, ct, ws.Passphrase, s => _secrets = s,
-            metrics: _metrics, onInventory: offline ? null : inventory => PrefetchLab(stack, inventory, ct));
+            metrics: _metrics, onInventory: offline ? null : inventory => PrefetchLab(stack, inventory, ct),
+            keyCache: offline ? null : SshPersist.KeyCache());
         _secrets = site.Config.SecretValues;
         // likely mistakes (an unknown var, a placeholder setting) are said before anything else, and never fail the verb
         foreach (var warning in site.Warnings) stderr.WriteLine(Redact($"warning: {warning}"));

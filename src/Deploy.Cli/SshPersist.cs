@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Deploy.Core.Secrets;
 using Deploy.Core.Transport;
 using Deploy.Transport;
 using Deploy.Transport.Persist;
@@ -14,22 +15,30 @@ public static class SshPersist
     public const string Variable = "NF_DEPLOY_SSH_PERSIST";
 
     /// <summary>The direct connector, or one through the broker when the user asked for reuse.</summary>
-    public static IHostConnector Wrap(IHostConnector direct, string knownHostsFile, Action<string> warn)
+    public static IHostConnector Wrap(IHostConnector direct, string knownHostsFile, Action<string> warn) =>
+        OperatingSystem.IsLinux() && Broker(warn) is (string socket, TimeSpan idle) ? new PersistConnector(socket, knownHostsFile, ct => StartBrokerAsync(socket, idle, ct)) : direct;
+
+    /// <summary>With reuse asked for, the broker also keeps the passphrase's derived key between runs; else null. Says
+    /// nothing of a setting it cannot use (<see cref="Wrap"/> does).</summary>
+    public static IDerivedKeyCache? KeyCache() =>
+        OperatingSystem.IsLinux() && Broker(null) is (string socket, TimeSpan idle) ? new PersistKeyCache(socket, ct => StartBrokerAsync(socket, idle, ct)) : null;
+
+    private static (string Socket, TimeSpan Idle)? Broker(Action<string>? warn)
     {
         var setting = Environment.GetEnvironmentVariable(Variable);
-        if (string.IsNullOrWhiteSpace(setting) || setting is "0" or "off" or "no" || !OperatingSystem.IsLinux()) return direct;
+        if (string.IsNullOrWhiteSpace(setting) || setting is "0" or "off" or "no" || !OperatingSystem.IsLinux()) return null;
         if (ParseIdle(setting) is not { } idle)
         {
-            warn($"{Variable}='{setting}' is not a duration (300, 90s, 5m, 1h): connecting directly");
-            return direct;
+            warn?.Invoke($"{Variable}='{setting}' is not a duration (300, 90s, 5m, 1h): connecting directly");
+            return null;
         }
         var (socket, problem) = PersistSocket.Locate();
         if (socket is null)
         {
-            warn($"SSH connections are not kept ({problem}): connecting directly");
-            return direct;
+            warn?.Invoke($"SSH connections are not kept ({problem}): connecting directly");
+            return null;
         }
-        return new PersistConnector(socket, knownHostsFile, ct => StartBrokerAsync(socket, idle, ct));
+        return (socket, idle);
     }
 
     /// <summary>Seconds (300), or a number with s, m or h; at most a day.</summary>

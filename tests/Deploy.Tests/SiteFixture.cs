@@ -90,7 +90,7 @@ public sealed class SiteFixture : IDisposable
         try { Directory.Delete(Dir, recursive: true); } catch (IOException) { }
     }
 
-    private sealed class FakeKeys : IKeyFetcher
+    internal sealed class FakeKeys : IKeyFetcher
     {
         public Task<string> FetchAsync(string url, Action<string> verify, CancellationToken ct) =>
             Task.FromResult($"-----BEGIN PGP PUBLIC KEY BLOCK-----\nfake key of {url}\n-----END PGP PUBLIC KEY BLOCK-----\n");

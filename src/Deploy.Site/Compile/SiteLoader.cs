@@ -55,11 +55,13 @@ public static class SiteLoader
     /// <param name="onSecrets">Told the secret settings' values as soon as they are decrypted, before they are used.</param>
     /// <param name="labKey">Given the private key path lab hosts are reached with, returns the public key line to
     /// install on them (making the pair when missing). Called only when the site has lab hosts.</param>
+    /// <param name="keyCache">Keeps the passphrase's derived key between runs (the user's SSH broker), when given.</param>
     /// <param name="onInventory">Told the inventory as soon as it is read (before the rest of the site is checked): what
     /// the caller may look up meanwhile without contacting a host (which lab hosts run).</param>
     public static async Task<SiteProgram> LoadAsync(string projectDir, string stack, IKeyFetcher keys, Func<string, CancellationToken, Task<string>>? labKey, CancellationToken ct,
         Func<string?>? passphrase = null, Action<System.Collections.Immutable.ImmutableArray<string>>? onSecrets = null,
-        TimeProvider? time = null, Deploy.Core.Engine.RunMetrics? metrics = null, Action<Inventory>? onInventory = null)
+        TimeProvider? time = null, Deploy.Core.Engine.RunMetrics? metrics = null, Action<Inventory>? onInventory = null,
+        Deploy.Core.Secrets.IDerivedKeyCache? keyCache = null)
     {
         metrics ??= new Deploy.Core.Engine.RunMetrics();
         using var siteTiming = metrics.Time("site");
@@ -69,9 +71,9 @@ public static class SiteLoader
         // The passphrase's key derivation (PBKDF2, a million rounds, as Pulumi) runs while the rest of the site is read:
         // inventory, roles and NFs need no secret.
         var phrase = raw.HasSecrets ? (passphrase ?? Secrets.PassphraseCrypter.PassphraseFromEnvironment)() : null;
-        var decrypting = raw.HasSecrets ? Task.Run(() =>
+        var decrypting = raw.HasSecrets ? Task.Run(async () =>
         {
-            using (metrics.Time("site.secrets")) return raw.Decrypted(phrase);
+            using (metrics.Time("site.secrets")) return await raw.DecryptedAsync(phrase, keyCache, ct);
         }, ct) : Task.FromResult(raw);
         var config = raw;
         var templates = new TemplateEngine(projectDir);

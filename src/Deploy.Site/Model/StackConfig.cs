@@ -30,13 +30,21 @@ public sealed partial record StackConfig(string Stack, string FilePath, Immutabl
     public ImmutableSortedDictionary<string, int> KeyLines { get; init; } = ImmutableSortedDictionary<string, int>.Empty;
 
     /// <summary>The settings with their secrets decrypted by the passphrase (PULUMI_CONFIG_PASSPHRASE[_FILE]).</summary>
-    public StackConfig Decrypted(string? passphrase)
+    public StackConfig Decrypted(string? passphrase) =>
+        !HasSecrets ? this : WithPlaintexts(Secrets.PassphraseCrypter.Open(passphrase ?? throw NoPassphrase(), EncryptionSalt ?? throw NoSalt(), Stack));
+
+    /// <summary>As <see cref="Decrypted"/>, with the passphrase's key kept between runs by <paramref name="keys"/> (the
+    /// user's SSH broker) when it is given.</summary>
+    public async Task<StackConfig> DecryptedAsync(string? passphrase, Deploy.Core.Secrets.IDerivedKeyCache? keys, CancellationToken ct) =>
+        !HasSecrets ? this : WithPlaintexts(await Secrets.PassphraseCrypter.OpenAsync(passphrase ?? throw NoPassphrase(), EncryptionSalt ?? throw NoSalt(), Stack, keys, ct));
+
+    private DeployException NoPassphrase() =>
+        new($"stack {Stack} has secret settings: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to its passphrase");
+
+    private DeployException NoSalt() => new($"stack {Stack} has secret settings but no encryptionsalt in {DisplayPath}");
+
+    private StackConfig WithPlaintexts(Secrets.PassphraseCrypter crypter)
     {
-        if (!HasSecrets) return this;
-        if (passphrase is null)
-            throw new DeployException($"stack {Stack} has secret settings: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to its passphrase");
-        if (EncryptionSalt is null) throw new DeployException($"stack {Stack} has secret settings but no encryptionsalt in {DisplayPath}");
-        var crypter = Secrets.PassphraseCrypter.Open(passphrase, EncryptionSalt, Stack);
         var plain = Values.ToImmutableSortedDictionary(kv => kv.Key,
             kv => kv.Value is SecureValue s ? (object?)crypter.Decrypt(s.Ciphertext, $"stack {Stack}: setting '{kv.Key}'") : kv.Value, StringComparer.Ordinal);
         return this with

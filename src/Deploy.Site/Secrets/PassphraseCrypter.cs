@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Deploy.Core.Model;
+using Deploy.Core.Secrets;
 
 namespace Deploy.Site.Secrets;
 
@@ -43,17 +44,47 @@ public sealed class PassphraseCrypter
     /// <summary>Opens a stack's encryptionsalt with the passphrase; a wrong passphrase is a clear error.</summary>
     public static PassphraseCrypter Open(string passphrase, string encryptionSalt, string stack)
     {
+        var (salt, check) = ParseSalt(encryptionSalt, stack);
+        return Checked(new PassphraseCrypter(Derive(passphrase, salt)), check, stack);
+    }
+
+    /// <summary>As <see cref="Open"/>, with the key taken from <paramref name="cache"/> when it holds it for this
+    /// passphrase and salt, and given to it once derived. A key from the cache must still open the stack's check.</summary>
+    public static async Task<PassphraseCrypter> OpenAsync(string passphrase, string encryptionSalt, string stack, IDerivedKeyCache? cache, CancellationToken ct)
+    {
+        if (cache is null) return Open(passphrase, encryptionSalt, stack);
+        var (salt, check) = ParseSalt(encryptionSalt, stack);
+        var id = CacheId(passphrase, salt);
+        if (await Quietly(() => cache.GetAsync(id, ct), ct) is { Length: 32 } kept && new PassphraseCrypter(kept) is var cached && cached.TryDecrypt(check) == Check)
+            return cached;
+        var crypter = Checked(new PassphraseCrypter(Derive(passphrase, salt)), check, stack);
+        await Quietly(async () => { await cache.PutAsync(id, crypter._key, ct); return (byte[]?)null; }, ct);
+        return crypter;
+    }
+
+    /// <summary>Where a cache keeps the key of this passphrase and salt: an HMAC of the passphrase under the salt.</summary>
+    public static string CacheId(string passphrase, byte[] salt) =>
+        Convert.ToHexStringLower(HMACSHA256.HashData(salt, Encoding.UTF8.GetBytes("nf-deploy derived key v1\n" + passphrase)));
+
+    private static async Task<byte[]?> Quietly(Func<Task<byte[]?>> call, CancellationToken ct)
+    {
+        try { return await call(); }
+        catch (Exception) when (!ct.IsCancellationRequested) { return null; } // a cache that fails is a miss
+    }
+
+    private static (byte[] Salt, string Check) ParseSalt(string encryptionSalt, string stack)
+    {
         var parts = encryptionSalt.Split(':', 3);
         byte[]? salt = null;
         if (parts.Length == 3 && parts[0] == "v1")
             try { salt = Convert.FromBase64String(parts[1]); }
             catch (FormatException) { }
-        if (salt is null) throw new DeployException($"stack {stack}: encryptionsalt is not of the form v1:<salt>:<check>");
-        var crypter = new PassphraseCrypter(Derive(passphrase, salt));
-        if (crypter.TryDecrypt(parts[2]) != Check)
-            throw new DeployException($"stack {stack}: incorrect passphrase (PULUMI_CONFIG_PASSPHRASE does not open this stack's secrets)");
-        return crypter;
+        return salt is null ? throw new DeployException($"stack {stack}: encryptionsalt is not of the form v1:<salt>:<check>") : (salt, parts[2]);
     }
+
+    private static PassphraseCrypter Checked(PassphraseCrypter crypter, string check, string stack) =>
+        crypter.TryDecrypt(check) == Check ? crypter
+            : throw new DeployException($"stack {stack}: incorrect passphrase (PULUMI_CONFIG_PASSPHRASE does not open this stack's secrets)");
 
     private static byte[] Derive(string passphrase, byte[] salt) =>
         Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(passphrase), salt, Iterations, HashAlgorithmName.SHA256, 32);

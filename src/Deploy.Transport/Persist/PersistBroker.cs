@@ -11,7 +11,8 @@ namespace Deploy.Transport.Persist;
 /// exits after <paramref name="idle"/> without a client. Each client connection is one host: a <c>connect</c>, then
 /// any number of <c>run</c>s, concurrently. A held connection is reused only while the host's pins in the client's
 /// known_hosts are the ones it was verified against; otherwise a new connection is verified from scratch, so a changed
-/// host key is refused as without the broker.
+/// host key is refused as without the broker. It also keeps stacks' derived secrets keys (<see cref="PersistKeys"/>)
+/// for the same idle time.
 /// </summary>
 /// <param name="connectorFor">The direct connector for a known_hosts file (one per file, made on first use).</param>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
@@ -20,6 +21,7 @@ public sealed class PersistBroker(Func<string, IHostConnector> connectorFor, str
     private readonly ConcurrentDictionary<string, IHostConnector> _connectors = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Held> _held = new(StringComparer.Ordinal);
     private readonly HashSet<Held> _lent = [];
+    private readonly PersistKeys _keys = new();
     private readonly Lock _gate = new();
     private int _clients;
     private long _lastActivity = Environment.TickCount64;
@@ -65,6 +67,7 @@ public sealed class PersistBroker(Func<string, IHostConnector> connectorFor, str
             }
             foreach (var held in all)
                 await held.Transport.DisposeAsync().ConfigureAwait(false);
+            _keys.Clear();
         }
         return true;
     }
@@ -157,6 +160,13 @@ public sealed class PersistBroker(Func<string, IHostConnector> connectorFor, str
                         break;
                     case "cancel":
                         break; // the run already ended
+                    case "key-get" when host is null && request.KeyId is { } id:
+                        await PersistFrames.WriteAsync(stream, new PersistReply(request.Id, Key: _keys.Get(id)), gate, ct).ConfigureAwait(false);
+                        break;
+                    case "key-put" when host is null && request.KeyId is { } id && request.Key is { } key:
+                        _keys.Put(id, key);
+                        await PersistFrames.WriteAsync(stream, new PersistReply(request.Id), gate, ct).ConfigureAwait(false);
+                        break;
                     default:
                         return; // not our protocol: hang up
                 }

@@ -16,7 +16,7 @@ namespace Deploy.Transport.Persist;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class PersistConnector(string socketPath, string knownHostsFile, Func<CancellationToken, Task> startBroker) : IHostConnector
 {
-    private readonly SemaphoreSlim _starting = new(1, 1);
+    private readonly PersistDial _dial = new(socketPath, startBroker);
 
     /// <summary>Hosts whose connection the broker already held (for -v).</summary>
     public int Reused => _reused;
@@ -25,7 +25,7 @@ public sealed class PersistConnector(string socketPath, string knownHostsFile, F
 
     public async Task<IHostTransport> ConnectAsync(HostConnection connection, CancellationToken ct)
     {
-        var socket = await OpenAsync(ct).ConfigureAwait(false);
+        var socket = await _dial.OpenAsync(ct).ConfigureAwait(false);
         var stream = new NetworkStream(socket, ownsSocket: true);
         try
         {
@@ -42,42 +42,6 @@ public sealed class PersistConnector(string socketPath, string knownHostsFile, F
             await stream.DisposeAsync().ConfigureAwait(false);
             throw;
         }
-    }
-
-    private async Task<Socket> OpenAsync(CancellationToken ct)
-    {
-        if (await TryOpenAsync(ct).ConfigureAwait(false) is { } open) return open;
-        await _starting.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            if (await TryOpenAsync(ct).ConfigureAwait(false) is { } raced) return raced;
-            await startBroker(ct).ConfigureAwait(false);
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(20, ct).ConfigureAwait(false);
-                if (await TryOpenAsync(ct).ConfigureAwait(false) is { } started) return started;
-            }
-            throw new DeployException($"the SSH broker did not start listening on {socketPath} (unset NF_DEPLOY_SSH_PERSIST to connect directly)");
-        }
-        finally { _starting.Release(); }
-    }
-
-    private async Task<Socket?> TryOpenAsync(CancellationToken ct)
-    {
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct).ConfigureAwait(false);
-        }
-        catch (SocketException)
-        {
-            socket.Dispose();
-            return null;
-        }
-        if (PersistSocket.PeerUser(socket) == PersistSocket.CurrentUser) return socket;
-        socket.Dispose();
-        throw new DeployException($"{socketPath} is served by another user's process: not sending it any script");
     }
 
     /// <summary>One host's connection, lent by the broker: scripts go out as requests, results come back by id.</summary>

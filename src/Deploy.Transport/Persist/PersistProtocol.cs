@@ -5,19 +5,23 @@ using Deploy.Core.Transport;
 
 namespace Deploy.Transport.Persist;
 
-/// <summary>What a client asks the broker: <c>connect</c> (once, first), then <c>run</c> and <c>cancel</c>.</summary>
+/// <summary>What a client asks the broker: <c>connect</c> (once, first), then <c>run</c> and <c>cancel</c>; or, on a
+/// connection of their own, <c>key-get</c> and <c>key-put</c> (a stack's derived secrets key).</summary>
 /// <param name="Id">The client's number for the request; the reply carries it.</param>
 /// <param name="Op">connect, run or cancel.</param>
 /// <param name="Connection">For connect: the host to reach.</param>
 /// <param name="KnownHostsFile">For connect: the known_hosts file that pins the host's key.</param>
 /// <param name="Script">For run: the script.</param>
 /// <param name="Cancels">For cancel: the id of the run to cancel.</param>
+/// <param name="KeyId">For key-get and key-put: where the key is kept.</param>
+/// <param name="Key">For key-put: the key (base64).</param>
 internal sealed record PersistRequest(
-    int Id, string Op, HostConnection? Connection = null, string? KnownHostsFile = null, string? Script = null, int Cancels = 0);
+    int Id, string Op, HostConnection? Connection = null, string? KnownHostsFile = null, string? Script = null, int Cancels = 0,
+    string? KeyId = null, string? Key = null);
 
 /// <summary>The broker's answer to one request: a script's result, or an error of one of the kinds the connector throws.</summary>
 internal sealed record PersistReply(int Id, int Exit = 0, string? Stdout = null, string? Stderr = null,
-    string? Error = null, string? Host = null, string? Message = null, bool Reused = false)
+    string? Error = null, string? Host = null, string? Message = null, bool Reused = false, string? Key = null)
 {
     public const string Unreachable = "unreachable";
     public const string HostKey = "host-key";

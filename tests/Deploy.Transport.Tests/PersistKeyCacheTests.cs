@@ -1,0 +1,99 @@
+using AwesomeAssertions;
+using Deploy.Transport.Persist;
+using Xunit;
+
+namespace Deploy.Transport.Tests;
+
+/// <summary>
+/// NF_DEPLOY_SSH_PERSIST also keeps the passphrase's derived key: the broker gives a key back only under the id it was
+/// kept under, forgets it when it ends, and a lookup never starts a broker.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class PersistKeyCacheTests(SshFixture lab) : IClassFixture<SshFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static readonly byte[] Key = [.. Enumerable.Range(1, 32).Select(i => (byte)i)];
+
+    private (PersistBroker Broker, Task<bool> Serving, string Socket, CancellationTokenSource Stop) StartBroker(string dir, TimeSpan idle)
+    {
+        PersistSocket.EnsurePrivateDirectory(dir).Should().BeNull();
+        var socket = Path.Combine(dir, "ssh.sock");
+        var broker = new PersistBroker(_ => throw new InvalidOperationException("no host is connected to here"), socket, idle);
+        var stop = new CancellationTokenSource();
+        return (broker, Task.Run(() => broker.RunAsync(stop.Token)), socket, stop);
+    }
+
+    private string NewDir() => Path.Combine(lab.Dir, "keys-" + Guid.NewGuid().ToString("N")[..8]);
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 200 && !condition(); i++) await Task.Delay(25, Ct);
+        condition().Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task A_key_kept_by_the_broker_is_given_back_under_its_id_only_and_is_gone_with_the_broker()
+    {
+        var dir = NewDir();
+        var (_, serving, socket, stop) = StartBroker(dir, TimeSpan.FromSeconds(2));
+        await WaitForAsync(() => File.Exists(socket));
+        var run = new PersistKeyCache(socket, _ => Task.CompletedTask);
+        await run.PutAsync("stack-a", Key, Ct);
+
+        var next = new PersistKeyCache(socket, _ => Task.CompletedTask);
+        (await next.GetAsync("stack-a", Ct)).Should().Equal(Key, "a later run gets the key back");
+        (await next.GetAsync("stack-b", Ct)).Should().BeNull("nothing was kept under another id (another passphrase or salt)");
+
+        (await serving.WaitAsync(TimeSpan.FromSeconds(60), Ct)).Should().BeTrue("the broker ended by itself once idle");
+        stop.Dispose();
+        var (_, again, socket2, stop2) = StartBroker(dir, TimeSpan.FromMinutes(5));
+        await WaitForAsync(() => File.Exists(socket2));
+        (await new PersistKeyCache(socket2, _ => Task.CompletedTask).GetAsync("stack-a", Ct)).Should().BeNull("the key lived in the idle broker's memory only");
+        await stop2.CancelAsync();
+        await again;
+        stop2.Dispose();
+    }
+
+    [Fact]
+    public async Task A_lookup_starts_no_broker_and_keeping_a_key_starts_one()
+    {
+        var dir = NewDir();
+        PersistSocket.EnsurePrivateDirectory(dir).Should().BeNull();
+        var socket = Path.Combine(dir, "ssh.sock");
+        var starts = 0;
+        Task<bool>? serving = null;
+        using var stop = new CancellationTokenSource();
+        var cache = new PersistKeyCache(socket, _ =>
+        {
+            starts++;
+            var broker = new PersistBroker(_ => throw new InvalidOperationException("no host"), socket, TimeSpan.FromMinutes(5));
+            serving = Task.Run(() => broker.RunAsync(stop.Token));
+            return Task.CompletedTask;
+        });
+
+        (await cache.GetAsync("stack-a", Ct)).Should().BeNull();
+        starts.Should().Be(0, "a lookup with no broker running is a miss, not a reason to start one");
+        await cache.PutAsync("stack-a", Key, Ct);
+        starts.Should().Be(1);
+        (await cache.GetAsync("stack-a", Ct)).Should().Equal(Key);
+
+        await stop.CancelAsync();
+        (await serving!).Should().BeTrue();
+    }
+
+    [Fact]
+    public void The_broker_keeps_at_most_its_capacity_of_keys_forgetting_the_least_recently_used()
+    {
+        var keys = new PersistKeys();
+        for (var i = 0; i < PersistKeys.Capacity; i++) keys.Put($"k{i}", Convert.ToBase64String(Key));
+        keys.Get("k0").Should().NotBeNull(); // k0 used last: k1 is now the least recently used
+        keys.Put("new", Convert.ToBase64String(Key));
+
+        keys.Get("k1").Should().BeNull();
+        keys.Get("k0").Should().NotBeNull();
+        keys.Get("new").Should().Be(Convert.ToBase64String(Key));
+        keys.Put("bad", "not base64!");
+        keys.Get("bad").Should().BeNull("what is not a key is not kept");
+    }
+}
