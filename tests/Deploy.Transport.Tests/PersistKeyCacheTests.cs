@@ -96,4 +96,26 @@ public sealed class PersistKeyCacheTests(SshFixture lab) : IClassFixture<SshFixt
         keys.Put("bad", "not base64!");
         keys.Get("bad").Should().BeNull("what is not a key is not kept");
     }
+
+    [Fact]
+    public async Task A_connect_request_reaches_the_broker_whole_jump_host_key_passphrase_and_timeouts_included()
+    {
+        var endpoint = new Deploy.Core.Transport.SshEndpoint("192.0.2.21", 2222, "deploy", "/keys/id")
+        {
+            Name = "sip-a",
+            Passphrase = new Deploy.Core.Transport.SshKeyPassphrase("SIP_KEY_PASS", null),
+            UseAgent = false,
+            ConnectTimeout = TimeSpan.FromSeconds(7),
+            ConnectAttempts = 3,
+        };
+        var jump = new Deploy.Core.Transport.SshEndpoint("198.51.100.10", 22, "jump", null) { Name = "b1" };
+        var sent = new PersistRequest(4, "connect", new Deploy.Core.Transport.HostConnection("sip-a", endpoint, jump), "/kh", KeyId: "id", Key: "a2V5");
+        using var wire = new MemoryStream();
+
+        await PersistFrames.WriteAsync(wire, sent, new SemaphoreSlim(1, 1), Ct);
+        wire.Position = 0;
+        var received = await PersistFrames.ReadAsync<PersistRequest>(wire, Ct);
+
+        received.Should().Be(sent);
+    }
 }

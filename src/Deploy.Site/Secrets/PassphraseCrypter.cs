@@ -55,22 +55,20 @@ public sealed class PassphraseCrypter
         if (cache is null) return Open(passphrase, encryptionSalt, stack);
         var (salt, check) = ParseSalt(encryptionSalt, stack);
         var id = CacheId(passphrase, salt);
-        if (await Quietly(() => cache.GetAsync(id, ct), ct) is { Length: 32 } kept && new PassphraseCrypter(kept) is var cached && cached.TryDecrypt(check) == Check)
+        byte[]? kept = null;
+        try { kept = await cache.GetAsync(id, ct); }
+        catch (Exception) when (!ct.IsCancellationRequested) { } // a cache that fails is a miss
+        if (kept is { Length: 32 } && new PassphraseCrypter(kept) is var cached && cached.TryDecrypt(check) == Check)
             return cached;
         var crypter = Checked(new PassphraseCrypter(Derive(passphrase, salt)), check, stack);
-        await Quietly(async () => { await cache.PutAsync(id, crypter._key, ct); return (byte[]?)null; }, ct);
+        try { await cache.PutAsync(id, crypter._key, ct); }
+        catch (Exception) when (!ct.IsCancellationRequested) { } // the next run derives it again
         return crypter;
     }
 
     /// <summary>Where a cache keeps the key of this passphrase and salt: an HMAC of the passphrase under the salt.</summary>
     public static string CacheId(string passphrase, byte[] salt) =>
         Convert.ToHexStringLower(HMACSHA256.HashData(salt, Encoding.UTF8.GetBytes("nf-deploy derived key v1\n" + passphrase)));
-
-    private static async Task<byte[]?> Quietly(Func<Task<byte[]?>> call, CancellationToken ct)
-    {
-        try { return await call(); }
-        catch (Exception) when (!ct.IsCancellationRequested) { return null; } // a cache that fails is a miss
-    }
 
     private static (byte[] Salt, string Check) ParseSalt(string encryptionSalt, string stack)
     {

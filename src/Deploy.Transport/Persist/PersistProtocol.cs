@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Deploy.Core.Model;
 using Deploy.Core.Transport;
 
@@ -49,6 +50,12 @@ internal sealed record PersistReply(int Id, int Exit = 0, string? Stdout = null,
         message is null ? "the SSH broker gave no reason" : message.StartsWith(prefix, StringComparison.Ordinal) ? message[prefix.Length..] : message;
 }
 
+/// <summary>The protocol's messages in JSON, by generated code: a run that talks to the broker compiles no serializer
+/// at start-up.</summary>
+[JsonSerializable(typeof(PersistRequest))]
+[JsonSerializable(typeof(PersistReply))]
+internal sealed partial class PersistJson : JsonSerializerContext;
+
 /// <summary>Frames on the broker's socket: a 4-byte big-endian length, then that many bytes of JSON.</summary>
 internal static class PersistFrames
 {
@@ -57,7 +64,7 @@ internal static class PersistFrames
 
     public static async Task WriteAsync<T>(Stream stream, T message, SemaphoreSlim gate, CancellationToken ct)
     {
-        var body = JsonSerializer.SerializeToUtf8Bytes(message);
+        var body = JsonSerializer.SerializeToUtf8Bytes(message, typeof(T), PersistJson.Default);
         var frame = new byte[4 + body.Length];
         BinaryPrimitives.WriteInt32BigEndian(frame, body.Length);
         body.CopyTo(frame, 4);
@@ -79,7 +86,7 @@ internal static class PersistFrames
         if (length is < 0 or > MaxFrame) throw new InvalidDataException($"SSH broker frame of {length} bytes");
         var body = new byte[length];
         if (!await FillAsync(stream, body, ct).ConfigureAwait(false)) throw new EndOfStreamException("SSH broker frame cut short");
-        return JsonSerializer.Deserialize<T>(body);
+        return (T?)JsonSerializer.Deserialize(body, typeof(T), PersistJson.Default);
     }
 
     private static async Task<bool> FillAsync(Stream stream, byte[] buffer, CancellationToken ct)
