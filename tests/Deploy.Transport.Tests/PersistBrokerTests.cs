@@ -124,21 +124,27 @@ public sealed class PersistBrokerTests(SshFixture lab) : IClassFixture<SshFixtur
         await WaitForAsync(() => File.Exists(broker.Socket));
         File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("711", 8));
         File.SetUnixFileMode(broker.Socket, (UnixFileMode)Convert.ToInt32("666", 8));
-        var request = System.Text.Json.JsonSerializer.Serialize(new PersistRequest(1, "connect",
+        var (exit, stdout, stderr) = await NobodyAsksAsync(broker.Socket, new PersistRequest(1, "connect",
             new HostConnection("sip-1", lab.Endpoint(server)), lab.NewKnownHostsPath()));
-
-        var (exit, stdout, stderr) = await AsNobodyAsync($$"""
-            use IO::Socket::UNIX;
-            my $s = IO::Socket::UNIX->new(Peer => '{{broker.Socket}}') or die "connect: $!";
-            my $body = '{{request.Replace("'", "\\'", StringComparison.Ordinal)}}';
-            print $s pack('N', length $body) . $body;
-            my $n = sysread($s, my $got, 4);
-            print defined $n && $n > 0 ? "answered\n" : "closed\n";
-            """);
 
         (exit, stdout.Trim()).Should().Be((0, "closed"), stderr);
         broker.Broker.Opened.Should().Be(0, "no connection was opened for another user");
         Logins(server).Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Another_users_process_gets_no_kept_key_from_the_broker_even_when_the_socket_is_left_open_to_it()
+    {
+        var dir = NewDir();
+        await using var broker = StartBroker(dir, TimeSpan.FromMinutes(5));
+        await WaitForAsync(() => File.Exists(broker.Socket));
+        await new PersistKeyCache(broker.Socket, _ => Task.CompletedTask).PutAsync("stack-lab", new byte[32], Ct);
+        File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("711", 8));
+        File.SetUnixFileMode(broker.Socket, (UnixFileMode)Convert.ToInt32("666", 8));
+        var (exit, stdout, stderr) = await NobodyAsksAsync(broker.Socket, new PersistRequest(1, "key-get", KeyId: "stack-lab"));
+
+        (exit, stdout.Trim()).Should().Be((0, "closed"), stderr);
+        (await new PersistKeyCache(broker.Socket, _ => Task.CompletedTask).GetAsync("stack-lab", Ct)).Should().HaveCount(32, "its own user still gets it");
     }
 
     [Fact]
@@ -211,6 +217,20 @@ public sealed class PersistBrokerTests(SshFixture lab) : IClassFixture<SshFixtur
         refused.Host.Should().Be("sip-1");
         refused.Message.Should().Be(expected.Message);
         again.Message.Should().Be(expected.Message, "the failed connection is not lent again: a new one is refused too");
+    }
+
+    /// <summary>A process of user nobody sends one request to the socket and prints whether anything came back.</summary>
+    private static Task<(int Exit, string Stdout, string Stderr)> NobodyAsksAsync(string socket, PersistRequest request)
+    {
+        var body = System.Text.Json.JsonSerializer.Serialize(request);
+        return AsNobodyAsync($$"""
+            use IO::Socket::UNIX;
+            my $s = IO::Socket::UNIX->new(Peer => '{{socket}}') or die "connect: $!";
+            my $body = '{{body.Replace("'", "\\'", StringComparison.Ordinal)}}';
+            print $s pack('N', length $body) . $body;
+            my $n = sysread($s, my $got, 4);
+            print defined $n && $n > 0 ? "answered\n" : "closed\n";
+            """);
     }
 
     private static async Task<(int Exit, string Stdout, string Stderr)> AsNobodyAsync(string perl) =>
