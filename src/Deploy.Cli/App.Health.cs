@@ -9,15 +9,20 @@ public sealed partial class App
 {
     /// <summary><c>./deploy health</c>: runs the site's health checks against the hosts as they are (read-only: no
     /// change, no state written). Exit 0 when every check passes, 1 otherwise.</summary>
-    public async Task<int> HealthAsync(string stack, CancellationToken ct, bool json = false)
+    /// <param name="target">Hosts, groups or URNs (<c>--target</c>): only their hosts are checked, without site-wide checks.</param>
+    public async Task<int> HealthAsync(string stack, CancellationToken ct, bool json = false, IReadOnlyCollection<string>? target = null)
     {
         var site = await LoadSiteAsync(stack, ct);
+        var targets = Targets(site, target);
         var state = await _state.LoadAsync(stack, ct);
         using var output = RunDisplay();
         using var lab = Lab(site, state, output);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
-        var (hosts, problems) = await engine.HealthAsync(site, state, ct);
+        var (hosts, problems, skipped) = await engine.HealthAsync(site, state, targets, ct);
         output.Pause();
+        if (skipped > 0)
+            stderr.WriteLine($"note: {skipped} site-wide check{(skipped == 1 ? " was" : "s were")} not run (call tests, peers across the cluster): " +
+                "a targeted run does not reach every host; ./deploy health without --target runs them");
         var ok = problems.IsEmpty && hosts.All(h => h.Ok);
         if (json)
         {

@@ -75,8 +75,8 @@ config.SetAction((r, ct) => Run(r, app => Task.FromResult(r.GetValue(optionalKey
     ? app.ConfigGet(r.GetValue(stackOpt)!, key, json: r.GetValue(configJsonOpt))
     : app.ConfigList(r.GetValue(stackOpt)!, r.GetValue(showSecretsOpt), r.GetValue(configJsonOpt)))));
 
-var health = new Command("health", "Run the site's health checks against the hosts as they are, changing nothing") { stackOpt, reportJsonOpt };
-health.SetAction((r, ct) => Run(r, app => app.HealthAsync(r.GetValue(stackOpt)!, ct, r.GetValue(reportJsonOpt))));
+var health = new Command("health", "Run the site's health checks against the hosts as they are, changing nothing") { stackOpt, reportJsonOpt, targetOpt };
+health.SetAction((r, ct) => Run(r, app => app.HealthAsync(r.GetValue(stackOpt)!, ct, r.GetValue(reportJsonOpt), r.GetValue(targetOpt) ?? [])));
 
 var stackLs = new Command("ls", "List the stacks") { reportJsonOpt };
 stackLs.SetAction((r, ct) => Run(r, app => app.StackListAsync(ct, r.GetValue(reportJsonOpt))));

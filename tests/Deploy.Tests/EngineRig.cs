@@ -125,6 +125,15 @@ public sealed class EngineRig : IDisposable
         return (session.Plan!, SentSince(before));
     }
 
+    /// <summary>Health checks only, as <c>./deploy health [--target …]</c> does: the report and the scripts it sent.</summary>
+    public async Task<(HealthReport Report, ImmutableDictionary<string, ImmutableArray<SentScript>> Sent)> HealthAsync(ISiteProgram site,
+        RunTargets targets, CancellationToken ct)
+    {
+        var before = Marks();
+        var report = await Engine().HealthAsync(site, await Store.LoadAsync(site.Stack, ct), targets, ct);
+        return (report, SentSince(before));
+    }
+
     /// <summary>Destroy, as <c>./deploy destroy</c> does: the state's resources deleted (or, adopted, handed back).</summary>
     public async Task<(ImmutableArray<HostProblem> Problems, ImmutableDictionary<string, ImmutableArray<SentScript>> Sent)> DestroyAsync(
         ISiteProgram site, CancellationToken ct)

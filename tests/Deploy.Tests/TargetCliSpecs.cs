@@ -4,7 +4,7 @@ using AwesomeAssertions;
 namespace Deploy.Tests;
 
 /// <summary>
-/// <c>--target</c>/<c>--limit</c> and <c>restart</c> through ./deploy itself: an unknown target or service is a usage error
+/// <c>--target</c>/<c>--limit</c> (preview, up, refresh, health) and <c>restart</c> through ./deploy itself: an unknown target or service is a usage error
 /// (exit 2) naming the closest name, <c>--limit</c> is <c>--target</c>, an untargeted host is not contacted, and restart
 /// without <c>--yes</c> and without a terminal stops before anything is read or contacted.
 /// </summary>
@@ -32,13 +32,14 @@ public sealed class TargetCliSpecs
     }
 
     [Fact]
-    public async Task An_unknown_target_exits_2_naming_the_closest_host_for_preview_up_and_refresh()
+    public async Task An_unknown_target_exits_2_naming_the_closest_host_for_preview_up_refresh_and_health()
     {
         using var site = Lab();
 
         var preview = await Deploy(site, "preview", "--stack", "lab", "--target", "kamailo-1");
         var up = await Deploy(site, "up", "--stack", "lab", "--yes", "--limit", "kamailio-1", "--limit", "pcfr");
         var refresh = await Deploy(site, "refresh", "--stack", "lab", "--target", "kamailio-9");
+        var health = await Deploy(site, "health", "--stack", "lab", "--target", "kamailio-9");
 
         preview.Should().Be((2, "",
             "error: --target kamailo-1: no host, group or role of stack lab is called so (did you mean kamailio-1?) " +
@@ -47,6 +48,8 @@ public sealed class TargetCliSpecs
         up.Stderr.Should().StartWith("error: --target pcfr: ").And.Contain("(did you mean pcrf?)");
         (refresh.Exit, refresh.Stdout).Should().Be((2, ""));
         refresh.Stderr.Should().Contain("(did you mean kamailio-1?)");
+        (health.Exit, health.Stdout).Should().Be((2, ""));
+        health.Stderr.Should().StartWith("error: --target kamailio-9: ").And.Contain("(did you mean kamailio-1?)");
         Directory.Exists(Path.Combine(site.Dir, ".pulumi")).Should().BeFalse("no lock, state or history was written");
     }
 

@@ -194,6 +194,30 @@ public sealed class TargetSpecs : IDisposable
     }
 
     [Fact]
+    public async Task A_targeted_health_checks_its_hosts_alone_without_the_site_wide_checks_and_counts_them()
+    {
+        var rig = Proxies(3);
+        var site = new WithSiteCheck(ProxySite.Of(rig.Hosts, V1));
+        await rig.UpAsync(site, Ct);
+        var connections = rig.Hosts.ToDictionary(h => h.Name, h => h.Connections);
+
+        var (targeted, sent) = await rig.HealthAsync(site, new RunTargets(["h1"], []), Ct);
+        var (whole, _) = await rig.HealthAsync(site, RunTargets.All, Ct);
+
+        targeted.Hosts.Select(h => (h.Host, h.Health.Length, h.Ok)).Should().Equal([("h1", 1, true)]);
+        (targeted.SiteChecksSkipped, targeted.Problems.Length).Should().Be((1, 0));
+        sent["h1"].Count(x => x.Kind == ScriptKind.Health).Should().Be(1, "the host's own check runs, the site-wide one does not");
+        foreach (var h in new[] { "h2", "h3" })
+        {
+            sent[h].Should().BeEmpty($"{h} is not targeted");
+            rig[h].Connections.Should().Be(connections[h] + 1, $"{h} is connected once, by the whole health run only");
+        }
+        whole.Hosts.Select(h => h.Host).Should().Equal("h1", "h2", "h3");
+        whole.Hosts.Sum(h => h.Health.Length).Should().Be(4, "three own checks and the site-wide one");
+        whole.SiteChecksSkipped.Should().Be(0);
+    }
+
+    [Fact]
     public async Task An_up_that_changes_nothing_places_no_test_calls_and_says_why()
     {
         var rig = Proxies(2);
