@@ -21,7 +21,7 @@ public static class SshPersist
     /// <summary>With reuse asked for, the broker also keeps the passphrase's derived key between runs; else null. Says
     /// nothing of a setting it cannot use (<see cref="Wrap"/> does).</summary>
     public static IDerivedKeyCache? KeyCache() =>
-        OperatingSystem.IsLinux() && Broker(null) is (string socket, TimeSpan idle) ? new PersistKeyCache(socket, ct => StartBrokerAsync(socket, idle, ct)) : null;
+        OperatingSystem.IsLinux() && Broker(null) is (string socket, TimeSpan) ? new PersistKeyCache(socket) : null;
 
     private static (string Socket, TimeSpan Idle)? Broker(Action<string>? warn)
     {

@@ -38,6 +38,21 @@ public sealed class KeptKeySpecs
         }
     }
 
+    /// <summary>Counts the keys another cache gave back.</summary>
+    private sealed class Hits(IDerivedKeyCache inner) : IDerivedKeyCache
+    {
+        public int Count;
+
+        public async Task<byte[]?> GetAsync(string id, CancellationToken ct)
+        {
+            var key = await inner.GetAsync(id, ct);
+            if (key is not null) Interlocked.Increment(ref Count);
+            return key;
+        }
+
+        public Task PutAsync(string id, byte[] key, CancellationToken ct) => inner.PutAsync(id, key, ct);
+    }
+
     private sealed class Broken : IDerivedKeyCache
     {
         public Task<byte[]?> GetAsync(string id, CancellationToken ct) => throw new IOException("the SSH broker hung up");
@@ -120,12 +135,15 @@ public sealed class KeptKeySpecs
         var serving = Task.Run(() => broker.RunAsync(stop.Token), Ct);
         try
         {
-            var cache = new PersistKeyCache(socket, _ => Task.CompletedTask);
+            var cache = new PersistKeyCache(socket);
             var plain = await site.LoadAsync();
             plain.Config.HasSecrets.Should().BeFalse("the lab stack's secrets are decrypted");
-            var first = await LoadAsync(site, cache);
-            var kept = await LoadAsync(site, cache);
+            var hits = new Hits(cache);
+            var first = await LoadAsync(site, hits);
+            await cache.Kept; // handed to the broker in the background
+            var kept = await LoadAsync(site, hits);
 
+            hits.Count.Should().Be(1, "the first load derived the key, the second took it from the broker");
             kept.Config.Values.Should().BeEquivalentTo(plain.Config.Values);
             kept.Config.SecretValues.Should().Equal(plain.Config.SecretValues).And.HaveCount(2);
             (kept.Config.StateHashKey, first.Config.StateHashKey).Should().Be((plain.Config.StateHashKey, plain.Config.StateHashKey));

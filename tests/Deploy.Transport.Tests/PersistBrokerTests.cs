@@ -138,13 +138,15 @@ public sealed class PersistBrokerTests(SshFixture lab) : IClassFixture<SshFixtur
         var dir = NewDir();
         await using var broker = StartBroker(dir, TimeSpan.FromMinutes(5));
         await WaitForAsync(() => File.Exists(broker.Socket));
-        await new PersistKeyCache(broker.Socket, _ => Task.CompletedTask).PutAsync("stack-lab", new byte[32], Ct);
+        var keys = new PersistKeyCache(broker.Socket);
+        await keys.PutAsync("stack-lab", new byte[32], Ct);
+        await keys.Kept;
         File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("711", 8));
         File.SetUnixFileMode(broker.Socket, (UnixFileMode)Convert.ToInt32("666", 8));
         var (exit, stdout, stderr) = await NobodyAsksAsync(broker.Socket, new PersistRequest(1, "key-get", KeyId: "stack-lab"));
 
         (exit, stdout.Trim()).Should().Be((0, "closed"), stderr);
-        (await new PersistKeyCache(broker.Socket, _ => Task.CompletedTask).GetAsync("stack-lab", Ct)).Should().HaveCount(32, "its own user still gets it");
+        (await keys.GetAsync("stack-lab", Ct)).Should().HaveCount(32, "its own user still gets it");
     }
 
     [Fact]

@@ -6,7 +6,7 @@ namespace Deploy.Transport.Tests;
 
 /// <summary>
 /// NF_DEPLOY_SSH_PERSIST also keeps the passphrase's derived key: the broker gives a key back only under the id it was
-/// kept under, forgets it when it ends, and a lookup never starts a broker.
+/// kept under and forgets it when it ends; neither a lookup nor keeping a key starts a broker.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class PersistKeyCacheTests(SshFixture lab) : IClassFixture<SshFixture>
@@ -38,10 +38,11 @@ public sealed class PersistKeyCacheTests(SshFixture lab) : IClassFixture<SshFixt
         var dir = NewDir();
         var (_, serving, socket, stop) = StartBroker(dir, TimeSpan.FromSeconds(2));
         await WaitForAsync(() => File.Exists(socket));
-        var run = new PersistKeyCache(socket, _ => Task.CompletedTask);
+        var run = new PersistKeyCache(socket);
         await run.PutAsync("stack-a", Key, Ct);
+        await run.Kept;
 
-        var next = new PersistKeyCache(socket, _ => Task.CompletedTask);
+        var next = new PersistKeyCache(socket);
         (await next.GetAsync("stack-a", Ct)).Should().Equal(Key, "a later run gets the key back");
         (await next.GetAsync("stack-b", Ct)).Should().BeNull("nothing was kept under another id (another passphrase or salt)");
 
@@ -49,37 +50,34 @@ public sealed class PersistKeyCacheTests(SshFixture lab) : IClassFixture<SshFixt
         stop.Dispose();
         var (_, again, socket2, stop2) = StartBroker(dir, TimeSpan.FromMinutes(5));
         await WaitForAsync(() => File.Exists(socket2));
-        (await new PersistKeyCache(socket2, _ => Task.CompletedTask).GetAsync("stack-a", Ct)).Should().BeNull("the key lived in the idle broker's memory only");
+        (await new PersistKeyCache(socket2).GetAsync("stack-a", Ct)).Should().BeNull("the key lived in the idle broker's memory only");
         await stop2.CancelAsync();
         await again;
         stop2.Dispose();
     }
 
     [Fact]
-    public async Task A_lookup_starts_no_broker_and_keeping_a_key_starts_one()
+    public async Task Neither_a_lookup_nor_keeping_a_key_starts_a_broker_and_the_key_is_kept_once_the_runs_connects_start_one()
     {
         var dir = NewDir();
         PersistSocket.EnsurePrivateDirectory(dir).Should().BeNull();
         var socket = Path.Combine(dir, "ssh.sock");
-        var starts = 0;
-        Task<bool>? serving = null;
-        using var stop = new CancellationTokenSource();
-        var cache = new PersistKeyCache(socket, _ =>
-        {
-            starts++;
-            var broker = new PersistBroker(_ => throw new InvalidOperationException("no host"), socket, TimeSpan.FromMinutes(5));
-            serving = Task.Run(() => broker.RunAsync(stop.Token));
-            return Task.CompletedTask;
-        });
+        var cache = new PersistKeyCache(socket);
 
-        (await cache.GetAsync("stack-a", Ct)).Should().BeNull();
-        starts.Should().Be(0, "a lookup with no broker running is a miss, not a reason to start one");
-        await cache.PutAsync("stack-a", Key, Ct);
-        starts.Should().Be(1);
+        (await cache.GetAsync("stack-a", Ct)).Should().BeNull("no broker runs: a miss");
+        var put = cache.PutAsync("stack-a", Key, Ct);
+        put.IsCompleted.Should().BeTrue("the run does not wait for a broker");
+        await Task.Delay(300, Ct);
+        File.Exists(socket).Should().BeFalse("no broker was started for the key");
+
+        using var stop = new CancellationTokenSource(); // the broker the run's first connect starts
+        var broker = new PersistBroker(_ => throw new InvalidOperationException("no host"), socket, TimeSpan.FromMinutes(5));
+        var serving = Task.Run(() => broker.RunAsync(stop.Token), Ct);
+        await cache.Kept.WaitAsync(PersistKeyCache.Patience, Ct);
         (await cache.GetAsync("stack-a", Ct)).Should().Equal(Key);
 
         await stop.CancelAsync();
-        (await serving!).Should().BeTrue();
+        (await serving).Should().BeTrue();
     }
 
     [Fact]

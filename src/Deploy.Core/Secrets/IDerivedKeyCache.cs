@@ -10,6 +10,7 @@ public interface IDerivedKeyCache
     /// <summary>The key kept under <paramref name="id"/>, or null.</summary>
     Task<byte[]?> GetAsync(string id, CancellationToken ct);
 
-    /// <summary>Keeps <paramref name="key"/> under <paramref name="id"/> (a key that has opened its stack's check).</summary>
+    /// <summary>Keeps <paramref name="key"/> under <paramref name="id"/> (a key that has opened its stack's check); may
+    /// return before the key is kept.</summary>
     Task PutAsync(string id, byte[] key, CancellationToken ct);
 }

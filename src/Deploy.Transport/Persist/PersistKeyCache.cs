@@ -4,13 +4,20 @@ using Deploy.Core.Secrets;
 namespace Deploy.Transport.Persist;
 
 /// <summary>
-/// Stacks' derived secrets keys kept by the user's SSH broker between runs (<see cref="PersistKeys"/>). A lookup never
-/// starts a broker (none running: a miss); keeping a key does, as the run's connects would a moment later.
+/// Stacks' derived secrets keys kept by the user's SSH broker between runs (<see cref="PersistKeys"/>). Neither a lookup
+/// nor keeping a key starts a broker: with none running a lookup is a miss, and a key is handed over in the background
+/// once the broker this run's connects start answers (within <see cref="Patience"/>), never delaying the run.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class PersistKeyCache(string socketPath, Func<CancellationToken, Task> startBroker) : IDerivedKeyCache
+public sealed class PersistKeyCache(string socketPath) : IDerivedKeyCache
 {
-    private readonly PersistDial _dial = new(socketPath, startBroker);
+    /// <summary>How long a key waits in the background for a broker to answer.</summary>
+    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+
+    private readonly PersistDial _dial = new(socketPath, _ => Task.CompletedTask);
+
+    /// <summary>The background hand-over of the last <see cref="PutAsync"/> (for specs).</summary>
+    public Task Kept { get; private set; } = Task.CompletedTask;
 
     public async Task<byte[]?> GetAsync(string id, CancellationToken ct)
     {
@@ -19,10 +26,31 @@ public sealed class PersistKeyCache(string socketPath, Func<CancellationToken, T
         return reply?.Key is { } key ? Convert.FromBase64String(key) : null;
     }
 
-    public async Task PutAsync(string id, byte[] key, CancellationToken ct)
+    public Task PutAsync(string id, byte[] key, CancellationToken ct)
     {
-        var socket = await _dial.OpenAsync(ct).ConfigureAwait(false);
-        await AskAsync(socket, new PersistRequest(1, "key-put", KeyId: id, Key: Convert.ToBase64String(key)), ct).ConfigureAwait(false);
+        Kept = Task.Run(() => KeepAsync(new PersistRequest(1, "key-put", KeyId: id, Key: Convert.ToBase64String(key))), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    private async Task KeepAsync(PersistRequest put)
+    {
+        using var patience = new CancellationTokenSource(Patience);
+        try
+        {
+            while (true)
+            {
+                if (await _dial.TryOpenAsync(patience.Token).ConfigureAwait(false) is { } socket)
+                {
+                    await AskAsync(socket, put, patience.Token).ConfigureAwait(false);
+                    return;
+                }
+                await Task.Delay(TimeSpan.FromMilliseconds(100), patience.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or Core.Model.DeployException or System.Text.Json.JsonException)
+        {
+            // no broker came, or it went: the next run derives the key again
+        }
     }
 
     private static async Task<PersistReply?> AskAsync(Socket socket, PersistRequest request, CancellationToken ct)
