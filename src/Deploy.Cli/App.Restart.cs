@@ -36,11 +36,14 @@ public sealed partial class App
     /// no change of config, per group in <c>rollout_batch</c> batches, each host's health checks gating the next batch
     /// (a failed one stops its group, as in <c>up</c>). Confirmed like <c>up</c>; recorded in the stack's history.
     /// </summary>
-    public async Task<int> RestartAsync(string stack, IReadOnlyCollection<string> target, string? service, bool yes, CancellationToken ct)
+    public async Task<int> RestartAsync(string stack, IReadOnlyCollection<string> target, string? service, bool yes, CancellationToken ct,
+        bool json = false)
     {
         // before the site is loaded and any host contacted
         if (target.Count == 0)
             throw new UsageException("restart needs --target (a host, a group or role, or a service's URN): it names what to restart");
+        if (!yes && json)
+            throw new UsageException("restart --json needs --yes (the plan is not shown before the JSON, so there is nothing to confirm)");
         if (!yes && !Interactive)
             throw new UsageException(
                 "restart needs --yes when not run from a terminal (or with --non-interactive): nothing was read or restarted");
@@ -50,14 +53,14 @@ public sealed partial class App
         await using var @lock = await _state.LockAsync(stack, "restart", ct);
         var state = await _state.LoadAsync(stack, ct);
         await using var history = new RunHistory(this, stack, "restart");
-        using var output = RunDisplay();
+        using var output = RunDisplay(json);
         var logs = output.KeepLogs(ws.LogsDir, stack, "restart");
         using var lab = Lab(site, state, output);
         var engine = Engine(lab, new KnownHosts(ws.KnownHostsFile), output);
         await using var session = await engine.PlanRestartAsync(site, state, targets, service, ct);
         var plan = session.Plan!;
         output.Pause();
-        stdout.Write(Redact($"Restarting ({stack}):\n\n" + PlanPrinter.Text(plan, false)));
+        if (!json) stdout.Write(Redact($"Restarting ({stack}):\n\n" + PlanPrinter.Text(plan, false)));
         if (!yes)
         {
             stdout.Write("Do you want to perform this restart? [y/N] ");
@@ -69,16 +72,19 @@ public sealed partial class App
         }
         var report = await engine.ApplyAsync(session, ct);
         output.Pause();
-        stdout.WriteLine();
+        if (json) stdout.Write(Redact(VerbJson.Print(VerbJson.Restart(stack, report))));
+        // with --json, stdout holds the JSON document alone: the per-host summary goes to stderr
+        var text = json ? stderr : stdout;
+        text.WriteLine();
         foreach (var h in report.Hosts)
         {
             var sick = h.Health.Where(x => !x.Result.Healthy).Select(x => $"{x.Check.Describe()}: {x.Result.Detail}").ToList();
-            stdout.WriteLine(Redact($"{h.Host}: {(h.Ok ? "ok" : "FAILED")}, {h.Changed} restarted" +
+            text.WriteLine(Redact($"{h.Host}: {(h.Ok ? "ok" : "FAILED")}, {h.Changed} restarted" +
                 (h.Error is null ? "" : $": {h.Error}") +
                 (h.Health.IsEmpty ? "" : sick.Count == 0 ? ", healthy" : ", unhealthy: " + string.Join("; ", sick))));
         }
-        foreach (var p in report.Plan.Problems) stdout.WriteLine(Redact($"{p.Host}: FAILED: {p.Message}"));
-        stdout.WriteLine(RunSummary.LogsAt(ws.ProjectDir, logs.Dir));
+        foreach (var p in report.Plan.Problems) text.WriteLine(Redact($"{p.Host}: FAILED: {p.Message}"));
+        text.WriteLine(RunSummary.LogsAt(ws.ProjectDir, logs.Dir));
         SiteChecksSkipped(report);
         history.Done(report.Ok, new Dictionary<string, int> { ["restart"] = report.Hosts.Sum(h => h.Changed) },
             report.Hosts.Where(h => !h.Ok).Select(h => h.Host).Concat(report.Plan.Problems.Select(p => p.Host)));

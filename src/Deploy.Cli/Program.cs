@@ -53,10 +53,10 @@ refresh.SetAction((r, ct) => Run(r, app => app.RefreshAsync(r.GetValue(stackOpt)
 var serviceOpt = new Option<string?>("--service") { Description = "Restart only this service (its name, as preview shows it)" };
 var restart = new Command("restart", "Restart the targeted hosts' services, with no config change, in the batches and health gates of up")
 {
-    stackOpt, targetOpt, serviceOpt, yesOpt,
+    stackOpt, targetOpt, serviceOpt, yesOpt, reportJsonOpt,
 };
 restart.SetAction((r, ct) => Run(r, app => app.RestartAsync(r.GetValue(stackOpt)!, r.GetValue(targetOpt) ?? [], r.GetValue(serviceOpt),
-    r.GetValue(yesOpt), ct)));
+    r.GetValue(yesOpt), ct, r.GetValue(reportJsonOpt))));
 
 var destroy = new Command("destroy", "Delete every resource of the stack; lab hosts are removed") { stackOpt, yesOpt, reportJsonOpt };
 destroy.SetAction((r, ct) => Run(r, app => app.DestroyAsync(r.GetValue(stackOpt)!, r.GetValue(yesOpt), ct, r.GetValue(reportJsonOpt))));

@@ -64,4 +64,16 @@ public static class VerbJson
         })]),
         ["problems"] = Problems(problems),
     };
+
+    /// <summary><c>restart --json</c>: each targeted host's restarts and health checks.</summary>
+    public static JsonObject Restart(string stack, ApplyReport report) => new()
+    {
+        ["stack"] = stack,
+        ["ok"] = report.Ok,
+        ["hosts"] = new JsonArray([.. report.Hosts.Select(h => (JsonNode)new JsonObject
+        {
+            ["host"] = h.Host, ["ok"] = h.Ok, ["restarted"] = h.Changed, ["error"] = h.Error, ["checks"] = CallReport.Json(h.Health),
+        })]),
+        ["problems"] = Problems(report.Plan.Problems),
+    };
 }

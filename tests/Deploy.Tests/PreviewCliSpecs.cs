@@ -63,6 +63,7 @@ public sealed class PreviewCliSpecs
         { "refresh --stack prod-example --json", "stack drifts problems" },
         { "health --stack prod-example --json", "stack ok hosts problems" },
         { "destroy --stack prod-example --yes --json", "stack ok deleted problems" },
+        { "restart --stack prod-example --target sip-a --yes --json", "stack ok hosts problems" },
         { "render --stack prod-example --out out --json", "stack out files" },
         { "test --stack prod-example --json", "stack tests" },
         { "config --stack prod-example --json", "nf-deploy:pgwCount" },

@@ -75,12 +75,14 @@ public sealed class TargetCliSpecs
         var plain = await Deploy(site, "restart", "--stack", "lab", "--target", "kamailio-1");
         var nonInteractive = await Deploy(site, "restart", "--stack", "lab", "--target", "kamailio", "--non-interactive");
         var untargeted = await Deploy(site, "restart", "--stack", "lab", "--yes");
+        var json = await Deploy(site, "restart", "--stack", "lab", "--target", "kamailio-1", "--json");
 
         foreach (var (exit, stdout, stderr) in new[] { plain, nonInteractive })
             (exit, stdout, stderr).Should().Be((2, "",
                 "error: restart needs --yes when not run from a terminal (or with --non-interactive): nothing was read or restarted\n"));
         untargeted.Should().Be((2, "",
             "error: restart needs --target (a host, a group or role, or a service's URN): it names what to restart\n"));
+        json.Should().Be((2, "", "error: restart --json needs --yes (the plan is not shown before the JSON, so there is nothing to confirm)\n"));
         Directory.Exists(Path.Combine(site.Dir, ".nf-deploy")).Should().BeFalse("no lab key was made and no host known");
         Directory.Exists(Path.Combine(site.Dir, ".pulumi")).Should().BeFalse("no lock was taken");
     }
