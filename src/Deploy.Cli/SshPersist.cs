@@ -16,7 +16,9 @@ public static class SshPersist
 
     /// <summary>The direct connector, or one through the broker when the user asked for reuse.</summary>
     public static IHostConnector Wrap(IHostConnector direct, string knownHostsFile, Action<string> warn) =>
-        OperatingSystem.IsLinux() && Broker(warn) is (string socket, TimeSpan idle) ? new PersistConnector(socket, knownHostsFile, ct => StartBrokerAsync(socket, idle, ct)) : direct;
+        OperatingSystem.IsLinux() && Broker(warn) is (string socket, TimeSpan idle)
+            ? new PersistConnector(socket, knownHostsFile, ct => StartBrokerAsync(socket, idle, ct))
+            : direct;
 
     /// <summary>With reuse asked for, the broker also keeps the passphrase's derived key between runs; else null. Says
     /// nothing of a setting it cannot use (<see cref="Wrap"/> does).</summary>
