@@ -15,17 +15,17 @@ internal sealed class PersistDial(string socketPath, Func<CancellationToken, Tas
     /// <summary>A connection to the broker, started first when none answers.</summary>
     public async Task<Socket> OpenAsync(CancellationToken ct)
     {
-        if (await TryOpenAsync(ct).ConfigureAwait(false) is { } open) return open;
+        if (await TryOpenAsync(socketPath, ct).ConfigureAwait(false) is { } open) return open;
         await _starting.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            if (await TryOpenAsync(ct).ConfigureAwait(false) is { } raced) return raced;
+            if (await TryOpenAsync(socketPath, ct).ConfigureAwait(false) is { } raced) return raced;
             await startBroker(ct).ConfigureAwait(false);
             var deadline = DateTime.UtcNow.AddSeconds(10);
             while (DateTime.UtcNow < deadline)
             {
                 await Task.Delay(20, ct).ConfigureAwait(false);
-                if (await TryOpenAsync(ct).ConfigureAwait(false) is { } started) return started;
+                if (await TryOpenAsync(socketPath, ct).ConfigureAwait(false) is { } started) return started;
             }
             throw new DeployException($"the SSH broker did not start listening on {socketPath} (unset NF_DEPLOY_SSH_PERSIST to connect directly)");
         }
@@ -33,7 +33,7 @@ internal sealed class PersistDial(string socketPath, Func<CancellationToken, Tas
     }
 
     /// <summary>A connection to the broker if one listens, else null (none is started).</summary>
-    public async Task<Socket?> TryOpenAsync(CancellationToken ct)
+    public static async Task<Socket?> TryOpenAsync(string socketPath, CancellationToken ct)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try

@@ -14,14 +14,12 @@ public sealed class PersistKeyCache(string socketPath) : IDerivedKeyCache
     /// <summary>How long a key waits in the background for a broker to answer.</summary>
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
-    private readonly PersistDial _dial = new(socketPath, _ => Task.CompletedTask);
-
     /// <summary>The background hand-over of the last <see cref="PutAsync"/> (for specs).</summary>
     public Task Kept { get; private set; } = Task.CompletedTask;
 
     public async Task<byte[]?> GetAsync(string id, CancellationToken ct)
     {
-        if (await _dial.TryOpenAsync(ct).ConfigureAwait(false) is not { } socket) return null;
+        if (await PersistDial.TryOpenAsync(socketPath, ct).ConfigureAwait(false) is not { } socket) return null;
         var reply = await AskAsync(socket, new PersistRequest(1, "key-get", KeyId: id), ct).ConfigureAwait(false);
         return reply?.Key is { } key ? Convert.FromBase64String(key) : null;
     }
@@ -39,7 +37,7 @@ public sealed class PersistKeyCache(string socketPath) : IDerivedKeyCache
         {
             while (true)
             {
-                if (await _dial.TryOpenAsync(patience.Token).ConfigureAwait(false) is { } socket)
+                if (await PersistDial.TryOpenAsync(socketPath, patience.Token).ConfigureAwait(false) is { } socket)
                 {
                     await AskAsync(socket, put, patience.Token).ConfigureAwait(false);
                     return;
